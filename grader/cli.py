@@ -17,8 +17,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-reference_app = typer.Typer(help="The ground truth: NumPy reference and its torch cross-check.",
-                            no_args_is_help=True)
+reference_app = typer.Typer(
+    help="The ground truth: NumPy reference and its torch cross-check.", no_args_is_help=True
+)
 app.add_typer(reference_app, name="reference")
 
 # Logs and CI have no terminal: give tables room instead of folding them into 80 columns.
@@ -35,7 +36,9 @@ def _fmt(x: float) -> str:
 
 @reference_app.command("check")
 def reference_check(
-    device: Annotated[str, typer.Option(help="torch device for the cross-check: cpu, cuda, cuda:N")] = "cpu",
+    device: Annotated[
+        str, typer.Option(help="torch device for the cross-check: cpu, cuda, cuda:N")
+    ] = "cpu",
     seed: Annotated[int, typer.Option(help="seed for every case's inputs")] = 0,
 ) -> None:
     """Run the parity suite: NumPy against torch float64, and every backward against
@@ -50,7 +53,9 @@ def reference_check(
         raise typer.Exit(EXIT_CANNOT_RUN) from None
     torch = ref.torch
     where = torch.cuda.get_device_name(ref.device) if ref.device.type == "cuda" else "CPU"
-    table = Table(title=f"reference parity on {device} ({where}, torch {torch.__version__}, float64)")
+    table = Table(
+        title=f"reference parity on {device} ({where}, torch {torch.__version__}, float64)"
+    )
     table.add_column("op", no_wrap=True)
     for col in ("fwd vs torch", "grad vs torch", "numeric", "directional", "tol"):
         table.add_column(col, justify="right", no_wrap=True)
@@ -65,8 +70,15 @@ def reference_check(
                 if r.note not in notes:
                     notes.append(r.note)
                 status += f" [{notes.index(r.note) + 1}]"
-            table.add_row(r.op, _fmt(r.forward_error), _fmt(r.gradient_error),
-                          _fmt(r.numeric_error), _fmt(r.directional_error), f"{r.tolerance:.0e}", status)
+            table.add_row(
+                r.op,
+                _fmt(r.forward_error),
+                _fmt(r.gradient_error),
+                _fmt(r.numeric_error),
+                _fmt(r.directional_error),
+                f"{r.tolerance:.0e}",
+                status,
+            )
     console.print(table)
     for i, note in enumerate(notes, 1):
         console.print(f"[{i}] {note}", markup=False, highlight=False)

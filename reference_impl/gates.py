@@ -19,7 +19,8 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-Array = NDArray[np.float64]
+# Arrays are float64 in the reference; student code may hand us others, checked at the boundary.
+Array = NDArray[Any]
 Value = float | Array  # a scalar gate returns a float, an elementwise gate an array
 
 
@@ -48,7 +49,9 @@ RULES: dict[str, GateRule] = {
     rule.name: rule
     for rule in [
         GateRule("add", 2, np.add, lambda x, y, out: (np.ones_like(out), np.ones_like(out))),
-        GateRule("mul", 2, np.multiply, lambda x, y, out: (y * np.ones_like(out), x * np.ones_like(out))),
+        GateRule(
+            "mul", 2, np.multiply, lambda x, y, out: (y * np.ones_like(out), x * np.ones_like(out))
+        ),
         GateRule("max", 2, np.maximum, _max_routes),
         GateRule("sigmoid", 1, stable_sigmoid, lambda x, out: (out * (1.0 - out),)),
         GateRule("relu", 1, lambda x: np.maximum(x, 0.0), lambda x, out: ((x > 0) * 1.0,)),
@@ -95,7 +98,9 @@ class Gate:
 
     def forward(self, *inputs: ArrayLike) -> Value:
         if len(inputs) != self.rule.arity:
-            raise TypeError(f"{self.rule.name} gate takes {self.rule.arity} inputs, got {len(inputs)}")
+            raise TypeError(
+                f"{self.rule.name} gate takes {self.rule.arity} inputs, got {len(inputs)}"
+            )
         self._inputs = tuple(as_array(x).copy() for x in inputs)
         self._scalar = all(x.ndim == 0 for x in self._inputs)
         self._out = as_array(self.rule.forward(*self._inputs))
@@ -167,6 +172,14 @@ class TanhGate(Gate):
 GATES: dict[str, type[Gate]] = {
     cls.rule.name: cls
     for cls in [
-        AddGate, MultiplyGate, MaxGate, SigmoidGate, ReLUGate, ExpGate, LogGate, SinGate, TanhGate
+        AddGate,
+        MultiplyGate,
+        MaxGate,
+        SigmoidGate,
+        ReLUGate,
+        ExpGate,
+        LogGate,
+        SinGate,
+        TanhGate,
     ]
 }

@@ -98,7 +98,7 @@ def grad_check_sparse(
 
 @dataclass(frozen=True)
 class DirectionalCheck:
-    """vᵀ·(f(x+εu) − f(x−εu))/2ε against uᵀ·backward(v): they agree when backward matches forward."""
+    """vᵀ·(f(x+εu) − f(x−εu))/2ε and uᵀ·backward(v): equal when backward matches forward."""
 
     numeric: float
     analytic: float
@@ -108,9 +108,7 @@ class DirectionalCheck:
         return rel_error(self.numeric, self.analytic)
 
 
-def random_directions(
-    shapes: Sequence[tuple[int, ...]], seed: int
-) -> list[Array]:
+def random_directions(shapes: Sequence[tuple[int, ...]], seed: int) -> list[Array]:
     rng = np.random.default_rng(seed)
     return [rng.standard_normal(s) for s in shapes]
 
@@ -167,7 +165,9 @@ def kink_free_randn(
     return np.where(x >= 0, x + margin, x - margin)
 
 
-def tie_free_pool_input(rng: np.random.Generator, shape: tuple[int, ...], spread: float = 6.0) -> Array:
+def tie_free_pool_input(
+    rng: np.random.Generator, shape: tuple[int, ...], spread: float = 6.0
+) -> Array:
     """All-distinct values evenly spaced over about [-spread/2, spread/2] in random order.
 
     No window has a tie, and no step smaller than a quarter of the spacing

@@ -144,7 +144,7 @@ class Graph:
         self._gates = {}
         for node in self.order:
             if node.op == "input":
-                result[id(node)] = values[node.name]
+                result[id(node)] = as_array(values[node.name])
             elif node.op == "const":
                 result[id(node)] = node.const
             else:
@@ -162,8 +162,9 @@ class Graph:
             if g is None or node.op in ("input", "const"):
                 continue
             local = self._gates[id(node)].backward(g)
-            for parent, dp in zip(node.parents, local if len(node.parents) > 1 else (local,),
-                                  strict=True):
+            for parent, dp in zip(
+                node.parents, local if len(node.parents) > 1 else (local,), strict=True
+            ):
                 grads[id(parent)] = grads[id(parent)] + dp if id(parent) in grads else as_array(dp)
         by_name: dict[str, Value] = {}
         for node in self.order:
@@ -207,7 +208,7 @@ _UNARY = ("sin", "tanh", "sigmoid", "exp", "log", "relu")
 
 
 def random_graph(seed: int, n_inputs: int = 3, n_gates: int = 12) -> Graph:
-    """A random DAG with fan-out; log only ever sees a sigmoid (positive) and exp a tanh (bounded)."""
+    """A random DAG with fan-out; log only sees a sigmoid (positive), exp a tanh (bounded)."""
     rng = np.random.default_rng(seed)
     nodes: list[Node] = [variable(f"x{i}") for i in range(n_inputs)]
     for _ in range(n_gates):

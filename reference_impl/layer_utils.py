@@ -76,9 +76,7 @@ def conv_bn_relu_forward(
     return out, (conv_cache, bn_cache, relu_cache)
 
 
-def conv_bn_relu_backward(
-    dout: Array, cache: Cache
-) -> tuple[Array, Array, Array, Array, Array]:
+def conv_bn_relu_backward(dout: Array, cache: Cache) -> tuple[Array, Array, Array, Array, Array]:
     conv_cache, bn_cache, relu_cache = cache
     dan, dgamma, dbeta = spatial_batchnorm_backward(relu_backward(dout, relu_cache), bn_cache)
     dx, dw, db = conv_backward_fast(dan, conv_cache)

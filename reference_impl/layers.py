@@ -77,7 +77,9 @@ def conv_output_size(size: int, kernel: int, stride: int, pad: int) -> int:
     return 1 + span // stride
 
 
-def conv_forward_naive(x: Array, w: Array, b: Array, conv_param: dict[str, int]) -> tuple[Array, Cache]:
+def conv_forward_naive(
+    x: Array, w: Array, b: Array, conv_param: dict[str, int]
+) -> tuple[Array, Cache]:
     """x (N, C, H, W) ⊛ w (F, C, HH, WW) + b (F,), zero-padded by `pad`, every `stride` pixels.
 
     One loop per output position; each step is a window · filters contraction.
@@ -127,9 +129,9 @@ def max_pool_forward_naive(x: Array, pool_param: dict[str, int]) -> tuple[Array,
     out = np.empty((N, C, Ho, Wo))
     for i in range(Ho):
         for j in range(Wo):
-            out[:, :, i, j] = x[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw].max(
-                axis=(2, 3)
-            )
+            out[:, :, i, j] = x[
+                :, :, i * stride : i * stride + ph, j * stride : j * stride + pw
+            ].max(axis=(2, 3))
     return out, (x, pool_param)
 
 
@@ -222,8 +224,7 @@ def batchnorm_backward_alt(dout: Array, cache: Cache) -> tuple[Array, Array, Arr
 
 
 def _channels_last(x: Array) -> Array:
-    N, C, H, W = x.shape
-    return x.transpose(0, 2, 3, 1).reshape(-1, C)
+    return x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
 
 
 def _channels_first(y: Array, shape: tuple[int, ...]) -> Array:
@@ -271,7 +272,9 @@ def dropout_mask(shape: tuple[int, ...], p: float, seed: int | None) -> Array:
     With a seed, the draw equals `np.random.seed(seed); np.random.rand(*shape) < p`
     (the homework's), without touching NumPy's global state.
     """
-    uniform = np.random.RandomState(seed).rand(*shape) if seed is not None else np.random.rand(*shape)
+    uniform = (
+        np.random.RandomState(seed).rand(*shape) if seed is not None else np.random.rand(*shape)
+    )
     return (uniform < p) / p
 
 

@@ -33,7 +33,9 @@ class FullyConnectedNet:
         seed: int | None = None,
     ) -> None:
         if normalization not in (None, "batchnorm", "layernorm"):
-            raise ValueError(f"normalization must be None, 'batchnorm' or 'layernorm', not {normalization!r}")
+            raise ValueError(
+                f"normalization must be None, 'batchnorm' or 'layernorm', not {normalization!r}"
+            )
         self.normalization = normalization
         self.use_dropout = dropout_keep_ratio != 1
         self.reg = reg
@@ -143,7 +145,9 @@ class ThreeLayerConvNet:
         conv_param = {"stride": 1, "pad": (filter_size - 1) // 2}
         pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
-        h1, c1 = conv_relu_pool_forward(X.astype(self.dtype), p["W1"], p["b1"], conv_param, pool_param)
+        h1, c1 = conv_relu_pool_forward(
+            X.astype(self.dtype), p["W1"], p["b1"], conv_param, pool_param
+        )
         h2, c2 = L.affine_forward(h1, p["W2"], p["b2"])
         h2, r2 = L.relu_forward(h2)
         scores, c3 = L.affine_forward(h2, p["W3"], p["b3"])

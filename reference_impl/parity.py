@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -109,19 +110,15 @@ class DifferentiableCase:
         def forward_only(inputs: Sequence[Array]) -> Array:
             return self.numpy_fn(list(inputs))[0]
 
+        def numeric_grad(i: int) -> Array:
+            def f_i(xi: Array) -> Array:
+                return forward_only([*xs[:i], xi, *xs[i + 1 :]])
+
+            return eval_numerical_gradient_array(f_i, xs[i], dout)
+
         numeric_error = math.nan
         if self.numeric:
-            numeric_error = _max(
-                [
-                    rel_error(
-                        eval_numerical_gradient_array(
-                            lambda xi, i=i: forward_only([*xs[:i], xi, *xs[i + 1 :]]), xs[i], dout
-                        ),
-                        grads[i],
-                    )
-                    for i in range(len(xs))
-                ]
-            )
+            numeric_error = _max([rel_error(numeric_grad(i), g) for i, g in enumerate(grads)])
         directional = directional_check(forward_only, lambda v: self.numpy_fn(xs)[1](v), xs, seed)
         return ParityResult(
             self.op,
@@ -155,7 +152,9 @@ def _tuple(grads: Any) -> list[Array]:
     return [as_array(g) for g in (grads if isinstance(grads, tuple) else (grads,))]
 
 
-def numpy_layer(forward: Callable[..., Any], backward: Callable[..., Any], *params: Any) -> Differentiable:
+def numpy_layer(
+    forward: Callable[..., Any], backward: Callable[..., Any], *params: Any
+) -> Differentiable:
     """A course-style (out, cache) / backward(dout, cache) pair; params are copied per call."""
 
     def f(xs: Sequence[Array]) -> tuple[Array, VJP]:
@@ -247,7 +246,9 @@ def numpy_model(model: Any, X: Array, y: Array) -> Differentiable:
     return f
 
 
-def torch_model(method: str, model: Any, X: Array, y: Array) -> Callable[[TorchReference], Differentiable]:
+def torch_model(
+    method: str, model: Any, X: Array, y: Array
+) -> Callable[[TorchReference], Differentiable]:
     names = list(model.params)
 
     def bind(ref: TorchReference) -> Differentiable:
@@ -283,7 +284,10 @@ def layer_case(
     **options: Any,
 ) -> DifferentiableCase:
     return DifferentiableCase(
-        op, make_inputs, numpy_layer(forward, backward, *params), torch_layer(torch_method, *params),
+        op,
+        make_inputs,
+        numpy_layer(forward, backward, *params),
+        torch_layer(torch_method, *params),
         **options,
     )
 
@@ -294,7 +298,9 @@ POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
 POOL_OVERLAP = {"pool_height": 3, "pool_width": 3, "stride": 2}
 
 
-def _conv_inputs(x: tuple[int, ...], w: tuple[int, ...]) -> Callable[[np.random.Generator], list[Array]]:
+def _conv_inputs(
+    x: tuple[int, ...], w: tuple[int, ...]
+) -> Callable[[np.random.Generator], list[Array]]:
     return _randn(x, w, (w[0],))
 
 
@@ -308,45 +314,148 @@ def _labels(seed: int, n: int, classes: int) -> Array:
 
 def _layer_cases() -> list[Case]:
     bn = {"mode": "train", "running_mean": np.zeros(5), "running_var": np.ones(5)}
-    bn_test = {"mode": "test", "running_mean": np.linspace(-1, 1, 5), "running_var": np.linspace(0.5, 2, 5)}
+    bn_test = {
+        "mode": "test",
+        "running_mean": np.linspace(-1, 1, 5),
+        "running_var": np.linspace(0.5, 2, 5),
+    }
     sbn = {"mode": "train"}
     drop = {"mode": "train", "p": 0.6, "seed": 231}
     y = _labels(7, 6, 5)
     return [
-        layer_case("affine", _randn((4, 2, 3), (6, 5), (5,)), L.affine_forward, L.affine_backward, "affine_forward"),
+        layer_case(
+            "affine",
+            _randn((4, 2, 3), (6, 5), (5,)),
+            L.affine_forward,
+            L.affine_backward,
+            "affine_forward",
+        ),
         layer_case("relu", _kink_free((4, 5)), L.relu_forward, L.relu_backward, "relu_forward"),
-        layer_case("sigmoid", _randn((4, 5)), L.sigmoid_forward, L.sigmoid_backward, "sigmoid_forward"),
+        layer_case(
+            "sigmoid", _randn((4, 5)), L.sigmoid_forward, L.sigmoid_backward, "sigmoid_forward"
+        ),
         layer_case("tanh", _randn((4, 5)), L.tanh_forward, L.tanh_backward, "tanh_forward"),
-        layer_case("conv_naive", _conv_inputs((2, 3, 6, 6), (4, 3, 3, 3)),
-                   L.conv_forward_naive, L.conv_backward_naive, "conv_forward", CONV),
-        layer_case("conv_naive stride 2", _conv_inputs((2, 3, 7, 7), (4, 3, 3, 3)),
-                   L.conv_forward_naive, L.conv_backward_naive, "conv_forward", CONV_STRIDED),
-        layer_case("conv_fast", _conv_inputs((2, 3, 6, 6), (4, 3, 3, 3)),
-                   FL.conv_forward_fast, FL.conv_backward_fast, "conv_forward", CONV),
-        layer_case("conv_fast stride 2", _conv_inputs((2, 3, 7, 7), (4, 3, 3, 3)),
-                   FL.conv_forward_fast, FL.conv_backward_fast, "conv_forward", CONV_STRIDED),
-        layer_case("max_pool_naive", _pool_input((2, 3, 6, 6)),
-                   L.max_pool_forward_naive, L.max_pool_backward_naive, "max_pool_forward", POOL),
-        layer_case("max_pool_naive 3x3/2", _pool_input((2, 3, 7, 7)),
-                   L.max_pool_forward_naive, L.max_pool_backward_naive, "max_pool_forward", POOL_OVERLAP),
-        layer_case("max_pool_fast", _pool_input((2, 3, 6, 6)),
-                   FL.max_pool_forward_fast, FL.max_pool_backward_fast, "max_pool_forward", POOL),
-        layer_case("max_pool_fast 3x3/2", _pool_input((2, 3, 7, 7)),
-                   FL.max_pool_forward_fast, FL.max_pool_backward_fast, "max_pool_forward", POOL_OVERLAP),
-        layer_case("batchnorm train", _randn((6, 5), (5,), (5,)),
-                   L.batchnorm_forward, L.batchnorm_backward, "batchnorm_forward", bn),
-        layer_case("batchnorm_alt train", _randn((6, 5), (5,), (5,)),
-                   L.batchnorm_forward, L.batchnorm_backward_alt, "batchnorm_forward", bn),
-        layer_case("batchnorm test", _randn((6, 5), (5,), (5,)),
-                   L.batchnorm_forward, L.batchnorm_backward, "batchnorm_forward", bn_test),
-        layer_case("spatial_batchnorm", _randn((2, 3, 4, 4), (3,), (3,)),
-                   L.spatial_batchnorm_forward, L.spatial_batchnorm_backward,
-                   "spatial_batchnorm_forward", sbn),
-        layer_case("layernorm", _randn((4, 6), (6,), (6,)),
-                   L.layernorm_forward, L.layernorm_backward, "layernorm_forward", {"eps": 1e-5}),
-        layer_case("dropout", _randn((6, 5)), L.dropout_forward, L.dropout_backward, "dropout_forward", drop),
-        DifferentiableCase("softmax_loss", _randn((6, 5)), numpy_loss(L.softmax_loss, y), torch_loss("softmax_loss", y)),
-        DifferentiableCase("svm_loss", _randn((6, 5)), numpy_loss(L.svm_loss, y), torch_loss("svm_loss", y)),
+        layer_case(
+            "conv_naive",
+            _conv_inputs((2, 3, 6, 6), (4, 3, 3, 3)),
+            L.conv_forward_naive,
+            L.conv_backward_naive,
+            "conv_forward",
+            CONV,
+        ),
+        layer_case(
+            "conv_naive stride 2",
+            _conv_inputs((2, 3, 7, 7), (4, 3, 3, 3)),
+            L.conv_forward_naive,
+            L.conv_backward_naive,
+            "conv_forward",
+            CONV_STRIDED,
+        ),
+        layer_case(
+            "conv_fast",
+            _conv_inputs((2, 3, 6, 6), (4, 3, 3, 3)),
+            FL.conv_forward_fast,
+            FL.conv_backward_fast,
+            "conv_forward",
+            CONV,
+        ),
+        layer_case(
+            "conv_fast stride 2",
+            _conv_inputs((2, 3, 7, 7), (4, 3, 3, 3)),
+            FL.conv_forward_fast,
+            FL.conv_backward_fast,
+            "conv_forward",
+            CONV_STRIDED,
+        ),
+        layer_case(
+            "max_pool_naive",
+            _pool_input((2, 3, 6, 6)),
+            L.max_pool_forward_naive,
+            L.max_pool_backward_naive,
+            "max_pool_forward",
+            POOL,
+        ),
+        layer_case(
+            "max_pool_naive 3x3/2",
+            _pool_input((2, 3, 7, 7)),
+            L.max_pool_forward_naive,
+            L.max_pool_backward_naive,
+            "max_pool_forward",
+            POOL_OVERLAP,
+        ),
+        layer_case(
+            "max_pool_fast",
+            _pool_input((2, 3, 6, 6)),
+            FL.max_pool_forward_fast,
+            FL.max_pool_backward_fast,
+            "max_pool_forward",
+            POOL,
+        ),
+        layer_case(
+            "max_pool_fast 3x3/2",
+            _pool_input((2, 3, 7, 7)),
+            FL.max_pool_forward_fast,
+            FL.max_pool_backward_fast,
+            "max_pool_forward",
+            POOL_OVERLAP,
+        ),
+        layer_case(
+            "batchnorm train",
+            _randn((6, 5), (5,), (5,)),
+            L.batchnorm_forward,
+            L.batchnorm_backward,
+            "batchnorm_forward",
+            bn,
+        ),
+        layer_case(
+            "batchnorm_alt train",
+            _randn((6, 5), (5,), (5,)),
+            L.batchnorm_forward,
+            L.batchnorm_backward_alt,
+            "batchnorm_forward",
+            bn,
+        ),
+        layer_case(
+            "batchnorm test",
+            _randn((6, 5), (5,), (5,)),
+            L.batchnorm_forward,
+            L.batchnorm_backward,
+            "batchnorm_forward",
+            bn_test,
+        ),
+        layer_case(
+            "spatial_batchnorm",
+            _randn((2, 3, 4, 4), (3,), (3,)),
+            L.spatial_batchnorm_forward,
+            L.spatial_batchnorm_backward,
+            "spatial_batchnorm_forward",
+            sbn,
+        ),
+        layer_case(
+            "layernorm",
+            _randn((4, 6), (6,), (6,)),
+            L.layernorm_forward,
+            L.layernorm_backward,
+            "layernorm_forward",
+            {"eps": 1e-5},
+        ),
+        layer_case(
+            "dropout",
+            _randn((6, 5)),
+            L.dropout_forward,
+            L.dropout_backward,
+            "dropout_forward",
+            drop,
+        ),
+        DifferentiableCase(
+            "softmax_loss",
+            _randn((6, 5)),
+            numpy_loss(L.softmax_loss, y),
+            torch_loss("softmax_loss", y),
+        ),
+        DifferentiableCase(
+            "svm_loss", _randn((6, 5)), numpy_loss(L.svm_loss, y), torch_loss("svm_loss", y)
+        ),
     ]
 
 
@@ -367,14 +476,24 @@ def _sandwich_cases() -> list[Case]:
         return f
 
     return [
-        DifferentiableCase("affine_relu", _randn((4, 6), (6, 5), (5,)),
-                           numpy_layer(LU.affine_relu_forward, LU.affine_relu_backward), torch_affine_relu),
-        DifferentiableCase("conv_relu", _conv_inputs((2, 3, 6, 6), (4, 3, 3, 3)),
-                           numpy_layer(LU.conv_relu_forward, LU.conv_relu_backward, CONV),
-                           lambda ref: lambda xs: torch_chain(ref, xs, pool=False)),
-        DifferentiableCase("conv_relu_pool", _conv_inputs((2, 3, 8, 8), (4, 3, 3, 3)),
-                           numpy_layer(LU.conv_relu_pool_forward, LU.conv_relu_pool_backward, CONV, POOL),
-                           lambda ref: lambda xs: torch_chain(ref, xs, pool=True)),
+        DifferentiableCase(
+            "affine_relu",
+            _randn((4, 6), (6, 5), (5,)),
+            numpy_layer(LU.affine_relu_forward, LU.affine_relu_backward),
+            torch_affine_relu,
+        ),
+        DifferentiableCase(
+            "conv_relu",
+            _conv_inputs((2, 3, 6, 6), (4, 3, 3, 3)),
+            numpy_layer(LU.conv_relu_forward, LU.conv_relu_backward, CONV),
+            lambda ref: lambda xs: torch_chain(ref, xs, pool=False),
+        ),
+        DifferentiableCase(
+            "conv_relu_pool",
+            _conv_inputs((2, 3, 8, 8), (4, 3, 3, 3)),
+            numpy_layer(LU.conv_relu_pool_forward, LU.conv_relu_pool_backward, CONV, POOL),
+            lambda ref: lambda xs: torch_chain(ref, xs, pool=True),
+        ),
     ]
 
 
@@ -389,13 +508,22 @@ def _gate_cases() -> list[Case]:
         "tanh": _randn((5,)),
     }
     cases: list[Case] = [
-        DifferentiableCase(f"gate {op}", binary, numpy_gate(op), torch_gate(op)) for op in ("add", "mul", "max")
+        DifferentiableCase(f"gate {op}", binary, numpy_gate(op), torch_gate(op))
+        for op in ("add", "mul", "max")
     ]
-    cases += [DifferentiableCase(f"gate {op}", make, numpy_gate(op), torch_gate(op)) for op, make in unary.items()]
+    cases += [
+        DifferentiableCase(f"gate {op}", make, numpy_gate(op), torch_gate(op))
+        for op, make in unary.items()
+    ]
     cases.append(
-        DifferentiableCase("gate max, ties", lambda rng: [np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 4.0])],
-                           numpy_gate("max"), torch_gate("max"), numeric=False,
-                           note="ties split evenly, as torch.maximum")
+        DifferentiableCase(
+            "gate max, ties",
+            lambda rng: [np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 4.0])],
+            numpy_gate("max"),
+            torch_gate("max"),
+            numeric=False,
+            note="ties split evenly, as torch.maximum",
+        )
     )
     return cases
 
@@ -408,13 +536,20 @@ def _graph_cases() -> list[Case]:
     ]
     cases: list[Case] = []
     for name, make, n in examples:
-        cases.append(DifferentiableCase(name, _randn(*[(4,)] * n), numpy_graph(make), torch_graph(make)))
-        cases.append(CustomCase(f"{name} forward mode", lambda ref, seed, make=make, n=n: _forward_mode(ref, seed, make, n)))
+        cases.append(
+            DifferentiableCase(name, _randn(*[(4,)] * n), numpy_graph(make), torch_graph(make))
+        )
+        cases.append(
+            CustomCase(
+                f"{name} forward mode",
+                functools.partial(_forward_mode, make=make),
+            )
+        )
     return cases
 
 
-def _forward_mode(ref: TorchReference, seed: int, make: Callable[[], Graph], n: int) -> ParityResult:
-    """J·u by dual numbers against torch.func.jvp, and ⟨J·u, v⟩ against ⟨u, Jᵀ·v⟩ from reverse mode."""
+def _forward_mode(ref: TorchReference, seed: int, make: Callable[[], Graph]) -> ParityResult:
+    """J·u by dual numbers against torch.func.jvp; ⟨J·u, v⟩ against reverse mode's ⟨u, Jᵀ·v⟩."""
     rng = np.random.default_rng(seed)
     graph = make()
     values = {name: rng.standard_normal(4) for name in graph.inputs}
@@ -440,7 +575,7 @@ def _forward_mode(ref: TorchReference, seed: int, make: Callable[[], Graph], n: 
 
 
 def _jacobian_case(ref: TorchReference, seed: int) -> ParityResult:
-    """Explicit and structured Jacobians of ReLU and FC, against torch.autograd.functional.jacobian."""
+    """Explicit and structured Jacobians of ReLU and FC against torch's autograd jacobian."""
     rng = np.random.default_rng(seed)
     N, D, M = 3, 5, 4
     x, w = kink_free_randn(rng, (N, D)), rng.standard_normal((D, M))
@@ -454,7 +589,11 @@ def _jacobian_case(ref: TorchReference, seed: int) -> ParityResult:
         rel_error(fc_weight_jacobian(x, M), torch_fc_w),
         rel_error(fc_input_jacobian(w), torch_fc_x[:M, :D]),
     )
-    v, u_x, u_w = rng.standard_normal((N, M)), rng.standard_normal((N, D)), rng.standard_normal((D, M))
+    v, u_x, u_w = (
+        rng.standard_normal((N, M)),
+        rng.standard_normal((N, D)),
+        rng.standard_normal((D, M)),
+    )
     structured = max(
         rel_error(ReluJacobian.at(x).vjp(u_x).ravel(), torch_relu.T @ u_x.ravel()),
         rel_error(FCInputJacobian(w, N).vjp(v).ravel(), torch_fc_x.T @ v.ravel()),
@@ -462,8 +601,14 @@ def _jacobian_case(ref: TorchReference, seed: int) -> ParityResult:
         rel_error(FCWeightJacobian(x, M).vjp(v).ravel(), torch_fc_w.T @ v.ravel()),
         rel_error(FCWeightJacobian(x, M).jvp(u_w).ravel(), torch_fc_w @ u_w.ravel()),
     )
-    return ParityResult("", explicit, structured, math.nan, math.nan,
-                        note="explicit in the forward column, structured in the gradient column")
+    return ParityResult(
+        "",
+        explicit,
+        structured,
+        math.nan,
+        math.nan,
+        note="explicit in the forward column, structured in the gradient column",
+    )
 
 
 def _optimizer_case(name: str) -> CustomCase:
@@ -478,58 +623,115 @@ def _optimizer_case(name: str) -> CustomCase:
             w, config = OPTIMIZERS[name](w, dw, config)
             t_w, t_config = ref.optimizer_step(name, t_w, dw, t_config)
             errors.append(rel_error(w, t_w))
-        return ParityResult("", _max(errors), math.nan, math.nan, math.nan,
-                            note="three steps of torch.optim")
+        return ParityResult(
+            "", _max(errors), math.nan, math.nan, math.nan, note="three steps of torch.optim"
+        )
 
     return CustomCase(f"optim {name}", check)
 
 
 def _fast_vs_naive(ref: TorchReference, seed: int) -> ParityResult:
     rng = np.random.default_rng(seed)
-    x, w, b = rng.standard_normal((3, 4, 9, 9)), rng.standard_normal((5, 4, 3, 3)), rng.standard_normal(5)
+    x, w, b = (
+        rng.standard_normal((3, 4, 9, 9)),
+        rng.standard_normal((5, 4, 3, 3)),
+        rng.standard_normal(5),
+    )
     dout = rng.standard_normal((3, 5, 5, 5))
     out_n, cache_n = L.conv_forward_naive(x, w, b, CONV_STRIDED)
     out_f, cache_f = FL.conv_forward_fast(x, w, b, CONV_STRIDED)
-    grads = [rel_error(a, c) for a, c in zip(L.conv_backward_naive(dout, cache_n),
-                                             FL.conv_backward_fast(dout, cache_f), strict=True)]
+    grads = [
+        rel_error(a, c)
+        for a, c in zip(
+            L.conv_backward_naive(dout, cache_n), FL.conv_backward_fast(dout, cache_f), strict=True
+        )
+    ]
     xp = tie_free_pool_input(rng, (3, 4, 9, 9))
     p_n, pc_n = L.max_pool_forward_naive(xp, POOL_OVERLAP)
     p_f, pc_f = FL.max_pool_forward_fast(xp, POOL_OVERLAP)
     dp = rng.standard_normal(p_n.shape)
-    grads.append(rel_error(L.max_pool_backward_naive(dp, pc_n), FL.max_pool_backward_fast(dp, pc_f)))
-    return ParityResult("", max(rel_error(out_n, out_f), rel_error(p_n, p_f)), max(grads),
-                        math.nan, math.nan, note="fast against naive, NumPy only")
+    grads.append(
+        rel_error(L.max_pool_backward_naive(dp, pc_n), FL.max_pool_backward_fast(dp, pc_f))
+    )
+    return ParityResult(
+        "",
+        max(rel_error(out_n, out_f), rel_error(p_n, p_f)),
+        max(grads),
+        math.nan,
+        math.nan,
+        note="fast against naive, NumPy only",
+    )
 
 
 def _model_cases() -> list[Case]:
     rng_state = np.random.get_state()
     np.random.seed(0)
     X, y = np.random.randn(4, 6), _labels(3, 4, 3)
-    fc = FullyConnectedNet([5, 4], input_dim=6, num_classes=3, reg=0.1, weight_scale=0.5, dtype=np.float64)
-    fc_bn = FullyConnectedNet([5], input_dim=6, num_classes=3, normalization="batchnorm",
-                              weight_scale=0.5, dtype=np.float64)
-    fc_ln = FullyConnectedNet([5], input_dim=6, num_classes=3, normalization="layernorm",
-                              weight_scale=0.5, dtype=np.float64)
-    fc_drop = FullyConnectedNet([5], input_dim=6, num_classes=3, dropout_keep_ratio=0.7,
-                                weight_scale=0.5, dtype=np.float64, seed=123)
+    fc = FullyConnectedNet(
+        [5, 4], input_dim=6, num_classes=3, reg=0.1, weight_scale=0.5, dtype=np.float64
+    )
+    fc_bn = FullyConnectedNet(
+        [5],
+        input_dim=6,
+        num_classes=3,
+        normalization="batchnorm",
+        weight_scale=0.5,
+        dtype=np.float64,
+    )
+    fc_ln = FullyConnectedNet(
+        [5],
+        input_dim=6,
+        num_classes=3,
+        normalization="layernorm",
+        weight_scale=0.5,
+        dtype=np.float64,
+    )
+    fc_drop = FullyConnectedNet(
+        [5],
+        input_dim=6,
+        num_classes=3,
+        dropout_keep_ratio=0.7,
+        weight_scale=0.5,
+        dtype=np.float64,
+        seed=123,
+    )
     Xc, yc = np.random.randn(2, 3, 6, 6), _labels(4, 2, 4)
-    cnn = ThreeLayerConvNet(input_dim=(3, 6, 6), num_filters=3, filter_size=3, hidden_dim=5,
-                            num_classes=4, weight_scale=0.3, reg=0.05, dtype=np.float64)
+    cnn = ThreeLayerConvNet(
+        input_dim=(3, 6, 6),
+        num_filters=3,
+        filter_size=3,
+        hidden_dim=5,
+        num_classes=4,
+        weight_scale=0.3,
+        reg=0.05,
+        dtype=np.float64,
+    )
     np.random.set_state(rng_state)
 
-    def model_case(op: str, model: Any, method: str, X: Array, y: Array, **options: Any) -> DifferentiableCase:
+    def model_case(
+        op: str, model: Any, method: str, X: Array, y: Array, **options: Any
+    ) -> DifferentiableCase:
         names = list(model.params)
         return DifferentiableCase(
-            op, lambda rng: [model.params[n].copy() for n in names],
-            numpy_model(model, X, y), torch_model(method, model, X, y), **options,
+            op,
+            lambda rng: [model.params[n].copy() for n in names],
+            numpy_model(model, X, y),
+            torch_model(method, model, X, y),
+            **options,
         )
 
     return [
         model_case("FullyConnectedNet", fc, "fully_connected_net_loss", X, y),
-        model_case("FullyConnectedNet batchnorm", fc_bn, "fully_connected_net_loss", X, y,
-                   tolerance=1e-8,
-                   note="b1 feeds batchnorm: its exact gradient is 0, and round-off of 1e-18 "
-                   "reads as 1e-10 over rel_error's 1e-8 floor"),
+        model_case(
+            "FullyConnectedNet batchnorm",
+            fc_bn,
+            "fully_connected_net_loss",
+            X,
+            y,
+            tolerance=1e-8,
+            note="b1 feeds batchnorm: its exact gradient is 0, and round-off of 1e-18 "
+            "reads as 1e-10 over rel_error's 1e-8 floor",
+        ),
         model_case("FullyConnectedNet layernorm", fc_ln, "fully_connected_net_loss", X, y),
         model_case("FullyConnectedNet dropout", fc_drop, "fully_connected_net_loss", X, y),
         model_case("ThreeLayerConvNet", cnn, "three_layer_convnet_loss", Xc, yc),

@@ -169,7 +169,9 @@ class TorchReference:
             lambda x, w, b: self.F.conv2d(
                 x, w, b, stride=conv_param["stride"], padding=conv_param["pad"]
             ),
-            x, w, b,
+            x,
+            w,
+            b,
         )
 
     def _pool(self, x: torch.Tensor, pool_param: Mapping[str, int]) -> torch.Tensor:
@@ -183,7 +185,7 @@ class TorchReference:
     def _batchnorm(
         self, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, bn_param: dict[str, Any]
     ) -> torch.Tensor:
-        """Batchnorm over dim 0, updating bn_param's running stats (biased variance, like the homework)."""
+        """Batchnorm over dim 0; updates bn_param's running stats (biased var, as the homework)."""
         eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
         D = x.shape[1]
         running_mean = self.tensor(bn_param.get("running_mean", np.zeros(D)))
@@ -266,8 +268,11 @@ class TorchReference:
             config.setdefault("decay_rate", 0.99)
             config.setdefault("epsilon", 1e-8)
             opt = optim.RMSprop(
-                [p], lr=config["learning_rate"], alpha=config["decay_rate"],
-                eps=config["epsilon"], foreach=False,
+                [p],
+                lr=config["learning_rate"],
+                alpha=config["decay_rate"],
+                eps=config["epsilon"],
+                foreach=False,
             )
             if "cache" in config:
                 opt.state[p] = {
@@ -276,12 +281,18 @@ class TorchReference:
                 }
         elif name == "adam":
             for key, default in (
-                ("learning_rate", 1e-3), ("beta1", 0.9), ("beta2", 0.999), ("epsilon", 1e-8)
+                ("learning_rate", 1e-3),
+                ("beta1", 0.9),
+                ("beta2", 0.999),
+                ("epsilon", 1e-8),
             ):
                 config.setdefault(key, default)
             opt = optim.Adam(
-                [p], lr=config["learning_rate"], betas=(config["beta1"], config["beta2"]),
-                eps=config["epsilon"], foreach=False,
+                [p],
+                lr=config["learning_rate"],
+                betas=(config["beta1"], config["beta2"]),
+                eps=config["epsilon"],
+                foreach=False,
             )
             if config.get("t", 0) > 0:
                 opt.state[p] = {
@@ -305,7 +316,9 @@ class TorchReference:
     # --- the homework's models -----------------------------------------------------------
 
     def _model_grads(
-        self, params: Mapping[str, Array], loss_fn: Callable[[dict[str, torch.Tensor]], torch.Tensor]
+        self,
+        params: Mapping[str, Array],
+        loss_fn: Callable[[dict[str, torch.Tensor]], torch.Tensor],
     ) -> tuple[float, dict[str, Array]]:
         leaves = {k: self.tensor(v, requires_grad=True) for k, v in params.items()}
         loss = loss_fn(leaves)
