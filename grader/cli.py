@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -90,6 +92,92 @@ def reference_check(
         console.print(f"[red]{failed} of {table.row_count} checks FAILED[/red]")
         raise typer.Exit(1)
     console.print(f"[green]all {table.row_count} checks agree[/green]")
+
+
+@app.command("assignments")
+def list_assignments() -> None:
+    """List the assignments this grader ships."""
+    from grader.specs import shipped_assignments
+
+    table = Table(title="assignments")
+    for col in ("name", "version", "title", "problems", "points"):
+        table.add_column(col)
+    for a in shipped_assignments().values():
+        table.add_row(a.name, a.version, a.title, str(len(a.problems)), f"{a.max_score:g}")
+    console.print(table)
+
+
+@app.command("grade")
+def grade_command(
+    path: Annotated[Path, typer.Argument(help="a .py file, a folder or a .zip")],
+    assignment: Annotated[str, typer.Option("--assignment", "-a", help="assignment name")],
+    sandbox: Annotated[str, typer.Option(help="auto, bwrap or process")] = "auto",
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="write the GradingResult here")
+    ] = None,
+    gradescope: Annotated[
+        Path | None, typer.Option(help="write Gradescope's results.json here")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="seed of the visible cases")] = 0,
+) -> None:
+    """Grade a submission against the reference. Exit 0 when graded (whatever the score),
+    2 for a usage error, 3 when it could not be graded."""
+    from grader.grade import grade
+    from grader.sandbox import SandboxUnavailable, select_sandbox
+    from grader.specs import get_assignment
+    from submissions_schema import Verdict
+
+    if not path.exists():
+        err_console.print(f"dlgrader: {path} does not exist")
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        spec = get_assignment(assignment)
+    except KeyError as exc:
+        err_console.print(f"dlgrader: {exc.args[0]}")
+        raise typer.Exit(EXIT_USAGE) from None
+    try:
+        box = select_sandbox(sandbox)
+    except SandboxUnavailable as exc:
+        err_console.print(f"dlgrader: {exc}")
+        raise typer.Exit(EXIT_CANNOT_RUN) from None
+    if box.name == "process":
+        err_console.print(
+            "[yellow]warning: --sandbox process runs your code without isolation[/yellow]"
+        )
+    result = grade(path, spec, box, public_seed=seed)
+    if json_out:
+        json_out.write_text(result.model_dump_json(indent=2))
+    if gradescope:
+        from grader.gradescope import to_gradescope
+
+        gradescope.write_text(json.dumps(to_gradescope(result), indent=2))
+    if result.verdict != Verdict.graded:
+        err_console.print(f"dlgrader: {result.verdict.value}: {result.message}")
+        raise typer.Exit(EXIT_CANNOT_RUN if result.verdict == Verdict.could_not_grade else 0)
+    table = Table(title=f"{spec.name} {spec.version} — sandbox {result.sandbox}")
+    for col in ("test", "status", "score", "worst error", "hint / message"):
+        table.add_column(col, overflow="fold")
+    colours = {
+        "passed": "green",
+        "failed": "red",
+        "error": "red",
+        "timeout": "yellow",
+        "missing": "yellow",
+        "not_run": "dim",
+    }
+    for t in result.tests:
+        note = t.hint or t.message.split("\n")[0]
+        table.add_row(
+            t.name,
+            f"[{colours[t.status.value]}]{t.status.value}[/]",
+            f"{t.score:.2f}/{t.max_score:.2f}",
+            "" if t.worst_error is None else f"{t.worst_error:.1e}",
+            note[:160],
+        )
+    console.print(table)
+    if result.message:
+        console.print(result.message, markup=False)
+    console.print(f"total: {result.score:g} / {result.max_score:g}")
 
 
 def main() -> None:

@@ -1,0 +1,143 @@
+"""Grade one submission: stage it, run the harness in a sandbox, judge outside."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+from grader.cases import REFERENCE_VERSION, build_cases, write_job
+from grader.compare import judge_case, read_status
+from grader.sandbox import JobDirs, Sandbox, SandboxLimits, SandboxRun
+from grader.specs import Assignment
+from submissions_schema import GradingResult, Verdict
+
+MAX_SUBMISSION_BYTES = 10 << 20
+
+
+class SubmissionRejected(ValueError):
+    """The upload cannot be graded as it is; the message tells the student why."""
+
+
+def stage_submission(path: Path, module: str, dest: Path) -> None:
+    """Copy the student's module into dest: a .py file, a folder, or a .zip holding it."""
+    target = f"{module}.py"
+    if path.is_dir():
+        found = sorted(path.rglob(target))
+        if not found:
+            raise SubmissionRejected(f"no {target} in {path}")
+        shutil.copyfile(found[0], dest / target)
+    elif path.suffix == ".zip":
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = [n for n in zf.namelist() if Path(n).name == target and ".." not in n]
+                if not names:
+                    raise SubmissionRejected(f"no {target} in {path.name}")
+                info = zf.getinfo(names[0])
+                if info.file_size > MAX_SUBMISSION_BYTES:
+                    raise SubmissionRejected(
+                        f"{target} is larger than {MAX_SUBMISSION_BYTES >> 20} MB"
+                    )
+                (dest / target).write_bytes(zf.read(info))
+        except zipfile.BadZipFile:
+            raise SubmissionRejected(f"{path.name} is not a valid zip file") from None
+    elif path.suffix == ".py":
+        if path.stat().st_size > MAX_SUBMISSION_BYTES:
+            raise SubmissionRejected(f"{path.name} is larger than {MAX_SUBMISSION_BYTES >> 20} MB")
+        shutil.copyfile(path, dest / target)
+    else:
+        raise SubmissionRejected(f"{path.name}: submit {target}, a folder holding it, or a .zip")
+    (dest / target).chmod(0o644)
+
+
+def _crash_reason(run: SandboxRun) -> str:
+    if run.timed_out:
+        return "the whole run exceeded its time limit and was stopped"
+    if run.signal:
+        return f"the process was killed by signal {run.signal} (memory or CPU limit, or a crash)"
+    return f"the process ended early (exit code {run.exit_code})"
+
+
+def grade(
+    submission: Path,
+    assignment: Assignment,
+    sandbox: Sandbox,
+    public_seed: int = 0,
+    secret_seed: int | None = None,
+) -> GradingResult:
+    start = time.monotonic()
+    base = GradingResult(
+        assignment=assignment.name,
+        assignment_version=assignment.version,
+        verdict=Verdict.graded,
+        score=0.0,
+        max_score=assignment.max_score,
+        sandbox=sandbox.name,
+        reference_version=REFERENCE_VERSION,
+    )
+    root = Path(tempfile.mkdtemp(prefix="dlgrader-job-"))
+    root.chmod(0o755)
+    try:
+        job = JobDirs.create(root)
+        try:
+            stage_submission(submission, assignment.module, job.submission)
+        except SubmissionRejected as exc:
+            return base.model_copy(update={"verdict": Verdict.rejected, "message": str(exc)})
+        cases = build_cases(assignment, public_seed, secret_seed)
+        write_job(cases, assignment.module, job.inputs, job.manifest)
+        limits = SandboxLimits(
+            wall_s=assignment.time_limit_s,
+            cpu_s=int(assignment.time_limit_s),
+            memory_bytes=assignment.memory_mb << 20,
+        )
+        run = sandbox.run(job, limits)
+        statuses = read_status(job.out)
+        imported = statuses.get("__import__")
+        if imported is None:
+            if run.timed_out or run.signal or run.exit_code:
+                message = f"your module could not be imported: {_crash_reason(run)}"
+                return base.model_copy(
+                    update={
+                        "message": message,
+                        "execution_time_s": run.wall_s,
+                        "tests": _all_failed(cases, job.out, message),
+                    }
+                )
+            return base.model_copy(
+                update={
+                    "verdict": Verdict.could_not_grade,
+                    "message": f"the harness did not start: {run.stderr[-500:]}",
+                }
+            )
+        if imported.get("status") != "ok":
+            message = (
+                f"importing {assignment.module}.py failed: {imported.get('type', '')} "
+                f"{imported.get('message', '')}\n{imported.get('traceback', '')}"
+            ).strip()
+            return base.model_copy(
+                update={
+                    "message": message,
+                    "execution_time_s": run.wall_s,
+                    "tests": _all_failed(cases, job.out, message),
+                }
+            )
+        crashed = _crash_reason(run)
+        tests = [t for case in cases for t in judge_case(case, job.out, statuses, crashed)]
+        return base.model_copy(
+            update={
+                "tests": tests,
+                "score": round(sum(t.score for t in tests), 6),
+                "execution_time_s": time.monotonic() - start,
+            }
+        )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _all_failed(cases: list, out: Path, message: str) -> list:  # type: ignore[type-arg]
+    tests = []
+    for case in cases:
+        tests += judge_case(case, out, {}, message)
+    return tests

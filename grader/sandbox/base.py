@@ -1,0 +1,197 @@
+"""The sandbox contract and the choice between implementations."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, ClassVar
+
+from pydantic import BaseModel, Field
+
+HARNESS = Path(__file__).resolve().parent.parent / "harness" / "runner.py"
+
+
+class SandboxUnavailable(RuntimeError):
+    """The asked-for sandbox cannot run here; the message says what to install."""
+
+
+class SandboxLimits(BaseModel):
+    wall_s: float = Field(
+        60.0, description="wall-clock limit for the whole run; the group is killed"
+    )
+    cpu_s: int = Field(60, description="RLIMIT_CPU, seconds of CPU time")
+    memory_bytes: int = Field(2 << 30, description="RLIMIT_AS, address space per process")
+    max_processes: int = Field(64, description="RLIMIT_NPROC for the sandbox user")
+    file_size_bytes: int = Field(64 << 20, description="RLIMIT_FSIZE, largest file it may write")
+    open_files: int = Field(256, description="RLIMIT_NOFILE")
+    output_bytes: int = Field(64 << 10, description="stdout and stderr kept, each")
+
+
+class SandboxRun(BaseModel):
+    exit_code: int | None
+    signal: int | None = None
+    timed_out: bool = False
+    wall_s: float
+    stdout: str = ""
+    stderr: str = ""
+    sandbox: str
+
+
+@dataclass(frozen=True)
+class JobDirs:
+    """A job's folders on the host: the student's code and the inputs are mounted read-only,
+    `out` is the only place the harness may write, `manifest` names the calls."""
+
+    submission: Path
+    inputs: Path
+    out: Path
+    manifest: Path
+
+    @staticmethod
+    def create(root: Path) -> JobDirs:
+        dirs = JobDirs(root / "submission", root / "inputs", root / "out", root / "manifest.json")
+        for d in (dirs.submission, dirs.inputs, dirs.out):
+            d.mkdir(parents=True, exist_ok=True)
+        return dirs
+
+
+def _read_capped(stream: IO[bytes], cap: int, into: list[bytes]) -> None:
+    kept = 0
+    while chunk := stream.read(65536):
+        if kept < cap:
+            into.append(chunk[: cap - kept])
+            kept += len(chunk)
+    # Keep draining past the cap so a student printing forever never blocks on a full pipe.
+
+
+def rlimits(limits: SandboxLimits, nproc: bool) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if nproc:
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+
+    return apply
+
+
+def run_limited(
+    argv: Sequence[str],
+    limits: SandboxLimits,
+    name: str,
+    env: dict[str, str] | None = None,
+    preexec: Callable[[], None] | None = None,
+) -> SandboxRun:
+    """Start argv in its own session, cap its output, kill the whole group at the wall limit."""
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env if env is not None else {},
+        start_new_session=True,
+        preexec_fn=preexec,
+    )
+    out: list[bytes] = []
+    err: list[bytes] = []
+    readers = [
+        threading.Thread(
+            target=_read_capped, args=(proc.stdout, limits.output_bytes, out), daemon=True
+        ),
+        threading.Thread(
+            target=_read_capped, args=(proc.stderr, limits.output_bytes, err), daemon=True
+        ),
+    ]
+    for r in readers:
+        r.start()
+    timed_out = False
+    try:
+        proc.wait(timeout=limits.wall_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        # The whole group: children that escaped the harness's own process go too.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    for r in readers:
+        r.join(timeout=5)
+    code = proc.returncode
+    return SandboxRun(
+        exit_code=code if code >= 0 else None,
+        signal=-code if code < 0 else None,
+        timed_out=timed_out,
+        wall_s=time.monotonic() - start,
+        stdout=b"".join(out).decode("utf-8", "replace"),
+        stderr=b"".join(err).decode("utf-8", "replace"),
+        sandbox=name,
+    )
+
+
+class Sandbox:
+    """Runs the harness over a job's folders under limits."""
+
+    name: ClassVar[str]
+
+    def run(self, job: JobDirs, limits: SandboxLimits) -> SandboxRun:
+        raise NotImplementedError
+
+    @classmethod
+    def available(cls) -> str | None:
+        """None when usable here, else what is missing."""
+        raise NotImplementedError
+
+
+def numpy_site() -> list[Path]:
+    """NumPy's package folder and its bundled libraries: all the harness may import."""
+    import numpy
+
+    pkg = Path(numpy.__file__).resolve().parent
+    return [p for p in (pkg, pkg.parent / "numpy.libs") if p.exists()]
+
+
+def scratch_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="dlgrader-job-"))
+
+
+def python_executable() -> str:
+    return sys.executable
+
+
+def which(cmd: str) -> str | None:
+    return shutil.which(cmd)
+
+
+def select_sandbox(name: str = "auto") -> Sandbox:
+    from grader.sandbox.bwrap import BwrapSandbox
+    from grader.sandbox.process import ProcessSandbox
+
+    choices: dict[str, type[Sandbox]] = {"bwrap": BwrapSandbox, "process": ProcessSandbox}
+    if name == "auto":
+        problem = BwrapSandbox.available()
+        if problem is None:
+            return BwrapSandbox()
+        raise SandboxUnavailable(
+            f"no sandbox available: {problem}. Install bubblewrap (apt-get install bubblewrap), "
+            "or pass --sandbox process to run your own code unisolated"
+        )
+    if name not in choices:
+        raise SandboxUnavailable(f"unknown sandbox {name!r}; choose auto, {', '.join(choices)}")
+    problem = choices[name].available()
+    if problem is not None:
+        raise SandboxUnavailable(problem)
+    return choices[name]()

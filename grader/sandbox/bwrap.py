@@ -1,0 +1,185 @@
+"""bubblewrap: the embedded default on Linux.
+
+No network, a new PID/IPC/UTS namespace, only /usr, the Python runtime (its
+site-packages hidden) and NumPy mounted, read-only; the submission and inputs
+read-only; a private /tmp and the job's output folder writable; a cleared
+environment, a new session, dying with its parent. As root, the harness then
+drops to an unprivileged uid so RLIMIT_NPROC holds a fork bomb (the kernel does
+not apply it to root); otherwise bwrap's user namespace isolates the caller.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from grader.sandbox.base import (
+    HARNESS,
+    JobDirs,
+    Sandbox,
+    SandboxLimits,
+    SandboxRun,
+    numpy_site,
+    rlimits,
+    run_limited,
+    which,
+)
+
+SANDBOX_UID = 65534  # nobody
+
+
+def _dirs_for(path: Path) -> list[str]:
+    """--dir every ancestor with mode 0755, so the unprivileged uid can walk to the mount."""
+    args: list[str] = []
+    for parent in reversed(path.parents[:-1]):
+        args += ["--perms", "0755", "--dir", str(parent)]
+    return args
+
+
+class BwrapSandbox(Sandbox):
+    name = "bwrap"
+
+    @classmethod
+    def available(cls) -> str | None:
+        if sys.platform != "linux":
+            return "bubblewrap needs Linux"
+        exe = which("bwrap")
+        if exe is None:
+            return "bwrap is not installed (apt-get install bubblewrap)"
+        probe = subprocess.run(
+            [exe, "--unshare-all", "--ro-bind", "/", "/", "true"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if probe.returncode != 0:
+            return f"bwrap cannot create namespaces here: {probe.stderr.strip()}"
+        return None
+
+    def argv(self, job: JobDirs) -> list[str]:
+        as_root = os.geteuid() == 0
+        prefix = Path(sys.base_prefix)
+        exe = Path(sys.executable)
+        site_packages = next(p for p in map(Path, sys.path) if p.name == "site-packages")
+        args = [
+            "bwrap",
+            "--die-with-parent",
+            "--new-session",
+            "--clearenv",
+            "--unshare-ipc",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--hostname",
+            "sandbox",
+        ]
+        if not as_root:
+            args += ["--unshare-user", "--cap-drop", "ALL"]
+        args += [
+            "--ro-bind",
+            "/usr",
+            "/usr",
+            "--symlink",
+            "usr/lib",
+            "/lib",
+            "--symlink",
+            "usr/lib64",
+            "/lib64",
+            "--symlink",
+            "usr/bin",
+            "/bin",
+        ]
+        if not prefix.is_relative_to("/usr"):
+            args += [*_dirs_for(prefix), "--ro-bind", str(prefix), str(prefix)]
+            if site_packages.is_relative_to(prefix):
+                args += ["--tmpfs", str(site_packages)]  # hide every installed package
+        args += ["--perms", "0755", "--dir", "/opt", "--perms", "0755", "--dir", "/opt/site"]
+        for pkg in numpy_site():
+            args += ["--ro-bind", str(pkg), f"/opt/site/{pkg.name}"]
+        args += [
+            "--perms",
+            "0755",
+            "--dir",
+            "/opt/harness",
+            "--ro-bind",
+            str(HARNESS),
+            "/opt/harness/runner.py",
+            "--ro-bind",
+            str(job.submission),
+            "/submission",
+            "--ro-bind",
+            str(job.inputs),
+            "/inputs",
+            "--ro-bind",
+            str(job.manifest),
+            "/manifest.json",
+            "--bind",
+            str(job.out),
+            "/out",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--tmpfs",
+            "/tmp",
+            "--chdir",
+            "/tmp",
+            "--setenv",
+            "PATH",
+            "/usr/bin",
+            "--setenv",
+            "HOME",
+            "/tmp",
+            "--setenv",
+            "PYTHONPATH",
+            "/opt/site",
+            "--setenv",
+            "OMP_NUM_THREADS",
+            "1",
+            "--setenv",
+            "OPENBLAS_NUM_THREADS",
+            "1",
+            "--",
+        ]
+        if as_root:
+            args += [
+                "setpriv",
+                f"--reuid={SANDBOX_UID}",
+                f"--regid={SANDBOX_UID}",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--no-new-privs",
+            ]
+        # -I ignores PYTHONPATH, so the harness is started with -S and a path of its own.
+        args += [
+            str(exe),
+            "-I",
+            "-S",
+            "-c",
+            "import sys; sys.path[:0] = ['/opt/site']; sys.argv = sys.argv[1:]; "
+            "exec(compile(open('/opt/harness/runner.py').read(), 'runner.py', 'exec'))",
+            "/opt/harness/runner.py",
+            "/manifest.json",
+            "/inputs",
+            "/submission",
+            "/out",
+        ]
+        return args
+
+    def run(self, job: JobDirs, limits: SandboxLimits) -> SandboxRun:
+        if os.geteuid() == 0:
+            # The sandbox uid writes only into out/ and reads the rest.
+            os.chown(job.out, SANDBOX_UID, SANDBOX_UID)
+            for d in (job.submission, job.inputs, job.out.parent):
+                d.chmod(0o755)
+        return run_limited(
+            self.argv(job),
+            limits,
+            self.name,
+            env={"PATH": "/usr/bin:/bin"},
+            preexec=rlimits(limits, nproc=os.geteuid() == 0),
+        )

@@ -1,0 +1,127 @@
+"""Assignment specs: declarative, versioned, validated.
+
+An assignment is a YAML file in `grader/assignments/`; each problem names the
+student functions, the reference that defines truth, how cases are generated,
+what is compared, tolerances, points and visibility.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from submissions_schema import Visibility
+
+ASSIGNMENTS_DIR = Path(__file__).resolve().parent / "assignments"
+
+
+class Init(StrEnum):
+    randn = "randn"  # standard normal
+    kink_free = "kink_free"  # normal, kept 1e-3 away from 0 (ReLU kinks)
+    tie_free = "tie_free"  # distinct values, no pooling ties
+    positive = "positive"  # |normal| + 0.5
+    labels = "labels"  # integers in [0, classes)
+
+
+class ArraySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    shape: list[int] = Field(min_length=1)
+    init: Init = Init.randn
+    scale: float = 1.0
+    classes: int | None = None  # for labels
+    differentiable: bool = True
+
+
+class Kind(StrEnum):
+    layer = "layer"  # forward(*arrays, *params) -> (out, cache); backward(dout, cache) -> grads
+    loss = "loss"  # f(x, y) -> (loss, dx)
+    update = "update"  # (w, dw, config) -> (next_w, config), several steps
+
+
+class Problem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: Kind
+    forward: str = Field(description="the student function (forward, loss or update rule)")
+    backward: str | None = None
+    reference: str = Field(description="reference_impl function: module.name")
+    reference_backward: str | None = None
+    inputs: dict[str, ArraySpec]
+    params: list[Any] = Field(
+        default_factory=list, description="literal arguments after the arrays"
+    )
+    record_params: dict[str, list[Any]] = Field(
+        default_factory=dict,
+        description="dict entries to compare after the forward: name -> [arg, key]",
+    )
+    points_forward: float = 1.0
+    points_backward: float = 0.0
+    cases: int = Field(2, ge=1)
+    hidden_cases: int = Field(0, ge=0)
+    hidden_visibility: Visibility = Visibility.hidden
+    steps: int = 3  # update rules
+    tolerance: float = 1e-7
+    directional_tolerance: float = 1e-6
+    time_limit_s: float = 10.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Problem:
+        if self.kind == Kind.layer and not self.backward:
+            raise ValueError(f"layer problem {self.name!r} needs a backward")
+        if self.kind != Kind.layer and self.points_backward:
+            raise ValueError(f"only layer problems have backward points ({self.name!r})")
+        return self
+
+
+class Assignment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    version: str
+    title: str
+    module: str = Field(description="the student's module, e.g. 'layers' for layers.py")
+    description: str = ""
+    time_limit_s: float = 120.0
+    memory_mb: int = 2048
+    problems: list[Problem]
+
+    @property
+    def max_score(self) -> float:
+        return sum(p.points_forward + p.points_backward for p in self.problems)
+
+
+class SpecError(ValueError):
+    """A spec file that does not validate; the message names the file and the field."""
+
+
+def load_assignment_file(path: Path) -> Assignment:
+    try:
+        data = yaml.safe_load(path.read_text())
+        return Assignment.model_validate(data)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        raise SpecError(f"{path}: {exc}") from None
+
+
+@cache
+def shipped_assignments() -> dict[str, Assignment]:
+    found = {}
+    for path in sorted(ASSIGNMENTS_DIR.glob("*.yaml")):
+        a = load_assignment_file(path)
+        found[a.name] = a
+    return found
+
+
+def get_assignment(name: str) -> Assignment:
+    assignments = shipped_assignments()
+    if name not in assignments:
+        raise KeyError(f"no assignment {name!r}; known: {', '.join(sorted(assignments))}")
+    return assignments[name]
