@@ -95,16 +95,16 @@ def grade(
         run = sandbox.run(job, limits)
         statuses = read_status(job.out)
         imported = statuses.get("__import__")
-        if imported is None:
-            if run.timed_out or run.signal or run.exit_code:
-                message = f"your module could not be imported: {_crash_reason(run)}"
-                return base.model_copy(
-                    update={
-                        "message": message,
-                        "execution_time_s": run.wall_s,
-                        "tests": _all_failed(cases, job.out, message),
-                    }
-                )
+        if imported is None and "__start__" in statuses:
+            message = f"importing your module ended the run: {_crash_reason(run)}"
+            return base.model_copy(
+                update={
+                    "message": message,
+                    "execution_time_s": run.wall_s,
+                    "tests": _all_failed(cases, job.out, message),
+                }
+            )
+        if imported is None:  # the harness never started: ours to fix, not the student's
             return base.model_copy(
                 update={
                     "verdict": Verdict.could_not_grade,

@@ -37,23 +37,55 @@ def test_correct_solution_scores_full_marks() -> None:
 
 
 BUGS = [
-    ("relu without mask", "return dout * (cache > 0)", "return dout * 1.0",
-     {"relu_backward"}, "mask"),
-    ("bias averaged", "db = np.sum(dout, axis=0)", "db = np.mean(dout, axis=0)",
-     {"affine_backward"}, "sum"),
-    ("transposed dw", "dw = x.reshape(x.shape[0], -1).T.dot(dout)",
-     "dw = dout.T.dot(x.reshape(x.shape[0], -1))", {"affine_backward"}, "transposed"),
-    ("softmax not divided by N", "    return loss, dx / N", "    return loss, dx",
-     {"softmax_loss"}, "divided by N"),
-    ("dropout not inverted", "mask = (np.random.rand(*x.shape) < p) / p",
-     "mask = (np.random.rand(*x.shape) < p) * 1.0", {"dropout_forward", "dropout_backward"},
-     "inverted"),
-    ("batchnorm without mean terms",
-     "dx = (N * dxhat - dxhat.sum(axis=0) - xhat * np.sum(dxhat * xhat, axis=0)) / (N * std)",
-     "dx = dxhat / std", {"batchnorm_backward"}, "mean and variance"),
-    ("max-pool distributes", "dx[n, c, i * s + a, j * s + b] += dout[n, c, i, j]",
-     "dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += dout[n, c, i, j]",
-     {"max_pool_backward_naive"}, "winner"),
+    (
+        "relu without mask",
+        "return dout * (cache > 0)",
+        "return dout * 1.0",
+        {"relu_backward"},
+        "mask",
+    ),
+    (
+        "bias averaged",
+        "db = np.sum(dout, axis=0)",
+        "db = np.mean(dout, axis=0)",
+        {"affine_backward"},
+        "sum",
+    ),
+    (
+        "transposed dw",
+        "dw = x.reshape(x.shape[0], -1).T.dot(dout)",
+        "dw = dout.T.dot(x.reshape(x.shape[0], -1))",
+        {"affine_backward"},
+        "transposed",
+    ),
+    (
+        "softmax not divided by N",
+        "    return loss, dx / N",
+        "    return loss, dx",
+        {"softmax_loss"},
+        "divided by N",
+    ),
+    (
+        "dropout not inverted",
+        "mask = (np.random.rand(*x.shape) < p) / p",
+        "mask = (np.random.rand(*x.shape) < p) * 1.0",
+        {"dropout_forward", "dropout_backward"},
+        "inverted",
+    ),
+    (
+        "batchnorm without mean terms",
+        "dx = (N * dxhat - dxhat.sum(axis=0) - xhat * np.sum(dxhat * xhat, axis=0)) / (N * std)",
+        "dx = dxhat / std",
+        {"batchnorm_backward"},
+        "mean and variance",
+    ),
+    (
+        "max-pool distributes",
+        "dx[n, c, i * s + a, j * s + b] += dout[n, c, i, j]",
+        "dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += dout[n, c, i, j]",
+        {"max_pool_backward_naive"},
+        "winner",
+    ),
 ]
 
 
@@ -61,8 +93,12 @@ BUGS = [
 def test_buggy_solution_loses_points_where_it_breaks(
     tmp_path: Path, name: str, old: str, new: str, broken: set[str], hint: str
 ) -> None:
-    result = grade(mutate(tmp_path, old, new), get_assignment("cnn-layers"),
-                   select_sandbox("bwrap"), secret_seed=7)
+    result = grade(
+        mutate(tmp_path, old, new),
+        get_assignment("cnn-layers"),
+        select_sandbox("bwrap"),
+        secret_seed=7,
+    )
     assert result.verdict == Verdict.graded
     failed = {t.function for t in result.tests if t.status != TestStatus.passed}
     assert failed == broken
@@ -71,8 +107,11 @@ def test_buggy_solution_loses_points_where_it_breaks(
 
 
 def test_wrong_forward_is_named_before_the_backward(tmp_path: Path) -> None:
-    path = mutate(tmp_path, "out = x.reshape(x.shape[0], -1).dot(w) + b",
-                  "out = x.reshape(x.shape[0], -1).dot(w)")
+    path = mutate(
+        tmp_path,
+        "out = x.reshape(x.shape[0], -1).dot(w) + b",
+        "out = x.reshape(x.shape[0], -1).dot(w)",
+    )
     result = grade(path, get_assignment("cnn-layers"), select_sandbox("bwrap"), secret_seed=7)
     forward = [t for t in result.tests if t.function == "affine_forward"]
     backward = [t for t in result.tests if t.function == "affine_backward"]
@@ -81,8 +120,9 @@ def test_wrong_forward_is_named_before_the_backward(tmp_path: Path) -> None:
 
 
 def test_backward_inconsistent_with_own_forward_is_told(tmp_path: Path) -> None:
-    path = mutate(tmp_path, "dx = dout.dot(w.T).reshape(x.shape)",
-                  "dx = 2 * dout.dot(w.T).reshape(x.shape)")
+    path = mutate(
+        tmp_path, "dx = dout.dot(w.T).reshape(x.shape)", "dx = 2 * dout.dot(w.T).reshape(x.shape)"
+    )
     result = grade(path, get_assignment("cnn-layers"), select_sandbox("bwrap"), secret_seed=7)
     bad = [t for t in result.tests if t.function == "affine_backward"]
     assert all("does not match your own forward" in t.message for t in bad)

@@ -1,0 +1,276 @@
+"""Hostile and broken submissions through the real bubblewrap: each gets a definite
+verdict, the grader keeps running, and nothing outside the sandbox changes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from grader.grade import grade
+from grader.sandbox import select_sandbox
+from grader.sandbox.bwrap import BwrapSandbox
+from grader.specs import Assignment, get_assignment
+from submissions_schema import GradingResult, TestStatus, Verdict
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cnn-layers" / "layers.py"
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(BwrapSandbox.available() is not None, reason="bubblewrap unavailable"),
+]
+
+
+def small_assignment(time_limit_s: float = 20.0) -> Assignment:
+    """cnn-layers cut to its ReLU problem, so each hostile run is short."""
+    spec = get_assignment("cnn-layers")
+    relu = next(p for p in spec.problems if p.name == "relu")
+    return spec.model_copy(
+        update={
+            "problems": [relu.model_copy(update={"time_limit_s": 2.0, "hidden_cases": 0})],
+            "time_limit_s": time_limit_s,
+        }
+    )
+
+
+def run(tmp_path: Path, source: str | bytes, time_limit_s: float = 20.0) -> GradingResult:
+    path = tmp_path / "layers.py"
+    if isinstance(source, bytes):
+        path.write_bytes(source)
+    else:
+        path.write_text(source)
+    return grade(path, small_assignment(time_limit_s), select_sandbox("bwrap"), secret_seed=1)
+
+
+GOOD = """
+import numpy as np
+def relu_forward(x):
+    return np.maximum(0, x), x
+def relu_backward(dout, cache):
+    return dout * (cache > 0)
+"""
+
+
+def statuses(result: GradingResult) -> set[TestStatus]:
+    return {t.status for t in result.tests}
+
+
+def test_baseline_passes(tmp_path: Path) -> None:
+    assert run(tmp_path, GOOD).score == pytest.approx(3.0)
+
+
+def test_syntax_error(tmp_path: Path) -> None:
+    result = run(tmp_path, "def relu_forward(x):\n    return (\n")
+    assert result.verdict == Verdict.graded
+    assert result.score == 0
+    assert "SyntaxError" in result.message
+
+
+def test_non_utf8_source(tmp_path: Path) -> None:
+    result = run(tmp_path, b"x = '\xff\xfe'\n")
+    assert result.score == 0
+    assert "SyntaxError" in result.message
+
+
+def test_missing_function(tmp_path: Path) -> None:
+    result = run(
+        tmp_path, "import numpy as np\ndef relu_forward(x):\n    return np.maximum(0, x), x\n"
+    )
+    backward = [t for t in result.tests if t.function == "relu_backward"]
+    assert {t.status for t in backward} == {TestStatus.missing}
+    assert all(t.status == TestStatus.passed for t in result.tests if t.function == "relu_forward")
+
+
+def test_wrong_signature(tmp_path: Path) -> None:
+    result = run(tmp_path, GOOD.replace("def relu_forward(x):", "def relu_forward(x, y):"))
+    forward = [t for t in result.tests if t.function == "relu_forward"]
+    assert {t.status for t in forward} == {TestStatus.error}
+    assert "TypeError" in forward[0].message
+
+
+@pytest.mark.parametrize("exit_call", ["import sys; sys.exit(0)", "import os; os._exit(0)"])
+def test_exit_at_import(tmp_path: Path, exit_call: str) -> None:
+    result = run(tmp_path, f"{exit_call}\n{GOOD}")
+    assert result.verdict == Verdict.graded
+    assert result.score == 0
+
+
+def test_os_exit_inside_a_function(tmp_path: Path) -> None:
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", "import os; os._exit(0)"))
+    assert result.verdict == Verdict.graded
+    backward = [t for t in result.tests if t.function == "relu_backward"]
+    assert all(t.status == TestStatus.error for t in backward)
+    assert "never returned" in backward[0].message
+
+
+def test_sys_exit_inside_a_function(tmp_path: Path) -> None:
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", "import sys; sys.exit(0)"))
+    backward = [t for t in result.tests if t.function == "relu_backward"]
+    assert all(t.status == TestStatus.error and "SystemExit" in t.message for t in backward)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "while True: pass",
+        "import time; time.sleep(3600)",
+        "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN)\n    while True: pass",
+    ],
+)
+def test_loops_and_sleeps_time_out(tmp_path: Path, body: str) -> None:
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body))
+    backward = [t for t in result.tests if t.function == "relu_backward"]
+    assert {t.status for t in backward} <= {TestStatus.timeout, TestStatus.error}
+    assert TestStatus.timeout in {t.status for t in backward}
+
+
+def test_alarm_swallowed_by_the_student_hits_the_wall_limit(tmp_path: Path) -> None:
+    body = "while True:\n        try:\n            while True: pass\n        except BaseException: pass"
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body), time_limit_s=6)
+    assert result.verdict == Verdict.graded
+    assert all(t.score == 0 for t in result.tests if t.function == "relu_backward")
+
+
+def test_allocating_100_gb(tmp_path: Path) -> None:
+    result = run(
+        tmp_path,
+        GOOD.replace(
+            "return dout * (cache > 0)", "import numpy as np; a = np.ones(100 * 2**30 // 8)"
+        ),
+    )
+    backward = [t for t in result.tests if t.function == "relu_backward"]
+    assert {t.status for t in backward} == {TestStatus.error}
+    assert "MemoryError" in backward[0].message
+
+
+def test_fork_bomb(tmp_path: Path) -> None:
+    body = "import os\n    while True:\n        try: os.fork()\n        except OSError: pass"
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body), time_limit_s=8)
+    assert result.verdict == Verdict.graded
+    assert all(t.score == 0 for t in result.tests if t.function == "relu_backward")
+
+
+def test_many_threads(tmp_path: Path) -> None:
+    body = (
+        "import threading, time\n    for _ in range(100000):\n"
+        "        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()"
+    )
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body), time_limit_s=8)
+    assert result.verdict == Verdict.graded
+    assert all(t.score == 0 for t in result.tests if t.function == "relu_backward")
+
+
+def test_printing_forever(tmp_path: Path) -> None:
+    body = "while True: print('x' * 1000)"
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body), time_limit_s=6)
+    assert result.verdict == Verdict.graded
+    assert all(t.score == 0 for t in result.tests if t.function == "relu_backward")
+
+
+def test_huge_file_and_many_files(tmp_path: Path) -> None:
+    body = (
+        "f = open('/tmp/big', 'wb')\n    f.write(b'0' * (200 << 20))\n    return dout * (cache > 0)"
+    )
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body))
+    assert all(t.status == TestStatus.error for t in result.tests if t.function == "relu_backward")
+    body = "fs = [open('/tmp/f%d' % i, 'w') for i in range(1000000)]"
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body))
+    assert all(t.status == TestStatus.error for t in result.tests if t.function == "relu_backward")
+
+
+def test_network_is_unreachable(tmp_path: Path) -> None:
+    body = (
+        "import socket\n    socket.create_connection(('1.1.1.1', 80), timeout=1)\n"
+        "    return dout * (cache > 0)"
+    )
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body))
+    backward = [t for t in result.tests if t.function == "relu_backward"]
+    assert all(t.status == TestStatus.error for t in backward)
+    assert "OSError" in backward[0].message or "unreachable" in backward[0].message.lower()
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/etc/shadow", "/home", str(Path(__file__).resolve()), str(Path(__file__).parents[2])],
+)
+def test_files_outside_the_submission_are_not_there(tmp_path: Path, target: str) -> None:
+    body = f"import os\n    os.listdir({target!r}) if os.path.isdir({target!r}) else open({target!r}).read()\n    return dout * (cache > 0)"
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body))
+    backward = [t for t in result.tests if t.function == "relu_backward"]
+    assert all(t.status == TestStatus.error for t in backward), backward[0].message
+
+
+@pytest.mark.parametrize("module", ["grader", "reference_impl", "submissions_schema", "torch"])
+def test_grader_and_reference_cannot_be_imported(tmp_path: Path, module: str) -> None:
+    result = run(tmp_path, f"import {module}\n{GOOD}")
+    assert result.score == 0
+    assert "ModuleNotFoundError" in result.message
+
+
+def test_printing_fake_results_changes_nothing(tmp_path: Path) -> None:
+    fake = (
+        'print(\'{"score": 100, "tests": []}\')\n'
+        "open('/out/results.json', 'w').write('{\"score\": 100}')\n"
+        'open(\'/out/status.jsonl\', \'a\').write(\'{"id": "relu.0.b", "status": "ok"}\\n\')\n'
+    )
+    result = run(tmp_path, fake + GOOD.replace("return dout * (cache > 0)", "return dout"))
+    assert result.score == pytest.approx(1.0)  # the forwards only
+
+
+def test_monkeypatching_numpy_changes_nothing(tmp_path: Path) -> None:
+    patch = "import numpy as np\nnp.allclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True\n"
+    result = run(tmp_path, patch + GOOD.replace("return dout * (cache > 0)", "return dout"))
+    assert result.score == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("ret", "status"),
+    [
+        (
+            "class A(np.ndarray):\n        def __eq__(self, o): return True\n    return np.zeros_like(dout).view(A)",
+            TestStatus.error,
+        ),
+        ("return np.array([object()] * dout.size, dtype=object)", TestStatus.error),
+        ("return dout.tolist()", TestStatus.error),
+        ("return dout * np.nan", TestStatus.failed),
+        ("return dout * np.inf", TestStatus.failed),
+        ("return dout[:1]", TestStatus.failed),
+        ("return (dout * (cache > 0)).astype(np.float16)", TestStatus.failed),
+    ],
+)
+def test_bad_return_values(tmp_path: Path, ret: str, status: TestStatus) -> None:
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", ret))
+    backward = [t for t in result.tests if t.function == "relu_backward"]
+    assert {t.status for t in backward} == {status}, [t.message for t in backward]
+
+
+def test_symlink_in_the_output_folder_is_not_followed(tmp_path: Path) -> None:
+    body = (
+        "import os\n    for f in os.listdir('/out'):\n"
+        "        if f.endswith('.npy'): os.remove('/out/' + f); os.symlink('/etc/passwd', '/out/' + f)\n"
+        "    return dout * (cache > 0)"
+    )
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body))
+    assert result.verdict == Verdict.graded
+
+
+@pytest.mark.parametrize("name", ["numpy.py", "sitecustomize.py"])
+def test_shipped_numpy_or_sitecustomize_is_not_used(tmp_path: Path, name: str) -> None:
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / "layers.py").write_text(GOOD)
+    (folder / name).write_text("raise SystemExit('hijacked')\n")
+    result = grade(folder, small_assignment(), select_sandbox("bwrap"), secret_seed=1)
+    assert result.score == pytest.approx(3.0)
+
+
+def test_nothing_outside_changes(tmp_path: Path) -> None:
+    marker = tmp_path / "outside.txt"
+    marker.write_text("untouched")
+    os.chmod(tmp_path, 0o777)
+    body = f"open({str(marker)!r}, 'w').write('owned')\n    return dout * (cache > 0)"
+    sub = tmp_path / "s"
+    sub.mkdir()
+    run(sub, GOOD.replace("return dout * (cache > 0)", body))
+    assert marker.read_text() == "untouched"
