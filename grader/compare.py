@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.cases import Case
+from grader.cases import EPS, Case
 from grader.hints import find_hint
 from grader.specs import Kind
 from reference_impl.gradcheck import rel_error, worst_index
@@ -186,16 +186,14 @@ def directional(
     plus, minus = load_output(out, f"{t}.f+.0"), load_output(out, f"{t}.f-.0")
     if plus is None or minus is None or plus.shape != minus.shape or np.shape(v) != plus.shape:
         return None
-    from grader.cases import EPS
-
     with np.errstate(all="ignore"):  # a student's inf or NaN just fails the check
         numeric = float(np.sum(np.asarray(v) * (plus.astype(float) - minus)) / (2 * EPS))
-    analytic = sum(
-        float(np.sum(case.directions[n] * g))
-        for n, g in grads.items()
-        if n in case.directions and g.shape == case.directions[n].shape
-    )
-    err = rel_error(numeric, analytic)
+        analytic = sum(
+            float(np.sum(case.directions[n] * g))
+            for n, g in grads.items()
+            if n in case.directions and g.shape == case.directions[n].shape
+        )
+        err = rel_error(numeric, analytic)
     if err > case.problem.directional_tolerance and np.isfinite(err):
         return (
             f"your backward does not match your own forward (directional check: "

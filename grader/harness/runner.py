@@ -4,10 +4,18 @@
 
 It imports nothing of dlgrader (the sandbox does not even contain it), only the
 standard library and NumPy. It reads a JSON manifest of calls, calls the
-student's functions on copies of the input arrays, keeps caches and objects in
-its own memory between calls, and writes raw outputs as `.npy` files plus one
-JSON status line per call. It judges nothing: the trusted side compares the
-arrays with the reference and decides every score.
+student's functions on copies of the input arrays (reseeding NumPy and `random`
+before each), keeps caches and objects in its own memory between calls, and
+writes raw outputs as `.npy` files plus one JSON status line per call. It
+judges nothing: the trusted side compares the arrays with the reference and
+decides every score.
+
+A call in the manifest:
+    {"id": "relu.0.f", "function": "relu_forward" | "class": "MaxGate"
+                       | "object": "<kept name>", "method": "backward",
+     "args": [{"array": name} | {"value": json} | {"kept": name} | {"dict": {k: arg}}],
+     "unpack": n, "keep": name, "keep_index": i, "record": [i, ...],
+     "record_dict": {name: [arg_index, key]}, "lists": bool, "seed": n, "timeout_s": s}
 """
 
 from __future__ import annotations
@@ -16,11 +24,14 @@ import importlib
 import io
 import json
 import os
+import random
 import signal
 import sys
 import traceback
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 MAX_MESSAGE = 2000
 
@@ -34,26 +45,34 @@ def _on_alarm(signum: int, frame: object) -> None:
 
 
 def describe(value: Any) -> dict[str, Any]:
-    import numpy as np
-
     info: dict[str, Any] = {"type": f"{type(value).__module__}.{type(value).__qualname__}"}
     if isinstance(value, np.ndarray):
         info.update(dtype=str(value.dtype), shape=list(value.shape))
     return info
 
 
-def to_plain_array(value: Any) -> Any:
-    """An exact float/int ndarray or a real scalar, else None: no subclasses, objects or lists."""
-    import numpy as np
+def to_plain_array(value: Any, lists: bool = False) -> np.ndarray | None:
+    """An exact numeric ndarray or a real scalar, else None: no subclasses, objects, lists.
 
+    With `lists`, a flat list or tuple of real numbers is accepted too (orders, indices).
+    """
     if type(value) is np.ndarray and value.dtype.kind in "fiub":
         return np.array(value, copy=True)
     if isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(value, bool):
         return np.array(value)
+    if (
+        lists
+        and isinstance(value, (list, tuple))
+        and all(
+            isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            for v in value
+        )
+    ):
+        return np.array(value)
     return None
 
 
-def resolve(arg: dict[str, Any], arrays: dict[str, Any], kept: dict[str, Any]) -> Any:
+def resolve(arg: dict[str, Any], arrays: dict[str, np.ndarray], kept: dict[str, Any]) -> Any:
     if "array" in arg:
         return arrays[arg["array"]].copy()
     if "value" in arg:
@@ -62,6 +81,8 @@ def resolve(arg: dict[str, Any], arrays: dict[str, Any], kept: dict[str, Any]) -
         return kept[arg["kept"]]
     if "dict" in arg:
         return {k: resolve(v, arrays, kept) for k, v in arg["dict"].items()}
+    if "list" in arg:
+        return [resolve(v, arrays, kept) for v in arg["list"]]
     raise ValueError(f"bad argument spec {arg!r}")
 
 
@@ -73,156 +94,166 @@ def trimmed_traceback(exc: BaseException, submission: str) -> str:
     return "".join(lines)[-MAX_MESSAGE:]
 
 
-def main(manifest_path: str, inputs_dir: str, submission_dir: str, out_dir: str) -> int:
-    import numpy as np
-
-    manifest = json.loads(Path(manifest_path).read_text())
-    out = Path(out_dir)
-    status_file = open(out / "status.jsonl", "w")  # noqa: SIM115 - written line by line
-    sink = io.StringIO()
-
-    def report(entry: dict[str, Any]) -> None:
-        status_file.write(json.dumps(entry) + "\n")
-        status_file.flush()
-
-    report({"id": "__start__", "status": "ok"})  # from here on, an early end is the student's
-    arrays = {
-        p.stem: np.load(p, allow_pickle=False) for p in sorted(Path(inputs_dir).glob("*.npy"))
+def failure(exc: BaseException, submission: str) -> dict[str, Any]:
+    return {
+        "status": "exception",
+        "type": type(exc).__name__,
+        "message": str(exc)[:MAX_MESSAGE],
+        "traceback": trimmed_traceback(exc, submission),
     }
-    sys.path.insert(0, submission_dir)
-    sys.dont_write_bytecode = True
-    signal.signal(signal.SIGALRM, _on_alarm)
 
-    module: Any = None
-    import_error: dict[str, Any] | None = None
-    try:
-        signal.setitimer(signal.ITIMER_REAL, manifest.get("import_timeout_s", 10))
-        module = importlib.import_module(manifest["module"])
-    except CallTimeout:
-        import_error = {"status": "timeout", "message": "importing your module took too long"}
-    except SystemExit as exc:
-        import_error = {
-            "status": "exception",
-            "type": "SystemExit",
-            "message": f"your module called sys.exit({exc.code!r}) while being imported",
-        }
-    except BaseException as exc:
-        import_error = {
-            "status": "exception",
-            "type": type(exc).__name__,
-            "message": str(exc)[:MAX_MESSAGE],
-            "traceback": trimmed_traceback(exc, submission_dir),
-        }
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-    report({"id": "__import__", **(import_error or {"status": "ok"})})
-    if module is None:
-        return 0
 
-    kept: dict[str, Any] = {}
-    for call in manifest["calls"]:
-        entry: dict[str, Any] = {"id": call["id"]}
-        target = getattr(module, call["function"], None) if "function" in call else None
-        if "function" in call and target is None:
-            report({**entry, "status": "missing", "message": f"{call['function']} is not defined"})
-            continue
-        if "object" in call:
-            obj = kept.get(call["object"])
-            target = getattr(obj, call["method"], None) if obj is not None else None
-            if target is None:
-                report(
-                    {
-                        **entry,
-                        "status": "missing",
-                        "message": f"no method {call['method']!r} on {call['object']}",
-                    }
-                )
-                continue
-        assert target is not None
-        try:
-            args = [resolve(a, arrays, kept) for a in call["args"]]
-        except KeyError as exc:  # a kept cache from a call that failed
-            report({**entry, "status": "not_run", "message": f"needs {exc} from an earlier call"})
-            continue
-        originals = [(i, a.copy()) for i, a in enumerate(args) if isinstance(a, np.ndarray)]
+class Harness:
+    def __init__(self, manifest: dict[str, Any], inputs: Path, submission: str, out: Path) -> None:
+        self.manifest = manifest
+        self.submission = submission
+        self.out = out
+        self.status = open(out / "status.jsonl", "w")  # noqa: SIM115 - written line by line
+        self.sink = io.StringIO()
+        self.kept: dict[str, Any] = {}
+        self.arrays: dict[str, np.ndarray] = {}
+        self.inputs = inputs
+
+    def report(self, entry: dict[str, Any]) -> None:
+        self.status.write(json.dumps(entry) + "\n")
+        self.status.flush()
+
+    def guarded(self, fn: Any, args: list[Any], timeout_s: float) -> Any:
+        """Call student code with its prints swallowed and an alarm set."""
         stdout, stderr = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = self.sink  # student prints never reach our streams
+        signal.setitimer(signal.ITIMER_REAL, timeout_s)
         try:
-            sys.stdout = sys.stderr = sink  # student prints never reach our streams
-            signal.setitimer(signal.ITIMER_REAL, call.get("timeout_s", 10))
-            result = target(*args)
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        except CallTimeout:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            sys.stdout, sys.stderr = stdout, stderr
-            report(
-                {
-                    **entry,
-                    "status": "timeout",
-                    "message": f"took longer than {call.get('timeout_s', 10)} s",
-                }
-            )
-            continue
-        except BaseException as exc:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            sys.stdout, sys.stderr = stdout, stderr
-            report(
-                {
-                    **entry,
-                    "status": "exception",
-                    "type": type(exc).__name__,
-                    "message": str(exc)[:MAX_MESSAGE],
-                    "traceback": trimmed_traceback(exc, submission_dir),
-                }
-            )
-            continue
+            return fn(*args)
         finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = stdout, stderr
-            sink.seek(0)
-            sink.truncate()
-        entry["mutated"] = [
-            i
-            for i, before in originals
-            if not (
-                isinstance(args[i], np.ndarray)
-                and args[i].shape == before.shape
-                and np.array_equal(args[i], before, equal_nan=True)
+            self.sink.seek(0)
+            self.sink.truncate()
+
+    def import_module(self) -> Any:
+        sys.path.insert(0, self.submission)
+        sys.dont_write_bytecode = True
+        name = self.manifest["module"]
+        try:
+            module = self.guarded(
+                importlib.import_module, [name], self.manifest.get("import_timeout_s", 10)
             )
-        ]
-        unpack = call.get("unpack")
-        if unpack is not None:
-            if not isinstance(result, (tuple, list)) or len(result) != unpack:
-                report(
-                    {
-                        **entry,
-                        "status": "bad_return",
-                        "returned": describe(result),
-                        "message": f"expected a tuple of {unpack} values",
-                    }
-                )
-                continue
-            parts = list(result)
-        else:
-            parts = [result]
-        if "keep" in call:
-            kept[call["keep"]] = parts[call.get("keep_index", 0)] if unpack is not None else result
+        except CallTimeout:
+            self.report(
+                {
+                    "id": "__import__",
+                    "status": "timeout",
+                    "message": "importing your module took too long",
+                }
+            )
+            return None
+        except SystemExit as exc:
+            self.report(
+                {
+                    "id": "__import__",
+                    "status": "exception",
+                    "type": "SystemExit",
+                    "message": f"your module called sys.exit({exc.code!r}) while being imported",
+                }
+            )
+            return None
+        except BaseException as exc:  # any failure of student code is reported, never raised
+            self.report({"id": "__import__", **failure(exc, self.submission)})
+            return None
+        self.report({"id": "__import__", "status": "ok"})
+        return module
+
+    def target(self, module: Any, call: dict[str, Any]) -> tuple[Any, str | None]:
+        if "function" in call or "class" in call:
+            name = call.get("function") or call["class"]
+            fn = getattr(module, name, None)
+            return fn, None if fn is not None else f"{name} is not defined"
+        obj = self.kept.get(call["object"])
+        if obj is None:
+            return None, f"needs {call['object']}, which an earlier call did not make"
+        fn = getattr(obj, call["method"], None)
+        return (
+            fn,
+            None if fn is not None else f"{type(obj).__name__} has no method {call['method']!r}",
+        )
+
+    def record(self, call: dict[str, Any], parts: list[Any], args: list[Any]) -> dict[str, Any]:
         outputs: dict[str, Any] = {}
-        for index in call.get("record", []):
-            value = parts[index]
-            plain = to_plain_array(value)
-            outputs[str(index)] = describe(value)
-            if plain is not None:
-                np.save(out / f"{call['id']}.{index}.npy", plain, allow_pickle=False)
-                outputs[str(index)]["saved"] = True
-        for name, key in call.get("record_dict", {}).items():  # e.g. bn_param's running stats
-            arg = args[key[0]]
-            value = arg.get(key[1]) if isinstance(arg, dict) else None
-            plain = to_plain_array(value)
+        wanted = [(str(i), parts[i]) for i in call.get("record", []) if i < len(parts)]
+        for name, (arg_index, key) in call.get("record_dict", {}).items():
+            arg = args[arg_index] if arg_index < len(args) else None
+            wanted.append((name, arg.get(key) if isinstance(arg, dict) else None))
+        for name, value in wanted:
             outputs[name] = describe(value)
+            plain = to_plain_array(value, call.get("lists", False))
             if plain is not None:
-                np.save(out / f"{call['id']}.{name}.npy", plain, allow_pickle=False)
+                np.save(self.out / f"{call['id']}.{name}.npy", plain, allow_pickle=False)
                 outputs[name]["saved"] = True
-        report({**entry, "status": "ok", "outputs": outputs})
-    status_file.close()
+        return outputs
+
+    def run_call(self, module: Any, call: dict[str, Any]) -> dict[str, Any]:
+        fn, missing = self.target(module, call)
+        if fn is None:
+            return {"status": "missing" if "object" not in call else "not_run", "message": missing}
+        try:
+            args = [resolve(a, self.arrays, self.kept) for a in call["args"]]
+        except KeyError as exc:  # a kept cache from a call that failed
+            return {"status": "not_run", "message": f"needs {exc} from an earlier call"}
+        originals = [(i, a.copy()) for i, a in enumerate(args) if isinstance(a, np.ndarray)]
+        seed = call.get("seed", 0)
+        np.random.seed(seed)
+        random.seed(seed)
+        timeout = call.get("timeout_s", 10)
+        try:
+            result = self.guarded(fn, args, timeout)
+        except CallTimeout:
+            return {"status": "timeout", "message": f"took longer than {timeout:g} s"}
+        except BaseException as exc:
+            return failure(exc, self.submission)
+        entry: dict[str, Any] = {
+            "mutated": [
+                i
+                for i, before in originals
+                if not (
+                    type(args[i]) is np.ndarray
+                    and args[i].shape == before.shape
+                    and np.array_equal(args[i], before, equal_nan=True)
+                )
+            ]
+        }
+        unpack = call.get("unpack")
+        if unpack is not None and (not isinstance(result, (tuple, list)) or len(result) != unpack):
+            return {
+                **entry,
+                "status": "bad_return",
+                "returned": describe(result),
+                "message": f"expected a tuple of {unpack} values",
+            }
+        parts = list(result) if unpack is not None else [result]
+        if "keep" in call:
+            self.kept[call["keep"]] = parts[call.get("keep_index", 0)]
+        return {**entry, "status": "ok", "outputs": self.record(call, parts, args)}
+
+    def run(self) -> None:
+        self.report(
+            {"id": "__start__", "status": "ok"}
+        )  # from here on, an early end is the student's
+        self.arrays = {
+            p.stem: np.load(p, allow_pickle=False) for p in sorted(self.inputs.glob("*.npy"))
+        }
+        signal.signal(signal.SIGALRM, _on_alarm)
+        module = self.import_module()
+        if module is None:
+            return
+        for call in self.manifest["calls"]:
+            self.report({"id": call["id"], **self.run_call(module, call)})
+        self.status.close()
+
+
+def main(manifest_path: str, inputs_dir: str, submission_dir: str, out_dir: str) -> int:
+    manifest = json.loads(Path(manifest_path).read_text())
+    Harness(manifest, Path(inputs_dir), submission_dir, Path(out_dir)).run()
     return 0
 
 
