@@ -20,8 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from grader.specs import ArraySpec, Assignment, Init, Kind, Problem
+from grader.specs import ArraySpec, Assignment, GraphFunction, Init, Problem
+from reference_impl import graph as graph_module
+from reference_impl.gates import GATES
 from reference_impl.gradcheck import kink_free_randn, tie_free_pool_input
+from reference_impl.graph import graph_to_json, random_graph
 from submissions_schema import Visibility
 
 REFERENCE_VERSION = "1"
@@ -71,6 +74,7 @@ class Case:
     calls: list[dict[str, Any]] = field(default_factory=list)
     expected: dict[str, np.ndarray] = field(default_factory=dict)  # call output key -> reference
     directions: dict[str, np.ndarray] = field(default_factory=dict)  # trusted only
+    graph: dict[str, Any] | None = None  # graph problems: the JSON the student gets
 
     @property
     def tag(self) -> str:
@@ -78,121 +82,228 @@ class Case:
 
     @property
     def label(self) -> str:
-        return f"#{self.index + 1}" + (" (hidden)" if self.visibility != Visibility.visible else "")
+        variant = f"[{self.problem.variant}] " if self.problem.variant else ""
+        hidden = " (hidden)" if self.visibility != Visibility.visible else ""
+        return f"{variant}#{self.index + 1}{hidden}"
 
 
 def _arg(name: str) -> dict[str, str]:
     return {"array": name}
 
 
-def build_case(problem: Problem, index: int, visibility: Visibility, seed: int) -> Case:
-    rng = np.random.default_rng(seed)
-    case = Case(problem, index, visibility, seed)
-    t = case.tag
-    arrays = {name: make_array(spec, rng) for name, spec in problem.inputs.items()}
-    diff = [n for n, s in problem.inputs.items() if s.differentiable]
-    for name, a in arrays.items():
-        case.inputs[f"{t}.{name}"] = a
-    params = [{"value": p} for p in problem.params]
-    forward = reference_fn(problem.reference)
-    timeout = problem.time_limit_s
+class CaseBuilder:
+    """Builds one case: draws its inputs, lists the harness's calls, computes the answers."""
 
-    if problem.kind == Kind.update:
-        w = arrays["w"]
-        config: dict[str, Any] | None = copy.deepcopy(problem.params[0]) if problem.params else None
-        for step in range(problem.steps):
-            dw = rng.standard_normal(w.shape)
-            case.inputs[f"{t}.w{step}"], case.inputs[f"{t}.dw{step}"] = w, dw
-            cfg = params[0] if step == 0 and params else {"kept": f"{t}.cfg"}
-            case.calls.append(
-                {
-                    "id": f"{t}.step{step}",
-                    "function": problem.forward,
-                    "args": [_arg(f"{t}.w{step}"), _arg(f"{t}.dw{step}"), cfg],
-                    "unpack": 2,
-                    "keep": f"{t}.cfg",
-                    "keep_index": 1,
-                    "record": [0],
-                    "timeout_s": timeout,
-                }
-            )
-            w, config = forward(w, dw, config)
-            case.expected[f"{t}.step{step}.0"] = w
-        return case
+    def __init__(self, problem: Problem, index: int, visibility: Visibility, seed: int) -> None:
+        self.p = problem
+        self.rng = np.random.default_rng(seed)
+        self.case = Case(problem, index, visibility, seed)
+        self.t = self.case.tag
+        self.arrays = {n: make_array(s, self.rng) for n, s in problem.inputs.items()}
+        self.diff = [n for n, s in problem.inputs.items() if s.differentiable]
+        for name, a in self.arrays.items():
+            self.case.inputs[f"{self.t}.{name}"] = a
 
-    # Directions for the self-consistency check, never sent: only x ± εu are.
-    for name in diff:
-        u = rng.standard_normal(arrays[name].shape)
-        case.directions[name] = u
-        case.inputs[f"{t}.{name}+"] = arrays[name] + EPS * u
-        case.inputs[f"{t}.{name}-"] = arrays[name] - EPS * u
-
-    def inputs_for(sign: str) -> list[dict[str, Any]]:
-        return [_arg(f"{t}.{n}{sign if n in diff else ''}") for n in problem.inputs]
-
-    ref_params = copy.deepcopy(problem.params)
-    ref_out = forward(*[a.copy() for a in arrays.values()], *ref_params)
-    if problem.kind == Kind.loss:
-        loss, dx = ref_out
-        case.expected[f"{t}.f.0"], case.expected[f"{t}.f.1"] = np.array(loss), dx
-        case.calls.append(
-            {
-                "id": f"{t}.f",
-                "function": problem.forward,
-                "args": inputs_for(""),
-                "unpack": 2,
-                "record": [0, 1],
-                "timeout_s": timeout,
-            }
+    def call(self, suffix: str, **fields: Any) -> None:
+        self.case.calls.append(
+            {"id": f"{self.t}.{suffix}", "timeout_s": self.p.time_limit_s, **fields}
         )
-    else:
-        out, cache = ref_out
-        case.expected[f"{t}.f.0"] = out
+
+    def expect(self, key: str, value: Any) -> None:
+        self.case.expected[f"{self.t}.{key}"] = np.asarray(value)
+
+    def perturbed(self) -> None:
+        """x ± εu for the self-consistency check; u itself stays on the trusted side."""
+        for name in self.diff:
+            u = self.rng.standard_normal(self.arrays[name].shape)
+            self.case.directions[name] = u
+            self.case.inputs[f"{self.t}.{name}+"] = self.arrays[name] + EPS * u
+            self.case.inputs[f"{self.t}.{name}-"] = self.arrays[name] - EPS * u
+
+    def args(self, sign: str = "") -> list[dict[str, Any]]:
+        return [_arg(f"{self.t}.{n}{sign if n in self.diff else ''}") for n in self.p.inputs]
+
+    def params(self) -> list[dict[str, Any]]:
+        return [{"value": p} for p in self.p.params]
+
+    def build(self) -> Case:
+        getattr(self, f"_{self.p.kind.value}")()
+        return self.case
+
+    def _layer(self) -> None:
+        p = self.p
+        self.perturbed()
+        ref_params = copy.deepcopy(p.params)
+        out, cache = reference_fn(p.reference)(
+            *[a.copy() for a in self.arrays.values()], *ref_params
+        )
+        self.expect("f.0", out)
         record_dict = {}
-        for key, (arg_index, entry) in problem.record_params.items():
-            case.expected[f"{t}.f.{key}"] = np.asarray(ref_params[arg_index - len(arrays)][entry])
+        for key, (arg_index, entry) in p.record_params.items():
+            self.expect(f"f.{key}", ref_params[arg_index - len(self.arrays)][entry])
             record_dict[key] = [arg_index, entry]
-        case.calls.append(
-            {
-                "id": f"{t}.f",
-                "function": problem.forward,
-                "args": [*inputs_for(""), *params],
-                "unpack": 2,
-                "keep": f"{t}.cache",
-                "keep_index": 1,
-                "record": [0],
-                "record_dict": record_dict,
-                "timeout_s": timeout,
-            }
+        self.call(
+            "f",
+            function=p.forward,
+            args=[*self.args(), *self.params()],
+            unpack=2,
+            keep=f"{self.t}.cache",
+            keep_index=1,
+            record=[0],
+            record_dict=record_dict,
         )
-        dout = rng.standard_normal(np.shape(out))
-        case.inputs[f"{t}.dout"] = dout
-        grads = reference_fn(problem.reference_backward or "")(dout, cache)
+        dout = self.rng.standard_normal(np.shape(out))
+        self.case.inputs[f"{self.t}.dout"] = dout
+        grads = reference_fn(p.reference_backward or "")(dout, cache)
         grads = grads if isinstance(grads, tuple) else (grads,)
         for i, g in enumerate(grads):
-            case.expected[f"{t}.b.{i}"] = g
-        case.calls.append(
-            {
-                "id": f"{t}.b",
-                "function": problem.backward,
-                "args": [_arg(f"{t}.dout"), {"kept": f"{t}.cache"}],
-                **({"unpack": len(grads)} if len(grads) > 1 else {}),
-                "record": list(range(len(grads))),
-                "timeout_s": timeout,
-            }
+            self.expect(f"b.{i}", g)
+        self.call(
+            "b",
+            function=p.backward,
+            args=[_arg(f"{self.t}.dout"), {"kept": f"{self.t}.cache"}],
+            **({"unpack": len(grads)} if len(grads) > 1 else {}),
+            record=list(range(len(grads))),
         )
-    for sign in "+-":
-        case.calls.append(
-            {
-                "id": f"{t}.f{sign}",
-                "function": problem.forward,
-                "args": [*inputs_for(sign), *params],
-                "unpack": 2,
-                "record": [0],
-                "timeout_s": timeout,
-            }
+        for sign in "+-":
+            self.call(
+                f"f{sign}",
+                function=p.forward,
+                args=[*self.args(sign), *self.params()],
+                unpack=2,
+                record=[0],
+            )
+
+    def _loss(self) -> None:
+        p = self.p
+        self.perturbed()
+        loss, dx = reference_fn(p.reference)(*[a.copy() for a in self.arrays.values()])
+        self.expect("f.0", loss)
+        self.expect("f.1", dx)
+        self.call("f", function=p.forward, args=self.args(), unpack=2, record=[0, 1])
+        for sign in "+-":
+            self.call(f"f{sign}", function=p.forward, args=self.args(sign), unpack=2, record=[0])
+
+    def _update(self) -> None:
+        p = self.p
+        w = self.arrays["w"]
+        config: dict[str, Any] | None = copy.deepcopy(p.params[0]) if p.params else None
+        for step in range(p.steps):
+            dw = self.rng.standard_normal(w.shape)
+            self.case.inputs[f"{self.t}.w{step}"], self.case.inputs[f"{self.t}.dw{step}"] = w, dw
+            # The reference's w each step, so one wrong step does not fail every later one;
+            # the config is the student's own, carried in the harness.
+            cfg = self.params()[0] if step == 0 and p.params else {"kept": f"{self.t}.cfg"}
+            self.call(
+                f"step{step}",
+                function=p.forward,
+                args=[_arg(f"{self.t}.w{step}"), _arg(f"{self.t}.dw{step}"), cfg],
+                unpack=2,
+                keep=f"{self.t}.cfg",
+                keep_index=1,
+                record=[0],
+            )
+            w, config = reference_fn(p.reference)(w, dw, config)
+            self.expect(f"step{step}.0", w)
+
+    def _gate(self) -> None:
+        p = self.p
+        self.perturbed()
+        gate = GATES[p.reference]()
+        out = gate.forward(*[a.copy() for a in self.arrays.values()])
+        self.expect("f.0", out)
+        dout = self.rng.standard_normal(np.shape(out))
+        self.case.inputs[f"{self.t}.dout"] = dout
+        grads = gate.backward(dout)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        for i, g in enumerate(grads):
+            self.expect(f"b.{i}", g)
+        for sign in ("", "+", "-"):
+            self.call(f"new{sign}", **{"class": p.forward}, args=[], keep=f"{self.t}.gate{sign}")
+            self.call(
+                f"f{sign}",
+                object=f"{self.t}.gate{sign}",
+                method="forward",
+                args=self.args(sign),
+                record=[0],
+            )
+            if sign == "":
+                self.call(
+                    "b",
+                    object=f"{self.t}.gate",
+                    method="backward",
+                    args=[_arg(f"{self.t}.dout")],
+                    record=list(range(len(grads))),
+                    **({"unpack": len(grads)} if len(grads) > 1 else {}),
+                )
+
+    def _graph(self) -> None:
+        p = self.p
+        if p.graph == "random":
+            graph = random_graph(self.case.seed % 10_000)
+        else:  # one of the lecture's examples
+            graph = getattr(graph_module, p.graph or "")()
+        spec = p.graph_input
+        assert spec is not None
+        values = {n: make_array(spec, self.rng) for n in graph.inputs}
+        tangents = {n: self.rng.standard_normal(values[n].shape) for n in graph.inputs}
+        self.case.graph = graph_to_json(graph, self.case.seed)
+
+        def as_args(named: dict[str, np.ndarray], kind: str) -> dict[str, Any]:
+            for n, a in named.items():
+                self.case.inputs[f"{self.t}.{kind}.{n}"] = a
+            return {"dict": {n: _arg(f"{self.t}.{kind}.{n}") for n in named}}
+
+        g = {"value": self.case.graph}
+        out = graph.forward(values)
+        fn = p.graph_function
+        if fn == GraphFunction.topological_order:
+            self.call("f", function=p.forward, args=[g], record=[0], lists=True)
+        elif fn == GraphFunction.forward_pass:
+            self.expect("f.0", out)
+            self.call("f", function=p.forward, args=[g, as_args(values, "v")], record=[0])
+        elif fn == GraphFunction.backward_pass:
+            dout = self.rng.standard_normal(np.shape(out))
+            self.case.inputs[f"{self.t}.dout"] = dout
+            for n, grad in graph.backward(dout).items():
+                self.expect(f"f.{n}", grad)
+            self.call(
+                "f",
+                function=p.forward,
+                args=[g, as_args(values, "v"), _arg(f"{self.t}.dout")],
+                record_keys=list(graph.inputs),
+            )
+        else:
+            value, tangent = graph.jvp(values, tangents)
+            self.expect("f.0", value)
+            self.expect("f.1", tangent)
+            self.call(
+                "f",
+                function=p.forward,
+                args=[g, as_args(values, "v"), as_args(tangents, "t")],
+                unpack=2,
+                record=[0, 1],
+            )
+
+    def _function(self) -> None:
+        p = self.p
+        result = reference_fn(p.reference)(
+            *[a.copy() for a in self.arrays.values()], *copy.deepcopy(p.params)
         )
-    return case
+        results = result if p.outputs > 1 else (result,)
+        for i, r in enumerate(results):
+            self.expect(f"f.{i}", r)
+        self.call(
+            "f",
+            function=p.forward,
+            args=[*self.args(), *self.params()],
+            record=list(range(p.outputs)),
+            **({"unpack": p.outputs} if p.outputs > 1 else {}),
+        )
+
+
+def build_case(problem: Problem, index: int, visibility: Visibility, seed: int) -> Case:
+    return CaseBuilder(problem, index, visibility, seed).build()
 
 
 def build_cases(

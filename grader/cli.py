@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
@@ -168,11 +169,11 @@ def grade_command(
     for t in result.tests:
         note = t.hint or t.message.split("\n")[0]
         table.add_row(
-            t.name,
+            escape(t.name),
             f"[{colours[t.status.value]}]{t.status.value}[/]",
             f"{t.score:.2f}/{t.max_score:.2f}",
             "" if t.worst_error is None else f"{t.worst_error:.1e}",
-            note[:160],
+            escape(("hint: " if t.hint else "") + note[:200]),
         )
     console.print(table)
     if result.message:

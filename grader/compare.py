@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from grader.cases import EPS, Case
-from grader.hints import find_hint
-from grader.specs import Kind
+from grader.hints import Context, find_hint
+from grader.specs import GraphFunction, Kind
 from reference_impl.gradcheck import rel_error, worst_index
+from reference_impl.graph import is_topological_order
 from submissions_schema import TestResult, TestStatus
 
 MAX_ARRAY_BYTES = 64 << 20
@@ -117,17 +118,10 @@ def judge_array(
         )
     if got.shape != expected.shape:
         msg = f"{what} has shape {got.shape}, expected {expected.shape}"
-        if (
-            got.size != expected.size
-            and np.broadcast_shapes(got.shape, expected.shape) == got.shape
-        ):
+        if got.size > expected.size and _broadcasts_to(expected.shape, got.shape):
             msg += " (an accidental broadcast?)"
-        if got.shape == expected.shape[::-1] and got.ndim == 2:
-            hint = find_hint(
-                fn, key[len(case.tag) + 1 :], _named_inputs(case), expected, got, tolerance
-            )
-            return Judged(TestStatus.failed, msg, hint=hint)
-        return Judged(TestStatus.failed, msg)
+        hint = find_hint(fn, key[len(case.tag) + 1 :], _context(case, expected), got, tolerance)
+        return Judged(TestStatus.failed, msg, hint=hint)
     if got.dtype.kind not in "fiu":
         return Judged(TestStatus.failed, f"{what} has dtype {got.dtype}, expected floats")
     if not np.all(np.isfinite(got)):
@@ -136,7 +130,7 @@ def judge_array(
     at = f"{what}{list(worst_index(got, expected)) if got.ndim else ''}"
     if err <= tolerance:
         return Judged(TestStatus.passed, worst_error=err, worst_at=at)
-    hint = find_hint(fn, key[len(case.tag) + 1 :], _named_inputs(case), expected, got, tolerance)
+    hint = find_hint(fn, key[len(case.tag) + 1 :], _context(case, expected), got, tolerance)
     return Judged(
         TestStatus.failed,
         f"{what} is off: rel_error {err:.2e} > {tolerance:.0e}",
@@ -146,9 +140,17 @@ def judge_array(
     )
 
 
-def _named_inputs(case: Case) -> dict[str, np.ndarray]:
+def _broadcasts_to(small: tuple[int, ...], big: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(small, big) == big
+    except ValueError:
+        return False
+
+
+def _context(case: Case, reference: np.ndarray) -> Context:
     prefix = case.tag + "."
-    return {k[len(prefix) :]: v for k, v in case.inputs.items() if k.startswith(prefix)}
+    inputs = {k[len(prefix) :]: v for k, v in case.inputs.items() if k.startswith(prefix)}
+    return Context(inputs, case.problem.params, reference)
 
 
 def _worst(parts: list[Judged]) -> Judged:
@@ -202,101 +204,155 @@ def directional(
     return None
 
 
-def judge_case(
-    case: Case, out: Path, statuses: dict[str, dict[str, Any]], crashed: str
-) -> list[TestResult]:
-    p = case.problem
-    t = case.tag
-    n_cases = p.cases + p.hidden_cases
-    results: list[TestResult] = []
+class CaseJudge:
+    """Turns one case's harness outputs into TestResults, by the problem's kind."""
 
-    def result(fn: str, kind: str, judged: Judged, points: float) -> TestResult:
-        score = points / n_cases if judged.status == TestStatus.passed else 0.0
+    def __init__(self, case: Case, out: Path, statuses: dict[str, dict[str, Any]], crashed: str):
+        self.case, self.out, self.statuses, self.crashed = case, out, statuses, crashed
+        self.p = case.problem
+        self.t = case.tag
+
+    def result(self, fn: str, judged: Judged, points: float) -> TestResult:
+        n_cases = self.p.cases + self.p.hidden_cases
         return TestResult(
-            name=f"{fn} {case.label}",
+            name=f"{fn} {self.case.label}",
             function=fn,
             status=judged.status,
-            score=score,
+            score=points / n_cases if judged.status == TestStatus.passed else 0.0,
             max_score=points / n_cases,
-            visibility=case.visibility,
+            visibility=self.case.visibility,
             worst_error=judged.worst_error,
             worst_at=judged.worst_at,
             message=judged.message,
             hint=judged.hint,
         )
 
-    if p.kind == Kind.update:
-        parts = []
-        for step in range(p.steps):
-            entry = statuses.get(f"{t}.step{step}")
-            problem = _call_problem(entry, p.forward, crashed)
+    def entry(self, suffix: str) -> dict[str, Any] | None:
+        return self.statuses.get(f"{self.t}.{suffix}")
+
+    def problem_with(self, suffix: str, fn: str) -> Judged | None:
+        return _call_problem(self.entry(suffix), fn, self.crashed)
+
+    def array(self, suffix: str, key: str, fn: str, what: str) -> Judged:
+        return judge_array(
+            self.case,
+            self.out,
+            self.entry(suffix) or {},
+            f"{self.t}.{key}",
+            fn,
+            what,
+            self.p.tolerance,
+        )
+
+    def judge(self) -> list[TestResult]:
+        kind = self.p.kind
+        if kind in (Kind.layer, Kind.gate):
+            return self.forward_backward()
+        return [
+            self.result(self.p.forward_name, getattr(self, kind.value)(), self.p.points_forward)
+        ]
+
+    def update(self) -> Judged:
+        parts: list[Judged] = []
+        for step in range(self.p.steps):
+            problem = self.problem_with(f"step{step}", self.p.forward)
             if problem is not None:
-                parts.append(problem)
-                break
+                return _worst([*parts, problem])
             parts.append(
-                judge_array(
-                    case,
-                    out,
-                    entry or {},
-                    f"{t}.step{step}.0",
-                    p.forward,
-                    f"next_w after step {step + 1}",
-                    p.tolerance,
+                self.array(
+                    f"step{step}", f"step{step}.0", self.p.forward, f"next_w after step {step + 1}"
                 )
             )
-        return [result(p.forward, "update", _worst(parts), p.points_forward)]
+        return _worst(parts)
 
-    f_entry = statuses.get(f"{t}.f")
-    fwd_problem = _call_problem(f_entry, p.forward, crashed)
-    names = [n for n, s in p.inputs.items() if s.differentiable]
-    if p.kind == Kind.loss:
-        if fwd_problem is not None:
-            return [result(p.forward, "loss", fwd_problem, p.points_forward)]
-        loss = judge_array(case, out, f_entry or {}, f"{t}.f.0", p.forward, "loss", p.tolerance)
-        dx = judge_array(case, out, f_entry or {}, f"{t}.f.1", p.forward, "dx", p.tolerance)
+    def loss(self) -> Judged:
+        fn = self.p.forward
+        problem = self.problem_with("f", fn)
+        if problem is not None:
+            return problem
+        loss, dx = self.array("f", "f.0", fn, "loss"), self.array("f", "f.1", fn, "dx")
         judged = _worst([loss, dx])
-        if loss.status == TestStatus.passed and dx.status != TestStatus.passed:
-            got = load_output(out, f"{t}.f.1")
-            if got is not None:
-                msg = directional(case, out, statuses, {names[0]: got}, f"{t}.f", 1.0)
-                judged.message += f"; {msg}" if msg else ""
-        return [result(p.forward, "loss", judged, p.points_forward)]
+        got = load_output(self.out, f"{self.t}.f.1")
+        if loss.status == TestStatus.passed and dx.status != TestStatus.passed and got is not None:
+            name = next(iter(self.case.directions))
+            msg = directional(self.case, self.out, self.statuses, {name: got}, f"{self.t}.f", 1.0)
+            judged.message += f"; {msg}" if msg else ""
+        return judged
 
-    # A layer: forward, then backward; a wrong forward says so before the backward is blamed.
-    if fwd_problem is not None:
-        fwd = fwd_problem
-    else:
-        parts = [judge_array(case, out, f_entry or {}, f"{t}.f.0", p.forward, "out", p.tolerance)]
-        parts += [
-            judge_array(case, out, f_entry or {}, f"{t}.f.{key}", p.forward, key, p.tolerance)
-            for key in p.record_params
-        ]
-        fwd = _worst(parts)
-    results.append(result(p.forward, "forward", fwd, p.points_forward))
-    if not p.backward:
-        return results
-    b_entry = statuses.get(f"{t}.b")
-    bwd_problem = _call_problem(b_entry, p.backward, crashed)
-    if fwd_problem is not None and bwd_problem is None:
-        bwd_problem = Judged(TestStatus.not_run, f"{p.backward} needs the cache from {p.forward}")
-    if bwd_problem is not None:
-        results.append(result(p.backward, "backward", bwd_problem, p.points_backward))
-        return results
-    parts = [
-        judge_array(case, out, b_entry or {}, f"{t}.b.{i}", p.backward, f"d{n}", p.tolerance)
-        for i, n in enumerate(names)
-    ]
-    bwd = _worst(parts)
-    if bwd.status != TestStatus.passed:
-        grads = {
-            n: g for i, n in enumerate(names) if (g := load_output(out, f"{t}.b.{i}")) is not None
-        }
-        msg = directional(case, out, statuses, grads, f"{t}.f", case.inputs[f"{t}.dout"])
-        if msg:
-            bwd.message += f"; {msg}"
-        elif fwd.status != TestStatus.passed:
-            bwd.message += (
-                "; your backward is consistent with your own forward, so fix the forward first"
+    def function(self) -> Judged:
+        fn = self.p.forward
+        problem = self.problem_with("f", fn)
+        if problem is not None:
+            return problem
+        return _worst([self.array("f", f"f.{i}", fn, f"output {i}") for i in range(self.p.outputs)])
+
+    def graph(self) -> Judged:
+        fn = self.p.forward
+        problem = self.problem_with("f", fn)
+        if problem is not None:
+            return problem
+        if self.p.graph_function == GraphFunction.topological_order:
+            got = load_output(self.out, f"{self.t}.f.0")
+            if got is None or got.ndim != 1 or got.dtype.kind != "U":
+                return Judged(TestStatus.error, f"{fn} must return a list of node names")
+            assert self.case.graph is not None
+            why = is_topological_order(self.case.graph, [str(n) for n in got])
+            return Judged(TestStatus.passed) if why is None else Judged(TestStatus.failed, why)
+        if self.p.graph_function == GraphFunction.backward_pass:
+            names = self.case.graph["inputs"] if self.case.graph else []
+            return _worst([self.array("f", f"f.{n}", fn, f"gradient of {n}") for n in names])
+        if self.p.graph_function == GraphFunction.forward_mode:
+            return _worst(
+                [
+                    self.array("f", "f.0", fn, "value"),
+                    self.array("f", "f.1", fn, "directional derivative"),
+                ]
             )
-    results.append(result(p.backward, "backward", bwd, p.points_backward))
-    return results
+        return self.array("f", "f.0", fn, "value")
+
+    def forward_backward(self) -> list[TestResult]:
+        """A layer or a gate: the forward, then the backward; a wrong forward says so before
+        the backward is blamed."""
+        p, t = self.p, self.t
+        fwd_name, bwd_name = p.forward_name, p.backward_name or ""
+        names = [n for n, s in p.inputs.items() if s.differentiable]
+        fwd_problem = self.problem_with("new", p.forward) if p.kind == Kind.gate else None
+        fwd_problem = fwd_problem or self.problem_with("f", fwd_name)
+        if fwd_problem is not None:
+            fwd = fwd_problem
+        else:
+            fwd = _worst(
+                [self.array("f", "f.0", fwd_name, "out")]
+                + [self.array("f", f"f.{key}", fwd_name, key) for key in p.record_params]
+            )
+        results = [self.result(fwd_name, fwd, p.points_forward)]
+        bwd_problem = self.problem_with("b", bwd_name)
+        if fwd_problem is not None and (
+            bwd_problem is None or bwd_problem.status == TestStatus.not_run
+        ):
+            bwd_problem = Judged(TestStatus.not_run, f"{bwd_name} needs what {fwd_name} keeps")
+        if bwd_problem is not None:
+            return [*results, self.result(bwd_name, bwd_problem, p.points_backward)]
+        bwd = _worst([self.array("b", f"b.{i}", bwd_name, f"d{n}") for i, n in enumerate(names)])
+        if bwd.status != TestStatus.passed:
+            grads = {
+                n: g
+                for i, n in enumerate(names)
+                if (g := load_output(self.out, f"{t}.b.{i}")) is not None
+            }
+            msg = directional(
+                self.case, self.out, self.statuses, grads, f"{t}.f", self.case.inputs[f"{t}.dout"]
+            )
+            if msg:
+                bwd.message += f"; {msg}"
+            elif fwd.status != TestStatus.passed:
+                bwd.message += (
+                    "; your backward is consistent with your own forward: fix the forward first"
+                )
+        return [*results, self.result(bwd_name, bwd, p.points_backward)]
+
+
+def judge_case(
+    case: Case, out: Path, statuses: dict[str, dict[str, Any]], crashed: str
+) -> list[TestResult]:
+    return CaseJudge(case, out, statuses, crashed).judge()

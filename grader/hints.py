@@ -1,19 +1,29 @@
 """Backprop-pattern hints: classic mistakes recognised from the numbers themselves.
 
-Each row names the student function, the output it concerns, and how that
-output looks with the mistake, computed from the case's inputs and the
-reference answer. When the student's array matches the mistake instead of the
-truth, the row's message is the hint.
+Each row names the student function, the output it concerns, and what that
+output looks like with the mistake, computed from the case's inputs, params and
+the reference answer. When the student's array matches the mistake instead of
+the truth, the row's message is the hint. Every row is proved by a buggy fixture
+in tests/grading.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-Inputs = dict[str, np.ndarray]
+from reference_impl import layers as L
+from reference_impl.gradcheck import rel_error
+
+
+@dataclass(frozen=True)
+class Context:
+    inputs: dict[str, np.ndarray]  # the case's arrays by name ("x", "w", "dout", ...)
+    params: list[Any]  # the literal arguments (conv_param, dropout_param, ...)
+    reference: np.ndarray  # the right answer for this output
 
 
 @dataclass(frozen=True)
@@ -21,50 +31,133 @@ class Hint:
     function: str
     output: str  # "f.0" is the forward's first output, "b.1" the backward's second
     message: str
-    buggy: Callable[[Inputs, np.ndarray], np.ndarray]  # (inputs, reference) -> the mistake
+    mistake: Callable[[Context], np.ndarray]
 
 
-def _batch(inputs: Inputs) -> int:
-    return int(inputs["x"].shape[0])
+def _batch(c: Context) -> int:
+    return int(c.inputs["x"].shape[0])
 
 
-def _bn_without_mean_terms(i: Inputs, ref: np.ndarray) -> np.ndarray:
-    return i["dout"] * i["gamma"] / np.sqrt(i["x"].var(axis=0) + 1e-5)
+def _bn_without_mean_terms(c: Context) -> np.ndarray:
+    return c.inputs["dout"] * c.inputs["gamma"] / np.sqrt(c.inputs["x"].var(axis=0) + 1e-5)
 
 
-def _pool_distributes(i: Inputs, ref: np.ndarray) -> np.ndarray:
-    spread = np.repeat(np.repeat(i["dout"], 2, axis=2), 2, axis=3)
-    return spread[..., : ref.shape[2], : ref.shape[3]]
+def _pool_spreads(c: Context) -> np.ndarray:
+    ph, pw, s = (c.params[0][k] for k in ("pool_height", "pool_width", "stride"))
+    dx = np.zeros_like(c.reference)
+    dout = c.inputs["dout"]
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            dx[:, :, i * s : i * s + ph, j * s : j * s + pw] += dout[:, :, i, j, None, None]
+    return dx
+
+
+def _conv_dx_flipped_kernel(c: Context) -> np.ndarray:
+    i = c.inputs
+    _, cache = L.conv_forward_naive(i["x"], i["w"][:, :, ::-1, ::-1], i["b"], c.params[0])
+    return L.conv_backward_naive(i["dout"], cache)[0]
+
+
+def _conv_forward_flipped_kernel(c: Context) -> np.ndarray:
+    i = c.inputs
+    return L.conv_forward_naive(i["x"], i["w"][:, :, ::-1, ::-1], i["b"], c.params[0])[0]
+
+
+def _conv_pad_off_by(delta: int) -> Callable[[Context], np.ndarray]:
+    def forward(c: Context) -> np.ndarray:
+        param = dict(c.params[0], pad=c.params[0]["pad"] + delta)
+        return L.conv_forward_naive(c.inputs["x"], c.inputs["w"], c.inputs["b"], param)[0]
+
+    return forward
+
+
+def _conv_dx_cropped_off_by(delta: int) -> Callable[[Context], np.ndarray]:
+    """dx cropped from the padded gradient one pixel off: dxp[pad+δ : pad+δ+H]."""
+
+    def dx(c: Context) -> np.ndarray:
+        i, pad = c.inputs, c.params[0]["pad"]
+        H, W = i["x"].shape[2:]
+        # The gradient of the padded input, cropped at the wrong offset.
+        xp = np.pad(i["x"], ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        _, pcache = L.conv_forward_naive(xp, i["w"], i["b"], dict(c.params[0], pad=0))
+        full = L.conv_backward_naive(i["dout"], pcache)[0]
+        start = pad + delta
+        if start < 0 or start + H > full.shape[2]:
+            return np.full_like(c.reference, np.nan)
+        return full[:, :, start : start + H, start : start + W]
+
+    return dx
+
+
+def _dropout_not_inverted(c: Context) -> np.ndarray:
+    return c.reference * c.params[0]["p"]
 
 
 NOT_DIVIDED = "dx is not divided by N: the loss is a mean over the batch, and so is its gradient."
+PAD = "the padding looks off by one: pad every side by conv_param['pad'] pixels, no more, no less."
 
 HINTS: list[Hint] = [
     Hint(
         "relu_backward",
         "b.0",
         "ReLU's backward must mask dout with (x > 0); yours passes it all through.",
-        lambda i, ref: i["dout"],
+        lambda c: c.inputs["dout"],
+    ),
+    Hint(
+        "ReLUGate.backward",
+        "b.0",
+        "ReLU's backward must mask dout with (x > 0); yours passes it all through.",
+        lambda c: c.inputs["dout"],
+    ),
+    Hint(
+        "MaxGate.backward",
+        "b.0",
+        "max distributes dout to both inputs; it should route it to the larger one only.",
+        lambda c: c.inputs["dout"],
+    ),
+    Hint(
+        "MaxGate.backward",
+        "b.1",
+        "max distributes dout to both inputs; it should route it to the larger one only.",
+        lambda c: c.inputs["dout"],
+    ),
+    Hint(
+        "SigmoidGate.backward",
+        "b.0",
+        "σ' is taken at the input; use the output: σ(x)(1 − σ(x)).",
+        lambda c: c.inputs["dout"] * c.inputs["x"] * (1 - c.inputs["x"]),
+    ),
+    Hint(
+        "MultiplyGate.backward",
+        "b.0",
+        "mul switches: dx = y·dout, not x·dout.",
+        lambda c: c.inputs["dout"] * c.inputs["x"],
     ),
     Hint(
         "affine_backward",
         "b.1",
         "dw is transposed: it has w's shape (D, M), dw = x_flatᵀ · dout.",
-        lambda i, ref: ref.T,
+        lambda c: c.reference.T,
     ),
     Hint(
         "affine_backward",
         "b.2",
         "db averages dout over the batch; it should sum it (db = dout.sum(axis=0)).",
-        lambda i, ref: ref / _batch(i),
+        lambda c: c.reference / _batch(c),
     ),
-    Hint("softmax_loss", "f.1", NOT_DIVIDED, lambda i, ref: ref * _batch(i)),
-    Hint("svm_loss", "f.1", NOT_DIVIDED, lambda i, ref: ref * _batch(i)),
+    Hint("softmax_loss", "f.1", NOT_DIVIDED, lambda c: c.reference * _batch(c)),
+    Hint("svm_loss", "f.1", NOT_DIVIDED, lambda c: c.reference * _batch(c)),
     Hint(
         "dropout_forward",
         "f.0",
         "dropout is not inverted: scale the kept units by 1/p at train time.",
-        lambda i, ref: ref * 0.7,
+        _dropout_not_inverted,
+    ),
+    Hint(
+        "dropout_backward",
+        "b.0",
+        "dropout's backward must apply the forward's mask, scaled by 1/p.",
+        _dropout_not_inverted,
     ),
     Hint(
         "batchnorm_backward",
@@ -76,28 +169,49 @@ HINTS: list[Hint] = [
         "max_pool_backward_naive",
         "b.0",
         "max-pool's backward spreads dout over the window; max routes it to the winner only.",
-        _pool_distributes,
+        _pool_spreads,
+    ),
+    Hint(
+        "conv_forward_naive",
+        "f.0",
+        "the kernel is flipped: the layer is a cross-correlation, w is not rotated.",
+        _conv_forward_flipped_kernel,
+    ),
+    Hint(
+        "conv_backward_naive",
+        "b.0",
+        "dx uses the kernel flipped the wrong way: add dout · w (unflipped) over each window.",
+        _conv_dx_flipped_kernel,
+    ),
+    Hint("conv_forward_naive", "f.0", PAD, _conv_pad_off_by(1)),
+    Hint("conv_forward_naive", "f.0", PAD, _conv_pad_off_by(-1)),
+    Hint(
+        "conv_backward_naive",
+        "b.0",
+        "dx is cropped from the padded gradient one pixel off: take [pad : pad + H].",
+        _conv_dx_cropped_off_by(1),
+    ),
+    Hint(
+        "conv_backward_naive",
+        "b.0",
+        "dx is cropped from the padded gradient one pixel off: take [pad : pad + H].",
+        _conv_dx_cropped_off_by(-1),
     ),
 ]
 
 
 def find_hint(
-    function: str,
-    output: str,
-    inputs: Inputs,
-    reference: np.ndarray,
-    student: np.ndarray,
-    tolerance: float,
+    function: str, output: str, context: Context, student: np.ndarray, tolerance: float
 ) -> str | None:
-    from reference_impl.gradcheck import rel_error
-
     for hint in HINTS:
         if hint.function != function or hint.output != output:
             continue
         try:
-            buggy = hint.buggy(inputs, reference)
-        except (KeyError, ValueError, IndexError):
+            with np.errstate(all="ignore"):
+                mistake = np.asarray(hint.mistake(context))
+        except (KeyError, ValueError, IndexError, TypeError):
             continue
-        if buggy.shape == student.shape and rel_error(buggy, student) <= tolerance:
+        comparable = mistake.shape == student.shape and np.all(np.isfinite(mistake))
+        if comparable and rel_error(mistake, student.astype(np.float64)) <= tolerance:
             return hint.message
     return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -31,7 +31,7 @@ class Init(StrEnum):
 class ArraySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    shape: list[int] = Field(min_length=1)
+    shape: list[int] = Field(description="[] for a scalar")
     init: Init = Init.randn
     scale: float = 1.0
     classes: int | None = None  # for labels
@@ -42,6 +42,18 @@ class Kind(StrEnum):
     layer = "layer"  # forward(*arrays, *params) -> (out, cache); backward(dout, cache) -> grads
     loss = "loss"  # f(x, y) -> (loss, dx)
     update = "update"  # (w, dw, config) -> (next_w, config), several steps
+    gate = "gate"  # a class: forward(*inputs) keeps state, backward(dout) -> grad(s)
+    graph = "graph"  # f(graph, values, ...) on a computational graph given as JSON
+    function = "function"  # f(*arrays, *params) -> array(s)
+
+
+class GraphFunction(StrEnum):
+    """What a graph problem's student function computes."""
+
+    topological_order = "topological_order"  # (graph) -> node names, parents first
+    forward_pass = "forward_pass"  # (graph, values) -> output value
+    backward_pass = "backward_pass"  # (graph, values, dout) -> {input name: gradient}
+    forward_mode = "forward_mode"  # (graph, values, tangents) -> (value, J·tangents)
 
 
 class Problem(BaseModel):
@@ -49,11 +61,11 @@ class Problem(BaseModel):
 
     name: str
     kind: Kind
-    forward: str = Field(description="the student function (forward, loss or update rule)")
+    forward: str = Field(description="the student function or class (forward, loss, update rule)")
     backward: str | None = None
-    reference: str = Field(description="reference_impl function: module.name")
+    reference: str = Field(description="reference_impl function (module.name) or gate name")
     reference_backward: str | None = None
-    inputs: dict[str, ArraySpec]
+    inputs: dict[str, ArraySpec] = Field(default_factory=dict)
     params: list[Any] = Field(
         default_factory=list, description="literal arguments after the arrays"
     )
@@ -61,6 +73,11 @@ class Problem(BaseModel):
         default_factory=dict,
         description="dict entries to compare after the forward: name -> [arg, key]",
     )
+    variant: str | None = Field(None, description="told apart in test names: 'stride 2'")
+    graph: Literal["sin_plus_product", "lecture_max_example", "random"] | None = None
+    graph_function: GraphFunction | None = None
+    graph_input: ArraySpec | None = Field(None, description="how each graph input is drawn")
+    outputs: int = Field(1, ge=1, description="function problems: how many arrays it returns")
     points_forward: float = 1.0
     points_backward: float = 0.0
     cases: int = Field(2, ge=1)
@@ -75,9 +92,25 @@ class Problem(BaseModel):
     def _consistent(self) -> Problem:
         if self.kind == Kind.layer and not self.backward:
             raise ValueError(f"layer problem {self.name!r} needs a backward")
-        if self.kind != Kind.layer and self.points_backward:
-            raise ValueError(f"only layer problems have backward points ({self.name!r})")
+        if self.kind not in (Kind.layer, Kind.gate) and self.points_backward:
+            raise ValueError(f"only layer and gate problems have backward points ({self.name!r})")
+        if self.kind == Kind.graph and not (
+            self.graph and self.graph_function and self.graph_input
+        ):
+            raise ValueError(
+                f"graph problem {self.name!r} needs graph, graph_function, graph_input"
+            )
+        if self.kind != Kind.graph and not self.inputs:
+            raise ValueError(f"problem {self.name!r} needs inputs")
         return self
+
+    @property
+    def backward_name(self) -> str | None:
+        return f"{self.forward}.backward" if self.kind == Kind.gate else self.backward
+
+    @property
+    def forward_name(self) -> str:
+        return f"{self.forward}.forward" if self.kind == Kind.gate else self.forward
 
 
 class Assignment(BaseModel):

@@ -191,6 +191,57 @@ class Graph:
         return out.value, out.tangent
 
 
+def graph_to_json(graph: Graph, seed: int = 0) -> dict[str, Any]:
+    """The graph as plain JSON, its gate nodes listed in a shuffled order.
+
+    {"inputs": ["x", ...], "constants": {"c0": 2.0}, "output": "n4",
+     "nodes": [{"name": "n2", "op": "mul", "args": ["x", "n1"]}, ...]}
+    Shuffled so that running it needs a topological order of one's own.
+    """
+    names: dict[int, str] = {}
+    constants: dict[str, float] = {}
+    nodes: list[dict[str, Any]] = []
+    for node in graph.order:
+        if node.op == "input":
+            names[id(node)] = node.name
+        elif node.op == "const":
+            names[id(node)] = f"c{len(constants)}"
+            constants[names[id(node)]] = node.const
+        else:
+            names[id(node)] = f"n{len(nodes)}"
+            nodes.append(
+                {
+                    "name": names[id(node)],
+                    "op": node.op,
+                    "args": [names[id(p)] for p in node.parents],
+                }
+            )
+    order = np.random.default_rng(seed).permutation(len(nodes))
+    return {
+        "inputs": list(graph.inputs),
+        "constants": constants,
+        "nodes": [nodes[int(i)] for i in order],
+        "output": names[id(graph.output)],
+    }
+
+
+def is_topological_order(graph_json: dict[str, Any], order: list[str]) -> str | None:
+    """None when `order` lists every gate node once, each after its arguments; else why not."""
+    gates = {n["name"]: n["args"] for n in graph_json["nodes"]}
+    if sorted(order) != sorted(gates):
+        missing, extra = set(gates) - set(order), set(order) - set(gates)
+        if len(order) != len(set(order)):
+            return "some nodes appear more than once"
+        return f"missing nodes {sorted(missing)[:5]}, unknown nodes {sorted(extra)[:5]}"
+    seen: set[str] = set(graph_json["inputs"]) | set(graph_json["constants"])
+    for name in order:
+        late = [a for a in gates[name] if a not in seen]
+        if late:
+            return f"{name} comes before its argument {late[0]}"
+        seen.add(name)
+    return None
+
+
 def sin_plus_product() -> Graph:
     """The lecture's f(x1, x2) = sin(x1) + x1·x2 (x1 fans out to two gates)."""
     x1, x2 = variable("x1"), variable("x2")

@@ -15,7 +15,8 @@ A call in the manifest:
                        | "object": "<kept name>", "method": "backward",
      "args": [{"array": name} | {"value": json} | {"kept": name} | {"dict": {k: arg}}],
      "unpack": n, "keep": name, "keep_index": i, "record": [i, ...],
-     "record_dict": {name: [arg_index, key]}, "lists": bool, "seed": n, "timeout_s": s}
+     "record_dict": {name: [arg_index, key]}, "record_keys": [key, ...], "lists": bool,
+     "seed": n, "timeout_s": s}
 """
 
 from __future__ import annotations
@@ -54,21 +55,20 @@ def describe(value: Any) -> dict[str, Any]:
 def to_plain_array(value: Any, lists: bool = False) -> np.ndarray | None:
     """An exact numeric ndarray or a real scalar, else None: no subclasses, objects, lists.
 
-    With `lists`, a flat list or tuple of real numbers is accepted too (orders, indices).
+    With `lists`, a flat list or tuple of real numbers or of strings is accepted too
+    (orders, indices, node names).
     """
-    if type(value) is np.ndarray and value.dtype.kind in "fiub":
+    if type(value) is np.ndarray and value.dtype.kind in ("fiubU" if lists else "fiub"):
         return np.array(value, copy=True)
     if isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(value, bool):
         return np.array(value)
-    if (
-        lists
-        and isinstance(value, (list, tuple))
-        and all(
+    if lists and isinstance(value, (list, tuple)):
+        numbers = all(
             isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
             for v in value
         )
-    ):
-        return np.array(value)
+        if numbers or all(isinstance(v, str) for v in value):
+            return np.array(value)
     return None
 
 
@@ -181,6 +181,9 @@ class Harness:
     def record(self, call: dict[str, Any], parts: list[Any], args: list[Any]) -> dict[str, Any]:
         outputs: dict[str, Any] = {}
         wanted = [(str(i), parts[i]) for i in call.get("record", []) if i < len(parts)]
+        for key in call.get("record_keys", []):  # entries of a returned dict
+            result = parts[0] if parts else None
+            wanted.append((key, result.get(key) if isinstance(result, dict) else None))
         for name, (arg_index, key) in call.get("record_dict", {}).items():
             arg = args[arg_index] if arg_index < len(args) else None
             wanted.append((name, arg.get(key) if isinstance(arg, dict) else None))
