@@ -124,7 +124,31 @@ class CaseBuilder:
         return [_arg(f"{self.t}.{n}{sign if n in self.diff else ''}") for n in self.p.inputs]
 
     def params(self) -> list[dict[str, Any]]:
-        return [{"value": p} for p in self.p.params]
+        """The literal arguments as the harness gets them; lists inside a param dict
+        (running_mean, ...) travel as arrays, as the homework's code expects."""
+        out: list[dict[str, Any]] = []
+        for i, param in enumerate(self.p.params):
+            if not isinstance(param, dict):
+                out.append({"value": param})
+                continue
+            entries: dict[str, Any] = {}
+            for key, value in param.items():
+                if isinstance(value, list):
+                    name = f"{self.t}.param{i}.{key}"
+                    self.case.inputs[name] = np.asarray(value, dtype=np.float64)
+                    entries[key] = _arg(name)
+                else:
+                    entries[key] = {"value": value}
+            out.append({"dict": entries})
+        return out
+
+    def reference_params(self) -> list[Any]:
+        """The same arguments for the reference, lists made arrays."""
+        return [
+            {k: np.asarray(v, dtype=np.float64) if isinstance(v, list) else v for k, v in p.items()}
+            if isinstance(p, dict) else copy.deepcopy(p)
+            for p in self.p.params
+        ]
 
     def build(self) -> Case:
         getattr(self, f"_{self.p.kind.value}")()
@@ -132,8 +156,7 @@ class CaseBuilder:
 
     def _layer(self) -> None:
         p = self.p
-        self.perturbed()
-        ref_params = copy.deepcopy(p.params)
+        ref_params = self.reference_params()
         out, cache = reference_fn(p.reference)(
             *[a.copy() for a in self.arrays.values()], *ref_params
         )
@@ -152,6 +175,9 @@ class CaseBuilder:
             record=[0],
             record_dict=record_dict,
         )
+        if not p.points_backward:  # a forward-only variant (batchnorm in test mode, say)
+            return
+        self.perturbed()
         dout = self.rng.standard_normal(np.shape(out))
         self.case.inputs[f"{self.t}.dout"] = dout
         grads = reference_fn(p.reference_backward or "")(dout, cache)
@@ -288,7 +314,7 @@ class CaseBuilder:
     def _function(self) -> None:
         p = self.p
         result = reference_fn(p.reference)(
-            *[a.copy() for a in self.arrays.values()], *copy.deepcopy(p.params)
+            *[a.copy() for a in self.arrays.values()], *self.reference_params()
         )
         results = result if p.outputs > 1 else (result,)
         for i, r in enumerate(results):

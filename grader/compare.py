@@ -326,6 +326,8 @@ class CaseJudge:
                 + [self.array("f", f"f.{key}", fwd_name, key) for key in p.record_params]
             )
         results = [self.result(fwd_name, fwd, p.points_forward)]
+        if not p.points_backward:
+            return results
         bwd_problem = self.problem_with("b", bwd_name)
         if fwd_problem is not None and (
             bwd_problem is None or bwd_problem.status == TestStatus.not_run
