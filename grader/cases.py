@@ -146,7 +146,8 @@ class CaseBuilder:
         """The same arguments for the reference, lists made arrays."""
         return [
             {k: np.asarray(v, dtype=np.float64) if isinstance(v, list) else v for k, v in p.items()}
-            if isinstance(p, dict) else copy.deepcopy(p)
+            if isinstance(p, dict)
+            else copy.deepcopy(p)
             for p in self.p.params
         ]
 

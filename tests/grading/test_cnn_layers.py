@@ -1,5 +1,5 @@
-"""`dlgrader grade` on cnn-layers through the real bubblewrap: a correct solution,
-buggy ones that lose points exactly where they break, with the expected hint."""
+"""`dlgrader grade` on cnn-layers through the real bubblewrap: two correct solutions,
+and buggy ones that lose points exactly where they break, with the expected hint."""
 
 from __future__ import annotations
 
@@ -7,129 +7,235 @@ from pathlib import Path
 
 import pytest
 
-from grader.grade import grade
-from grader.sandbox import select_sandbox
-from grader.sandbox.bwrap import BwrapSandbox
-from grader.specs import get_assignment
 from submissions_schema import TestStatus, Verdict
+from tests.grading.helpers import (
+    EXAMPLES,
+    FIXTURES,
+    broken_functions,
+    grade_file,
+    hints_for,
+    needs_bwrap,
+    plant,
+)
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cnn-layers" / "layers.py"
+pytestmark = [pytest.mark.integration, needs_bwrap]
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(BwrapSandbox.available() is not None, reason="bubblewrap unavailable"),
-]
+EXAMPLE = EXAMPLES / "cnn-layers" / "layers.py"
+XP_PAD = 'xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode="constant")'
 
 
-def mutate(tmp_path: Path, old: str, new: str) -> Path:
-    source = EXAMPLE.read_text()
-    assert old in source, old
-    path = tmp_path / "layers.py"
-    path.write_text(source.replace(old, new, 1))
-    return path
-
-
-def test_correct_solution_scores_full_marks() -> None:
-    result = grade(EXAMPLE, get_assignment("cnn-layers"), select_sandbox("bwrap"), secret_seed=7)
+@pytest.mark.parametrize(
+    "solution",
+    [EXAMPLE, FIXTURES / "cnn-layers-vectorised" / "layers.py"],
+    ids=["loops", "vectorised"],
+)
+def test_correct_solutions_score_full_marks(solution: Path) -> None:
+    result = grade_file(solution, "cnn-layers")
     assert result.verdict == Verdict.graded
     assert result.score == pytest.approx(result.max_score)
     assert all(t.status == TestStatus.passed for t in result.tests)
 
 
-BUGS = [
+# (name, edits, functions it breaks, words of the expected hint or None)
+BUGS: list[tuple[str, list[tuple[str, str]], set[str], str | None]] = [
     (
         "relu without mask",
-        "return dout * (cache > 0)",
-        "return dout * 1.0",
+        [("return dout * (cache > 0)", "return dout * 1.0")],
         {"relu_backward"},
         "mask",
     ),
     (
         "bias averaged",
-        "db = np.sum(dout, axis=0)",
-        "db = np.mean(dout, axis=0)",
+        [("db = np.sum(dout, axis=0)", "db = np.mean(dout, axis=0)")],
         {"affine_backward"},
-        "sum",
+        "sum it",
     ),
     (
         "transposed dw",
-        "dw = x.reshape(x.shape[0], -1).T.dot(dout)",
-        "dw = dout.T.dot(x.reshape(x.shape[0], -1))",
+        [
+            (
+                "dw = x.reshape(x.shape[0], -1).T.dot(dout)",
+                "dw = dout.T.dot(x.reshape(x.shape[0], -1))",
+            )
+        ],
         {"affine_backward"},
         "transposed",
     ),
     (
         "softmax not divided by N",
-        "    return loss, dx / N",
-        "    return loss, dx",
+        [("    return loss, dx / N", "    return loss, dx")],
         {"softmax_loss"},
         "divided by N",
     ),
     (
+        "svm not divided by N",
+        [("    return loss, positive / N", "    return loss, positive")],
+        {"svm_loss"},
+        "divided by N",
+    ),
+    (
         "dropout not inverted",
-        "mask = (np.random.rand(*x.shape) < p) / p",
-        "mask = (np.random.rand(*x.shape) < p) * 1.0",
+        [
+            (
+                "mask = (np.random.rand(*x.shape) < p) / p",
+                "mask = (np.random.rand(*x.shape) < p) * 1.0",
+            )
+        ],
         {"dropout_forward", "dropout_backward"},
         "inverted",
     ),
     (
         "batchnorm without mean terms",
-        "dx = (N * dxhat - dxhat.sum(axis=0) - xhat * np.sum(dxhat * xhat, axis=0)) / (N * std)",
-        "dx = dxhat / std",
+        [
+            (
+                "dx = (N * dxhat - dxhat.sum(axis=0) - xhat * np.sum(dxhat * xhat, axis=0)) / (N * std)",
+                "dx = dxhat / std",
+            )
+        ],
         {"batchnorm_backward"},
         "mean and variance",
     ),
     (
-        "max-pool distributes",
-        "dx[n, c, i * s + a, j * s + b] += dout[n, c, i, j]",
-        "dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += dout[n, c, i, j]",
+        "max-pool spreads",
+        [
+            (
+                "dx[n, c, i * s + a, j * s + b] += dout[n, c, i, j]",
+                "dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += dout[n, c, i, j]",
+            )
+        ],
         {"max_pool_backward_naive"},
         "winner",
+    ),
+    (
+        "conv kernel flipped",
+        [
+            (
+                "out[n, f, i, j] = np.sum(patch * w[f]) + b[f]",
+                "out[n, f, i, j] = np.sum(patch * w[f, :, ::-1, ::-1]) + b[f]",
+            )
+        ],
+        {"conv_forward_naive"},
+        "flipped",
+    ),
+    (
+        "conv dx kernel flipped",
+        [
+            (
+                "dxp[n, :, rs : rs + HH, cs : cs + WW] += dout[n, f, i, j] * w[f]",
+                "dxp[n, :, rs : rs + HH, cs : cs + WW] += dout[n, f, i, j] * w[f, :, ::-1, ::-1]",
+            )
+        ],
+        {"conv_backward_naive"},
+        "flipped",
+    ),
+    (
+        "conv padding off by one",
+        [
+            (
+                "Ho = 1 + (H + 2 * pad - HH) // stride",
+                "Ho = 1 + (H + 2 * (pad + 1) - HH) // stride",
+            ),
+            (
+                "Wo = 1 + (W + 2 * pad - WW) // stride",
+                "Wo = 1 + (W + 2 * (pad + 1) - WW) // stride",
+            ),
+            (
+                XP_PAD,
+                XP_PAD.replace("(pad, pad), (pad, pad)", "(pad + 1, pad + 1), (pad + 1, pad + 1)"),
+            ),
+        ],
+        {"conv_forward_naive"},
+        "off by one",
+    ),  # its backward, from its own cache, is right
+    (
+        "conv dx cropped off by one",
+        [
+            (
+                "dx = dxp[:, :, pad : pad + x.shape[2], pad : pad + x.shape[3]]",
+                "dx = dxp[:, :, pad + 1:pad + 1 + x.shape[2], pad + 1:pad + 1 + x.shape[3]]",
+            )
+        ],
+        {"conv_backward_naive"},
+        "one pixel off",
+    ),
+    (
+        "momentum sign",
+        [
+            (
+                'v = config["momentum"] * v - config["learning_rate"] * dw',
+                'v = config["momentum"] * v + config["learning_rate"] * dw',
+            )
+        ],
+        {"sgd_momentum"},
+        None,
+    ),
+    (
+        "running var unbiased",
+        [
+            (
+                "running_var = momentum * running_var + (1 - momentum) * var",
+                "running_var = momentum * running_var + (1 - momentum) * x.var(axis=0, ddof=1)",
+            )
+        ],
+        {"batchnorm_forward"},
+        None,
     ),
 ]
 
 
-@pytest.mark.parametrize(("name", "old", "new", "broken", "hint"), BUGS, ids=[b[0] for b in BUGS])
+@pytest.mark.parametrize(("name", "edits", "broken", "hint"), BUGS, ids=[b[0] for b in BUGS])
 def test_buggy_solution_loses_points_where_it_breaks(
-    tmp_path: Path, name: str, old: str, new: str, broken: set[str], hint: str
+    tmp_path: Path, name: str, edits: list[tuple[str, str]], broken: set[str], hint: str | None
 ) -> None:
-    result = grade(
-        mutate(tmp_path, old, new),
-        get_assignment("cnn-layers"),
-        select_sandbox("bwrap"),
-        secret_seed=7,
-    )
+    result = grade_file(plant(tmp_path, EXAMPLE, edits), "cnn-layers")
     assert result.verdict == Verdict.graded
-    failed = {t.function for t in result.tests if t.status != TestStatus.passed}
-    assert failed == broken
-    hints = [t.hint or "" for t in result.tests if t.function in broken]
-    assert any(hint in h for h in hints), hints
+    assert broken_functions(result) == broken
+    assert 0 < result.score < result.max_score
+    if hint is not None:
+        hints = hints_for(result, broken)
+        assert any(hint in h for h in hints), hints
 
 
 def test_wrong_forward_is_named_before_the_backward(tmp_path: Path) -> None:
-    path = mutate(
+    path = plant(
         tmp_path,
-        "out = x.reshape(x.shape[0], -1).dot(w) + b",
-        "out = x.reshape(x.shape[0], -1).dot(w)",
+        EXAMPLE,
+        [("out = x.reshape(x.shape[0], -1).dot(w) + b", "out = x.reshape(x.shape[0], -1).dot(w)")],
     )
-    result = grade(path, get_assignment("cnn-layers"), select_sandbox("bwrap"), secret_seed=7)
-    forward = [t for t in result.tests if t.function == "affine_forward"]
-    backward = [t for t in result.tests if t.function == "affine_backward"]
-    assert all(t.status == TestStatus.failed for t in forward)
-    assert all(t.status == TestStatus.passed for t in backward)  # its backward is right
+    result = grade_file(path, "cnn-layers")
+    assert broken_functions(result) == {"affine_forward"}  # its backward is right
 
 
-def test_backward_inconsistent_with_own_forward_is_told(tmp_path: Path) -> None:
-    path = mutate(
-        tmp_path, "dx = dout.dot(w.T).reshape(x.shape)", "dx = 2 * dout.dot(w.T).reshape(x.shape)"
+def test_backward_inconsistent_with_its_own_forward_is_told(tmp_path: Path) -> None:
+    path = plant(
+        tmp_path,
+        EXAMPLE,
+        [("dx = dout.dot(w.T).reshape(x.shape)", "dx = 2 * dout.dot(w.T).reshape(x.shape)")],
     )
-    result = grade(path, get_assignment("cnn-layers"), select_sandbox("bwrap"), secret_seed=7)
+    result = grade_file(path, "cnn-layers")
     bad = [t for t in result.tests if t.function == "affine_backward"]
     assert all("does not match your own forward" in t.message for t in bad)
 
 
+def test_backward_consistent_with_a_wrong_forward_is_told_to_fix_the_forward(
+    tmp_path: Path,
+) -> None:
+    path = plant(
+        tmp_path,
+        EXAMPLE,
+        [
+            ("return np.maximum(0, x), x", "return np.maximum(0, 2 * x), x"),
+            ("return dout * (cache > 0)", "return 2 * dout * (cache > 0)"),
+        ],
+    )
+    result = grade_file(path, "cnn-layers")
+    bad = [t for t in result.tests if t.function == "relu_backward"]
+    assert all("fix the forward first" in t.message for t in bad)
+
+
 def test_hidden_cases_follow_the_secret_seed() -> None:
     from grader.cases import build_cases
+    from grader.specs import get_assignment
 
     spec = get_assignment("cnn-layers")
     a, b = build_cases(spec, 0, secret_seed=1), build_cases(spec, 0, secret_seed=2)
