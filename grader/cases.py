@@ -11,8 +11,8 @@ import copy
 import hashlib
 import importlib
 import json
-import os
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.settings import get_settings
 from grader.specs import ArraySpec, Assignment, GraphFunction, Init, Problem
 from reference_impl import graph as graph_module
 from reference_impl.gates import GATES
@@ -32,8 +33,9 @@ EPS = 1e-6  # the directional check's step
 
 
 def hidden_seed() -> int:
-    value = os.environ.get("DLGRADER_HIDDEN_SEED")
-    return int(value) if value else secrets.randbits(31)
+    """The grading side's secret; without one (a student's machine) a fresh draw per run."""
+    configured = get_settings().hidden_seed
+    return configured if configured is not None else secrets.randbits(31)
 
 
 def case_seed(assignment: Assignment, problem: Problem, index: int, base: int) -> int:
@@ -42,16 +44,19 @@ def case_seed(assignment: Assignment, problem: Problem, index: int, base: int) -
 
 
 def make_array(spec: ArraySpec, rng: np.random.Generator) -> np.ndarray:
+    """A fresh array (0-d for shape []) drawn as the spec says."""
     shape = tuple(spec.shape)
     if spec.init == Init.labels:
-        return rng.integers(0, spec.classes or 2, size=shape)
+        return np.asarray(rng.integers(0, spec.classes or 2, size=shape))
     if spec.init == Init.kink_free:
-        return kink_free_randn(rng, shape) * spec.scale
-    if spec.init == Init.tie_free:
-        return tie_free_pool_input(rng, shape)
-    if spec.init == Init.positive:
-        return (np.abs(rng.standard_normal(shape)) + 0.5) * spec.scale
-    return rng.standard_normal(shape) * spec.scale
+        drawn = kink_free_randn(rng, shape) * spec.scale
+    elif spec.init == Init.tie_free:
+        drawn = tie_free_pool_input(rng, shape)
+    elif spec.init == Init.positive:
+        drawn = (np.abs(rng.standard_normal(shape)) + 0.5) * spec.scale
+    else:
+        drawn = rng.standard_normal(shape) * spec.scale
+    return np.asarray(drawn, dtype=np.float64)
 
 
 def reference_fn(path: str) -> Callable[..., Any]:
@@ -337,16 +342,60 @@ def build_cases(
     assignment: Assignment, public_seed: int = 0, secret_seed: int | None = None
 ) -> list[Case]:
     secret = hidden_seed() if secret_seed is None else secret_seed
+    return CASE_CACHE.get(assignment, public_seed, secret)
+
+
+def _build_all(assignment: Assignment, public_seed: int, secret: int) -> list[Case]:
     cases = []
     for problem in assignment.problems:
         for i in range(problem.cases + problem.hidden_cases):
             hidden = i >= problem.cases
             base = secret if hidden else public_seed
             visibility = problem.hidden_visibility if hidden else Visibility.visible
-            cases.append(
-                build_case(problem, i, visibility, case_seed(assignment, problem, i, base))
-            )
+            seed = case_seed(assignment, problem, i, base)
+            cases.append(build_case(problem, i, visibility, seed))
+    for case in cases:  # shared between gradings from now on: read-only, owned copies
+        for store in (case.inputs, case.expected):
+            for name, array in store.items():
+                store[name] = frozen = np.array(array)
+                frozen.flags.writeable = False
     return cases
+
+
+class CaseCache:
+    """Cases and their reference answers, built once per (spec, seeds, reference version).
+
+    The key hashes the whole spec, so an edited spec never reuses stale answers even
+    when its version string was not bumped.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.hits = self.misses = 0
+        self._entries: OrderedDict[tuple[str, ...], list[Case]] = OrderedDict()
+
+    def get(self, assignment: Assignment, public_seed: int, secret: int) -> list[Case]:
+        spec = hashlib.sha256(assignment.model_dump_json().encode()).hexdigest()
+        key = (
+            assignment.name,
+            assignment.version,
+            spec,
+            str(public_seed),
+            str(secret),
+            REFERENCE_VERSION,
+        )
+        if key in self._entries:
+            self.hits += 1
+            self._entries.move_to_end(key)
+            return self._entries[key]
+        self.misses += 1
+        cases = self._entries[key] = _build_all(assignment, public_seed, secret)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return cases
+
+
+CASE_CACHE = CaseCache(get_settings().case_cache_size)
 
 
 def write_job(cases: list[Case], module: str, inputs_dir: Path, manifest: Path) -> None:

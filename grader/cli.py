@@ -6,12 +6,14 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from grader.specs import Assignment
 
 app = typer.Typer(
     name="dlgrader",
@@ -24,6 +26,12 @@ reference_app = typer.Typer(
     help="The ground truth: NumPy reference and its torch cross-check.", no_args_is_help=True
 )
 app.add_typer(reference_app, name="reference")
+assignment_app = typer.Typer(help="One assignment.", no_args_is_help=True)
+app.add_typer(assignment_app, name="assignment")
+schema_app = typer.Typer(
+    help="The models every part exchanges, as JSON Schema.", no_args_is_help=True
+)
+app.add_typer(schema_app, name="schema")
 
 # Logs and CI have no terminal: give tables room instead of folding them into 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 120)
@@ -101,18 +109,55 @@ def list_assignments() -> None:
     from grader.specs import shipped_assignments
 
     table = Table(title="assignments")
-    for col in ("name", "version", "title", "problems", "points"):
+    for col in ("name", "version", "title", "file", "points"):
         table.add_column(col)
     for a in shipped_assignments().values():
-        table.add_row(a.name, a.version, a.title, str(len(a.problems)), f"{a.max_score:g}")
+        table.add_row(a.name, a.version, a.title, f"{a.module}.py", f"{a.max_score:g}")
     console.print(table)
+
+
+def _assignment(name: str) -> Assignment:
+    from grader.specs import get_assignment
+
+    try:
+        return get_assignment(name)
+    except KeyError as exc:
+        err_console.print(f"dlgrader: {exc.args[0]}")
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+@assignment_app.command("show")
+def assignment_show(name: Annotated[str, typer.Argument(help="assignment name")]) -> None:
+    """What a student must implement: names, signatures, points."""
+    from grader.render import print_assignment
+
+    print_assignment(console, _assignment(name))
+
+
+@app.command("init")
+def init_command(
+    name: Annotated[str, typer.Argument(help="assignment name")],
+    directory: Annotated[Path, typer.Argument(help="where to write the starter file")],
+    force: Annotated[bool, typer.Option(help="overwrite an existing file")] = False,
+) -> None:
+    """Write a starter file: every signature and what it must do, no solutions."""
+    from grader.starter import starter_file
+
+    spec = _assignment(name)
+    target = directory / f"{spec.module}.py"
+    if target.exists() and not force:
+        err_console.print(f"dlgrader: {target} exists; pass --force to overwrite it")
+        raise typer.Exit(EXIT_USAGE)
+    directory.mkdir(parents=True, exist_ok=True)
+    target.write_text(starter_file(spec))
+    console.print(f"wrote {target}; check it with: dlgrader grade {target} --assignment {name}")
 
 
 @app.command("grade")
 def grade_command(
     path: Annotated[Path, typer.Argument(help="a .py file, a folder or a .zip")],
     assignment: Annotated[str, typer.Option("--assignment", "-a", help="assignment name")],
-    sandbox: Annotated[str, typer.Option(help="auto, bwrap or process")] = "auto",
+    sandbox: Annotated[str | None, typer.Option(help="auto, bwrap or process")] = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="write the GradingResult here")
     ] = None,
@@ -122,63 +167,46 @@ def grade_command(
     seed: Annotated[int, typer.Option(help="seed of the visible cases")] = 0,
 ) -> None:
     """Grade a submission against the reference. Exit 0 when graded (whatever the score),
-    2 for a usage error, 3 when it could not be graded."""
+    2 for a usage error or an unreadable submission, 3 when the grader could not grade."""
     from grader.grade import grade
+    from grader.gradescope import to_gradescope
+    from grader.render import print_result
     from grader.sandbox import SandboxUnavailable, select_sandbox
-    from grader.specs import get_assignment
+    from grader.settings import get_settings
     from submissions_schema import Verdict
 
     if not path.exists():
         err_console.print(f"dlgrader: {path} does not exist")
         raise typer.Exit(EXIT_USAGE)
+    spec = _assignment(assignment)
     try:
-        spec = get_assignment(assignment)
-    except KeyError as exc:
-        err_console.print(f"dlgrader: {exc.args[0]}")
-        raise typer.Exit(EXIT_USAGE) from None
-    try:
-        box = select_sandbox(sandbox)
+        box = select_sandbox(sandbox or get_settings().sandbox)
     except SandboxUnavailable as exc:
         err_console.print(f"dlgrader: {exc}")
         raise typer.Exit(EXIT_CANNOT_RUN) from None
     if box.name == "process":
-        err_console.print(
-            "[yellow]warning: --sandbox process runs your code without isolation[/yellow]"
-        )
+        err_console.print("[yellow]warning: the process sandbox runs your code unisolated[/yellow]")
     result = grade(path, spec, box, public_seed=seed)
     if json_out:
         json_out.write_text(result.model_dump_json(indent=2))
     if gradescope:
-        from grader.gradescope import to_gradescope
-
         gradescope.write_text(json.dumps(to_gradescope(result), indent=2))
-    if result.verdict != Verdict.graded:
-        err_console.print(f"dlgrader: {result.verdict.value}: {result.message}")
-        raise typer.Exit(EXIT_CANNOT_RUN if result.verdict == Verdict.could_not_grade else 0)
-    table = Table(title=f"{spec.name} {spec.version} — sandbox {result.sandbox}")
-    for col in ("test", "status", "score", "worst error", "hint / message"):
-        table.add_column(col, overflow="fold")
-    colours = {
-        "passed": "green",
-        "failed": "red",
-        "error": "red",
-        "timeout": "yellow",
-        "missing": "yellow",
-        "not_run": "dim",
-    }
-    for t in result.tests:
-        note = t.hint or t.message.split("\n")[0]
-        table.add_row(
-            escape(t.name),
-            f"[{colours[t.status.value]}]{t.status.value}[/]",
-            f"{t.score:.2f}/{t.max_score:.2f}",
-            "" if t.worst_error is None else f"{t.worst_error:.1e}",
-            escape(("hint: " if t.hint else "") + note[:200]),
-        )
-    console.print(table)
-    if result.message:
-        console.print(result.message, markup=False)
-    console.print(f"total: {result.score:g} / {result.max_score:g}")
+    if result.verdict == Verdict.rejected:
+        err_console.print(f"dlgrader: not graded: {result.message}")
+        raise typer.Exit(EXIT_USAGE)
+    if result.verdict == Verdict.could_not_grade:
+        err_console.print(f"dlgrader: could not grade: {result.message}")
+        raise typer.Exit(EXIT_CANNOT_RUN)
+    print_result(console, result)
+
+
+@schema_app.command("export")
+def schema_export(directory: Annotated[Path, typer.Argument(help="output folder")]) -> None:
+    """Write one JSON Schema file per public model."""
+    from submissions_schema.export import export_schemas
+
+    for path in export_schemas(directory):
+        console.print(f"wrote {path}")
 
 
 def main() -> None:

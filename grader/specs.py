@@ -74,6 +74,8 @@ class Problem(BaseModel):
         description="dict entries to compare after the forward: name -> [arg, key]",
     )
     variant: str | None = Field(None, description="told apart in test names: 'stride 2'")
+    doc: str = Field("", description="what the student implements (the forward, loss, ...)")
+    backward_doc: str = Field("", description="what the student's backward returns")
     graph: Literal["sin_plus_product", "lecture_max_example", "random"] | None = None
     graph_function: GraphFunction | None = None
     graph_input: ArraySpec | None = Field(None, description="how each graph input is drawn")

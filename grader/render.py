@@ -1,0 +1,62 @@
+"""How results and assignments look in a terminal."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from grader.specs import Assignment
+from grader.starter import student_functions
+from submissions_schema import GradingResult
+
+STATUS_COLOURS = {
+    "passed": "green",
+    "failed": "red",
+    "error": "red",
+    "timeout": "yellow",
+    "missing": "yellow",
+    "not_run": "dim",
+}
+
+
+def print_result(console: Console, result: GradingResult) -> None:
+    table = Table(
+        title=f"{result.assignment} {result.assignment_version} — sandbox {result.sandbox}"
+    )
+    for col in ("test", "status", "score", "worst error", "hint / message"):
+        table.add_column(col, overflow="fold")
+    for t in result.tests:
+        note = t.hint or t.message.split("\n")[0]
+        table.add_row(
+            escape(t.name),
+            f"[{STATUS_COLOURS[t.status.value]}]{t.status.value}[/]",
+            f"{t.score:.2f}/{t.max_score:.2f}",
+            "" if t.worst_error is None else f"{t.worst_error:.1e}",
+            escape(("hint: " if t.hint else "") + note[:200]),
+        )
+    console.print(table)
+    if result.message:
+        console.print(result.message, markup=False, highlight=False)
+    console.print(f"total: {result.score:g} / {result.max_score:g}")
+
+
+def print_assignment(console: Console, assignment: Assignment) -> None:
+    console.print(
+        f"[bold]{escape(assignment.title)}[/bold] ({assignment.name} {assignment.version})"
+    )
+    if assignment.description:
+        console.print(assignment.description.strip(), markup=False, highlight=False)
+    console.print(f"Write [bold]{assignment.module}.py[/bold] with:")
+    table = Table()
+    for col in ("function", "points", "cases (hidden)", "what it does"):
+        table.add_column(col, overflow="fold")
+    for fn in student_functions(assignment):
+        table.add_row(
+            escape(fn.signature),
+            f"{fn.points:g}",
+            f"{fn.cases} ({fn.hidden_cases})",
+            escape(fn.doc),
+        )
+    console.print(table)
+    console.print(f"total: {assignment.max_score:g} points")

@@ -1,0 +1,30 @@
+"""Every setting of the grader in one typed object, read from DLGRADER_* variables."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DLGRADER_", extra="ignore")
+
+    hidden_seed: int | None = Field(
+        None,
+        description="secret seed of the hidden cases; grading servers must set it, and a "
+        "student's machine never has it (an unset seed draws a fresh one per run)",
+    )
+    sandbox: str = Field("auto", description="auto, bwrap, docker or process")
+    data_dir: Path = Field(
+        Path.home() / ".local" / "share" / "dlgrader",
+        description="uploads, the embedded database, results",
+    )
+    case_cache_size: int = Field(32, description="assignments x seeds whose cases stay in memory")
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

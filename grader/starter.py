@@ -1,0 +1,121 @@
+"""What a student must implement: the list for `assignment show`, the stubs for `init`.
+
+Signatures come from the reference (the API is the course's); descriptions come
+from the spec. No reference code ever reaches a starter file.
+"""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+from dataclasses import dataclass
+
+from grader.cases import reference_fn
+from grader.specs import Assignment, GraphFunction, Kind, Problem
+
+GRAPH_SIGNATURES = {
+    GraphFunction.topological_order: "graph",
+    GraphFunction.forward_pass: "graph, values",
+    GraphFunction.backward_pass: "graph, values, dout",
+    GraphFunction.forward_mode: "graph, values, tangents",
+}
+UNARY_GATES = {"sigmoid", "relu", "exp", "log", "sin", "tanh"}
+
+
+@dataclass(frozen=True)
+class StudentFunction:
+    name: str
+    signature: str  # "affine_forward(x, w, b)" or "class MaxGate"
+    doc: str
+    points: float
+    cases: int
+    hidden_cases: int
+
+
+def _signature(path: str, name: str) -> str:
+    params = inspect.signature(reference_fn(path)).parameters
+    return f"{name}({', '.join(params)})"
+
+
+def student_functions(assignment: Assignment) -> list[StudentFunction]:
+    """One entry per function or class the student writes, first description wins."""
+    found: dict[str, StudentFunction] = {}
+
+    def add(name: str, signature: str, doc: str, points: float, p: Problem) -> None:
+        if name in found:
+            old = found[name]
+            found[name] = StudentFunction(
+                name,
+                old.signature,
+                old.doc or doc,
+                old.points + points,
+                old.cases + p.cases,
+                old.hidden_cases + p.hidden_cases,
+            )
+        else:
+            found[name] = StudentFunction(name, signature, doc, points, p.cases, p.hidden_cases)
+
+    for p in assignment.problems:
+        if p.kind == Kind.gate:
+            args = "x" if p.reference in UNARY_GATES else "x, y"
+            add(
+                p.forward,
+                f"class {p.forward}: forward(self, {args}), backward(self, dz)",
+                p.doc,
+                p.points_forward + p.points_backward,
+                p,
+            )
+        elif p.kind == Kind.graph:
+            assert p.graph_function is not None
+            add(
+                p.forward,
+                f"{p.forward}({GRAPH_SIGNATURES[p.graph_function]})",
+                p.doc,
+                p.points_forward,
+                p,
+            )
+        else:
+            add(p.forward, _signature(p.reference, p.forward), p.doc, p.points_forward, p)
+            if p.backward and p.points_backward:
+                add(
+                    p.backward,
+                    _signature(p.reference_backward or "", p.backward),
+                    p.backward_doc,
+                    p.points_backward,
+                    p,
+                )
+    return list(found.values())
+
+
+def _docstring(doc: str, indent: str) -> str:
+    body = textwrap.fill(doc or "TODO: see the assignment.", width=88 - len(indent))
+    lines = body.splitlines()
+    return (
+        f'{indent}"""'
+        + f"\n{indent}".join(lines)
+        + ("\n" + indent if len(lines) > 1 else "")
+        + '"""\n'
+    )
+
+
+def starter_file(assignment: Assignment) -> str:
+    out = [
+        f'"""{assignment.title} — your {assignment.module}.py for dlgrader."""\n\n',
+        "import numpy as np\n",
+    ]
+    for fn in student_functions(assignment):
+        if fn.signature.startswith("class "):
+            args = fn.signature.split("forward(self, ")[1].split(")")[0]
+            out.append(
+                f"\n\nclass {fn.name}:\n{_docstring(fn.doc, '    ')}\n"
+                f"    def forward(self, {args}):\n"
+                "        raise NotImplementedError\n\n"
+                "    def backward(self, dz):\n"
+                "        raise NotImplementedError\n"
+            )
+        else:
+            out.append(
+                f"\n\ndef {fn.signature}:\n{_docstring(fn.doc, '    ')}"
+                "    raise NotImplementedError\n"
+            )
+    return "".join(out)

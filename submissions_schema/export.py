@@ -1,0 +1,22 @@
+"""Write one JSON Schema file per public model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from submissions_schema.results import GradingResult, TestResult
+
+PUBLIC_MODELS: list[type[BaseModel]] = [GradingResult, TestResult]
+
+
+def export_schemas(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for model in PUBLIC_MODELS:
+        path = directory / f"{model.__name__}.schema.json"
+        path.write_text(json.dumps(model.model_json_schema(), indent=2) + "\n")
+        written.append(path)
+    return written
