@@ -30,6 +30,7 @@ from submissions_schema import Visibility
 
 REFERENCE_VERSION = "1"
 EPS = 1e-6  # the directional check's step
+INPUTS_FILE = "inputs.npz"
 
 
 def hidden_seed() -> int:
@@ -399,8 +400,9 @@ CASE_CACHE = CaseCache(get_settings().case_cache_size)
 
 
 def write_job(cases: list[Case], module: str, inputs_dir: Path, manifest: Path) -> None:
-    for case in cases:
-        for name, array in case.inputs.items():
-            np.save(inputs_dir / f"{name}.npy", array, allow_pickle=False)
+    """The harness's inputs as one uncompressed .npz (one file: cheap to write and mount)."""
+    arrays = {name: array for case in cases for name, array in case.inputs.items()}
+    with open(inputs_dir / INPUTS_FILE, "wb") as f:
+        np.savez(f, allow_pickle=False, **arrays)
     calls = [c for case in cases for c in case.calls]
     manifest.write_text(json.dumps({"module": module, "calls": calls}))

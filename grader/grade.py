@@ -11,6 +11,7 @@ from pathlib import Path
 from grader.cases import REFERENCE_VERSION, build_cases, write_job
 from grader.compare import judge_case, read_status
 from grader.sandbox import JobDirs, Sandbox, SandboxLimits, SandboxRun
+from grader.settings import scratch_dir
 from grader.specs import Assignment
 from submissions_schema import GradingResult, Verdict
 
@@ -53,6 +54,8 @@ def stage_submission(path: Path, module: str, dest: Path) -> None:
 
 
 def _crash_reason(run: SandboxRun) -> str:
+    if run.out_dir_exceeded:
+        return "the process wrote too much into its output folder and was stopped"
     if run.timed_out:
         return "the whole run exceeded its time limit and was stopped"
     if run.signal:
@@ -77,7 +80,7 @@ def grade(
         sandbox=sandbox.name,
         reference_version=REFERENCE_VERSION,
     )
-    root = Path(tempfile.mkdtemp(prefix="dlgrader-job-"))
+    root = Path(tempfile.mkdtemp(prefix="dlgrader-job-", dir=scratch_dir()))
     root.chmod(0o755)
     try:
         job = JobDirs.create(root)

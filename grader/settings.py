@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 
@@ -22,9 +23,22 @@ class Settings(BaseSettings):
         Path.home() / ".local" / "share" / "dlgrader",
         description="uploads, the embedded database, results",
     )
+    scratch_dir: Path | None = Field(
+        None,
+        description="where job folders live while a submission runs; default: /dev/shm "
+        "when writable (a tmpfs: creating files there is ~30x cheaper than on disk), else TMPDIR",
+    )
     case_cache_size: int = Field(32, description="assignments x seeds whose cases stay in memory")
 
 
 @cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def scratch_dir() -> Path | None:
+    configured = get_settings().scratch_dir
+    if configured is not None:
+        return configured
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else None

@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -36,12 +35,17 @@ class SandboxLimits(BaseModel):
     file_size_bytes: int = Field(64 << 20, description="RLIMIT_FSIZE, largest file it may write")
     open_files: int = Field(256, description="RLIMIT_NOFILE")
     output_bytes: int = Field(64 << 10, description="stdout and stderr kept, each")
+    tmp_bytes: int = Field(64 << 20, description="size of the sandbox's private /tmp")
+    out_dir_bytes: int = Field(
+        256 << 20, description="the output folder; past it the run is killed"
+    )
 
 
 class SandboxRun(BaseModel):
     exit_code: int | None
     signal: int | None = None
     timed_out: bool = False
+    out_dir_exceeded: bool = False
     wall_s: float
     stdout: str = ""
     stderr: str = ""
@@ -75,6 +79,16 @@ def _read_capped(stream: IO[bytes], cap: int, into: list[bytes]) -> None:
     # Keep draining past the cap so a student printing forever never blocks on a full pipe.
 
 
+def folder_bytes(root: Path) -> int:
+    """Bytes of the regular files under root, links not followed."""
+    total = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(folder, name)).st_size
+    return total
+
+
 def rlimits(limits: SandboxLimits, nproc: bool) -> Callable[[], None]:
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
@@ -94,8 +108,10 @@ def run_limited(
     name: str,
     env: dict[str, str] | None = None,
     preexec: Callable[[], None] | None = None,
+    watch: Path | None = None,
 ) -> SandboxRun:
-    """Start argv in its own session, cap its output, kill the whole group at the wall limit."""
+    """Start argv in its own session, cap its output, kill the whole group at the wall limit
+    or when the `watch` folder outgrows `limits.out_dir_bytes`."""
     start = time.monotonic()
     proc = subprocess.Popen(
         list(argv),
@@ -118,11 +134,18 @@ def run_limited(
     ]
     for r in readers:
         r.start()
-    timed_out = False
+    timed_out = exceeded = False
+    deadline = start + limits.wall_s
     try:
-        proc.wait(timeout=limits.wall_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
+        while proc.poll() is None:
+            if time.monotonic() >= deadline:
+                timed_out = True
+                break
+            if watch is not None and folder_bytes(watch) > limits.out_dir_bytes:
+                exceeded = True
+                break
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=min(0.1, max(0.0, deadline - time.monotonic())))
     finally:
         # The whole group: children that escaped the harness's own process go too.
         with contextlib.suppress(ProcessLookupError):
@@ -135,6 +158,7 @@ def run_limited(
         exit_code=code if code >= 0 else None,
         signal=-code if code < 0 else None,
         timed_out=timed_out,
+        out_dir_exceeded=exceeded,
         wall_s=time.monotonic() - start,
         stdout=b"".join(out).decode("utf-8", "replace"),
         stderr=b"".join(err).decode("utf-8", "replace"),
@@ -162,10 +186,6 @@ def numpy_site() -> list[Path]:
 
     pkg = Path(numpy.__file__).resolve().parent
     return [p for p in (pkg, pkg.parent / "numpy.libs") if p.exists()]
-
-
-def scratch_dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="dlgrader-job-"))
 
 
 def python_executable() -> str:

@@ -30,12 +30,9 @@ from grader.sandbox.base import (
 SANDBOX_UID = 65534  # nobody
 
 
-def _dirs_for(path: Path) -> list[str]:
+def _dirs_for(path: Path) -> list[tuple[str, ...]]:
     """--dir every ancestor with mode 0755, so the unprivileged uid can walk to the mount."""
-    args: list[str] = []
-    for parent in reversed(path.parents[:-1]):
-        args += ["--perms", "0755", "--dir", str(parent)]
-    return args
+    return [("--perms", "0755", "--dir", str(parent)) for parent in reversed(path.parents[:-1])]
 
 
 class BwrapSandbox(Sandbox):
@@ -58,13 +55,11 @@ class BwrapSandbox(Sandbox):
             return f"bwrap cannot create namespaces here: {probe.stderr.strip()}"
         return None
 
-    def argv(self, job: JobDirs) -> list[str]:
+    def argv(self, job: JobDirs, limits: SandboxLimits) -> list[str]:
         as_root = os.geteuid() == 0
         prefix = Path(sys.base_prefix)
-        exe = Path(sys.executable)
         site_packages = next(p for p in map(Path, sys.path) if p.name == "site-packages")
-        args = [
-            "bwrap",
+        isolation = [
             "--die-with-parent",
             "--new-session",
             "--clearenv",
@@ -77,71 +72,43 @@ class BwrapSandbox(Sandbox):
             "sandbox",
         ]
         if not as_root:
-            args += ["--unshare-user", "--cap-drop", "ALL"]
-        args += [
-            "--ro-bind",
-            "/usr",
-            "/usr",
-            "--symlink",
-            "usr/lib",
-            "/lib",
-            "--symlink",
-            "usr/lib64",
-            "/lib64",
-            "--symlink",
-            "usr/bin",
-            "/bin",
+            isolation += ["--unshare-user", "--cap-drop", "ALL"]
+        # Each entry: one mount, one line.
+        mounts: list[tuple[str, ...]] = [
+            ("--ro-bind", "/usr", "/usr"),
+            ("--symlink", "usr/lib", "/lib"),
+            ("--symlink", "usr/lib64", "/lib64"),
+            ("--symlink", "usr/bin", "/bin"),
         ]
         if not prefix.is_relative_to("/usr"):
-            args += [*_dirs_for(prefix), "--ro-bind", str(prefix), str(prefix)]
+            mounts += [*_dirs_for(prefix), ("--ro-bind", str(prefix), str(prefix))]
             if site_packages.is_relative_to(prefix):
-                args += ["--tmpfs", str(site_packages)]  # hide every installed package
-        args += ["--perms", "0755", "--dir", "/opt", "--perms", "0755", "--dir", "/opt/site"]
-        for pkg in numpy_site():
-            args += ["--ro-bind", str(pkg), f"/opt/site/{pkg.name}"]
-        args += [
-            "--perms",
-            "0755",
-            "--dir",
-            "/opt/harness",
-            "--ro-bind",
-            str(HARNESS),
-            "/opt/harness/runner.py",
-            "--ro-bind",
-            str(job.submission),
-            "/submission",
-            "--ro-bind",
-            str(job.inputs),
-            "/inputs",
-            "--ro-bind",
-            str(job.manifest),
-            "/manifest.json",
-            "--bind",
-            str(job.out),
-            "/out",
-            "--proc",
-            "/proc",
-            "--dev",
-            "/dev",
-            "--tmpfs",
-            "/tmp",
+                mounts.append(("--tmpfs", str(site_packages)))  # hide every installed package
+        mounts += [("--perms", "0755", "--dir", "/opt"), ("--perms", "0755", "--dir", "/opt/site")]
+        mounts += [("--ro-bind", str(pkg), f"/opt/site/{pkg.name}") for pkg in numpy_site()]
+        mounts += [
+            ("--perms", "0755", "--dir", "/opt/harness"),
+            ("--ro-bind", str(HARNESS), "/opt/harness/runner.py"),
+            ("--ro-bind", str(job.submission), "/submission"),
+            ("--ro-bind", str(job.inputs), "/inputs"),
+            ("--ro-bind", str(job.manifest), "/manifest.json"),
+            ("--bind", str(job.out), "/out"),
+            ("--proc", "/proc"),
+            ("--dev", "/dev"),
+            ("--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"),
+        ]
+        env = [
+            ("--setenv", "PATH", "/usr/bin"),
+            ("--setenv", "HOME", "/tmp"),
+            ("--setenv", "OMP_NUM_THREADS", "1"),
+            ("--setenv", "OPENBLAS_NUM_THREADS", "1"),
+        ]
+        args = [
+            "bwrap",
+            *isolation,
+            *(a for m in [*mounts, *env] for a in m),
             "--chdir",
             "/tmp",
-            "--setenv",
-            "PATH",
-            "/usr/bin",
-            "--setenv",
-            "HOME",
-            "/tmp",
-            "--setenv",
-            "PYTHONPATH",
-            "/opt/site",
-            "--setenv",
-            "OMP_NUM_THREADS",
-            "1",
-            "--setenv",
-            "OPENBLAS_NUM_THREADS",
-            "1",
             "--",
         ]
         if as_root:
@@ -154,21 +121,24 @@ class BwrapSandbox(Sandbox):
                 "--bounding-set=-all",
                 "--no-new-privs",
             ]
-        # -I ignores PYTHONPATH, so the harness is started with -S and a path of its own.
-        args += [
-            str(exe),
+        # -I ignores PYTHONPATH, so the harness starts with -S and a path of its own.
+        launcher = (
+            "import sys; sys.path[:0] = ['/opt/site']; sys.argv = sys.argv[1:]; "
+            "exec(compile(open('/opt/harness/runner.py').read(), 'runner.py', 'exec'))"
+        )
+        return [
+            *args,
+            sys.executable,
             "-I",
             "-S",
             "-c",
-            "import sys; sys.path[:0] = ['/opt/site']; sys.argv = sys.argv[1:]; "
-            "exec(compile(open('/opt/harness/runner.py').read(), 'runner.py', 'exec'))",
+            launcher,
             "/opt/harness/runner.py",
             "/manifest.json",
             "/inputs",
             "/submission",
             "/out",
         ]
-        return args
 
     def run(self, job: JobDirs, limits: SandboxLimits) -> SandboxRun:
         if os.geteuid() == 0:
@@ -177,9 +147,10 @@ class BwrapSandbox(Sandbox):
             for d in (job.submission, job.inputs, job.out.parent):
                 d.chmod(0o755)
         return run_limited(
-            self.argv(job),
+            self.argv(job, limits),
             limits,
             self.name,
             env={"PATH": "/usr/bin:/bin"},
             preexec=rlimits(limits, nproc=os.geteuid() == 0),
+            watch=job.out,
         )

@@ -37,4 +37,5 @@ class ProcessSandbox(Sandbox):
             self.name,
             env={"PATH": "/usr/bin:/bin"},
             preexec=rlimits(limits, nproc=False),
+            watch=job.out,
         )

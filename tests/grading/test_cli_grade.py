@@ -19,13 +19,26 @@ LAYERS = EXAMPLES / "cnn-layers" / "layers.py"
 
 
 def dlgrader(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "grader.cli", *args], capture_output=True,
-                          text=True, timeout=300, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "grader.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+    )
 
 
 def test_grade_prints_a_table_and_writes_json_and_gradescope(tmp_path: Path) -> None:
-    proc = dlgrader("grade", str(LAYERS), "--assignment", "cnn-layers",
-                    "--json", str(tmp_path / "r.json"), "--gradescope", str(tmp_path / "gs.json"))
+    proc = dlgrader(
+        "grade",
+        str(LAYERS),
+        "--assignment",
+        "cnn-layers",
+        "--json",
+        str(tmp_path / "r.json"),
+        "--gradescope",
+        str(tmp_path / "gs.json"),
+    )
     assert proc.returncode == 0, proc.stderr
     assert "total: 52 / 52" in proc.stdout
     result = json.loads((tmp_path / "r.json").read_text())
@@ -57,11 +70,14 @@ def test_a_folder_and_a_zip_are_graded_like_the_file(tmp_path: Path) -> None:
     assert "total: 52 / 52" in dlgrader("grade", str(archive), "-a", "cnn-layers").stdout
 
 
-@pytest.mark.parametrize(("args", "words"), [
-    (["grade", "nowhere.py", "-a", "cnn-layers"], "does not exist"),
-    (["grade", str(LAYERS), "-a", "no-such-assignment"], "no assignment"),
-    (["grade", str(LAYERS), "-a", "cnn-layers", "--sandbox", "chroot"], "unknown sandbox"),
-])
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["grade", "nowhere.py", "-a", "cnn-layers"], "does not exist"),
+        (["grade", str(LAYERS), "-a", "no-such-assignment"], "no assignment"),
+        (["grade", str(LAYERS), "-a", "cnn-layers", "--sandbox", "chroot"], "unknown sandbox"),
+    ],
+)
 def test_usage_errors_exit_2_or_3_with_one_line(args: list[str], words: str) -> None:
     proc = dlgrader(*args)
     assert proc.returncode in (2, 3)

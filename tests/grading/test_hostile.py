@@ -179,6 +179,29 @@ def test_huge_file_and_many_files(tmp_path: Path) -> None:
     assert all(t.status == TestStatus.error for t in result.tests if t.function == "relu_backward")
 
 
+def test_filling_the_output_folder_is_stopped(tmp_path: Path) -> None:
+    body = (
+        "i = 0\n    while True:\n        i += 1\n"
+        "        with open('/out/junk%d' % i, 'wb') as f: f.write(b'0' * (32 << 20))"
+    )
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body), time_limit_s=30)
+    backward = [t for t in result.tests if t.function == "relu_backward"]
+    assert all(t.score == 0 for t in backward)
+    assert "too much into its output folder" in backward[0].message
+    assert result.execution_time_s < 20
+
+
+def test_filling_tmp_is_refused(tmp_path: Path) -> None:
+    body = (
+        "for i in range(100):\n        with open('/tmp/junk%d' % i, 'wb') as f: f.write(b'0' * (16 << 20))\n"
+        "    return dout * (cache > 0)"
+    )
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body))
+    backward = [t for t in result.tests if t.function == "relu_backward"]
+    assert {t.status for t in backward} == {TestStatus.error}
+    assert "No space left" in backward[0].message or "OSError" in backward[0].message
+
+
 def test_network_is_unreachable(tmp_path: Path) -> None:
     body = (
         "import socket\n    socket.create_connection(('1.1.1.1', 80), timeout=1)\n"

@@ -1,0 +1,102 @@
+"""What the sandbox and the trusted comparison cost on top of the student's own compute.
+
+    python bench/grade_overhead.py [--repeats 5]
+
+Side by side in one run, on the correct cnn-layers example:
+  plain    the same student calls (the grading manifest's) in this Python process
+  grade    grader.grade.grade() through bubblewrap: stage, sandbox, harness, compare
+  cli      `dlgrader grade` as a student types it (interpreter start and imports too)
+and whether a second grading reused the cached reference. Target: grade - plain ≤ 0.3 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from grader.cases import CASE_CACHE, build_cases, write_job
+from grader.grade import grade
+from grader.harness.runner import Harness
+from grader.sandbox import JobDirs, select_sandbox
+from grader.settings import scratch_dir
+from grader.specs import get_assignment
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTION = ROOT / "examples" / "cnn-layers" / "layers.py"
+TARGET_S = 0.3
+
+
+def plain_calls(seconds: list[float]) -> None:
+    """Make the manifest's calls in this process: import, calls, nothing else."""
+    spec = get_assignment("cnn-layers")
+    cases = build_cases(spec, 0, secret_seed=1)
+    with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
+        job = JobDirs.create(Path(tmp))
+        (job.submission / "layers.py").write_text(SOLUTION.read_text())
+        write_job(cases, spec.module, job.inputs, job.manifest)
+        import json
+
+        manifest = json.loads(job.manifest.read_text())
+        sys.modules.pop("layers", None)
+        start = time.perf_counter()
+        Harness(manifest, job.inputs, str(job.submission), job.out).run()
+        seconds.append(time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    spec = get_assignment("cnn-layers")
+    sandbox = select_sandbox("bwrap")
+
+    CASE_CACHE._entries.clear()  # a cold start for the first grading
+    start = time.perf_counter()
+    first = grade(SOLUTION, spec, sandbox, secret_seed=1)
+    cold = time.perf_counter() - start
+    misses_after_first = CASE_CACHE.misses
+
+    plain: list[float] = []
+    graded: list[float] = []
+    cli: list[float] = []
+    for _ in range(args.repeats):
+        plain_calls(plain)
+        start = time.perf_counter()
+        result = grade(SOLUTION, spec, sandbox, secret_seed=1)
+        graded.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "grader.cli", "grade", str(SOLUTION), "-a", "cnn-layers"],
+            check=True,
+            capture_output=True,
+            env={"DLGRADER_HIDDEN_SEED": "1", "PATH": "/usr/bin:/bin"},
+        )
+        cli.append(time.perf_counter() - start)
+    assert first.score == result.score == spec.max_score
+
+    p, g, c = (statistics.median(x) for x in (plain, graded, cli))
+    print(f"cnn-layers, correct example, {len(first.tests)} tests, median of {args.repeats}")
+    print(f"  plain student calls, one process   {p * 1e3:8.1f} ms")
+    print(
+        f"  grade() through bwrap, cache warm  {g * 1e3:8.1f} ms   ratio {g / p:5.2f}x   "
+        f"added {(g - p) * 1e3:6.1f} ms   target <= {TARGET_S * 1e3:.0f} ms: "
+        f"{'ok' if g - p <= TARGET_S else 'OVER'}"
+    )
+    print(f"  grade() first, cache cold          {cold * 1e3:8.1f} ms")
+    print(f"  dlgrader grade (CLI, new process)  {c * 1e3:8.1f} ms")
+    print(
+        f"  reference cache: {misses_after_first} build for the first grading, "
+        f"{CASE_CACHE.misses - misses_after_first} for the {args.repeats * 2} after it "
+        f"(hits {CASE_CACHE.hits})"
+    )
+
+
+if __name__ == "__main__":
+    main()
