@@ -161,6 +161,13 @@ def test_many_threads(tmp_path: Path) -> None:
     assert all(t.score == 0 for t in result.tests if t.function == "relu_backward")
 
 
+def test_modifying_an_input_in_place_is_named(tmp_path: Path) -> None:
+    result = run(tmp_path, GOOD.replace("return np.maximum(0, x), x", "np.maximum(x, 0, out=x)\n    return x, x"))
+    forward = [t for t in result.tests if t.function == "relu_forward"]
+    assert {t.status for t in forward} == {TestStatus.error}
+    assert "in place" in forward[0].message
+
+
 def test_printing_forever(tmp_path: Path) -> None:
     body = "while True: print('x' * 1000)"
     result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body), time_limit_s=6)
