@@ -162,7 +162,10 @@ def test_many_threads(tmp_path: Path) -> None:
 
 
 def test_modifying_an_input_in_place_is_named(tmp_path: Path) -> None:
-    result = run(tmp_path, GOOD.replace("return np.maximum(0, x), x", "np.maximum(x, 0, out=x)\n    return x, x"))
+    result = run(
+        tmp_path,
+        GOOD.replace("return np.maximum(0, x), x", "np.maximum(x, 0, out=x)\n    return x, x"),
+    )
     forward = [t for t in result.tests if t.function == "relu_forward"]
     assert {t.status for t in forward} == {TestStatus.error}
     assert "in place" in forward[0].message
