@@ -30,13 +30,14 @@ def seconds(fn: Callable[[], object]) -> float:
 
 
 def side_by_side(
-    numpy_fn: Callable[[], object], torch_fn: Callable[[], object], repeats: int, blocks: int = 5
-) -> tuple[float, float]:
-    """Median seconds of each, timed in alternating blocks.
+    numpy_fn: Callable[[], object], torch_fn: Callable[[], object], repeats: int, blocks: int
+) -> tuple[list[float], list[float]]:
+    """Seconds of each call, timed in alternating blocks.
 
     Blocks rather than single calls: torch's OpenMP threads spin for a while after
     a kernel and would steal the cores from the NumPy call that follows; a pause
-    lets them sleep before the other side runs.
+    lets them sleep before the other side runs. Many blocks spread the noise of a
+    shared machine over both sides alike.
     """
     times: dict[str, list[float]] = {"numpy": [], "torch": []}
     per_block = max(1, repeats // blocks)
@@ -44,15 +45,21 @@ def side_by_side(
         for name, fn in (("numpy", numpy_fn), ("torch", torch_fn)):
             fn()  # warm caches, thread pools and allocators
             times[name] += [seconds(fn) for _ in range(per_block)]
-            time.sleep(0.3)
-    return statistics.median(times["numpy"]), statistics.median(times["torch"])
+            time.sleep(0.2)
+    return times["numpy"], times["torch"]
+
+
+def quartiles(xs: list[float]) -> tuple[float, float, float]:
+    q1, q2, q3 = statistics.quantiles(xs, n=4)
+    return q1, q2, q3
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=120)
+    parser.add_argument("--blocks", type=int, default=12)
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -85,17 +92,23 @@ def main() -> None:
 
     print(
         f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-        f"float64, forward + backward, median of {args.repeats} calls each, alternating blocks"
+        f"float64, forward + backward, median of {args.repeats} calls each "
+        f"in {args.blocks} alternating blocks"
     )
     print(f"{'op':<38}{'numpy ms':>10}{'torch ms':>10}{'ratio':>8}  target <= {TARGET}x")
     for name, np_fn, t_fn in (
         ("conv (64,16,32,32)*(32,16,3,3) s1 p1", numpy_conv, torch_conv),
         ("max-pool 2x2 s2 (64,16,32,32)", numpy_pool, torch_pool),
     ):
-        np_s, t_s = side_by_side(np_fn, t_fn, args.repeats)
-        ratio = np_s / t_s
+        np_times, t_times = side_by_side(np_fn, t_fn, args.repeats, args.blocks)
+        (n1, n2, n3), (t1, t2, t3) = quartiles(np_times), quartiles(t_times)
+        ratio = n2 / t2
         verdict = "ok" if ratio <= TARGET else "OVER TARGET"
-        print(f"{name:<38}{np_s * 1e3:>10.2f}{t_s * 1e3:>10.2f}{ratio:>8.2f}  {verdict}")
+        print(
+            f"{name:<38}{n2 * 1e3:>10.2f}{t2 * 1e3:>10.2f}{ratio:>8.2f}  {verdict}"
+            f"   (quartiles ms: numpy {n1 * 1e3:.2f}-{n3 * 1e3:.2f}, "
+            f"torch {t1 * 1e3:.2f}-{t3 * 1e3:.2f})"
+        )
 
 
 if __name__ == "__main__":
