@@ -29,6 +29,28 @@ class Settings(BaseSettings):
         "when writable (a tmpfs: creating files there is ~30x cheaper than on disk), else TMPDIR",
     )
     case_cache_size: int = Field(32, description="assignments x seeds whose cases stay in memory")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; unset: SQLite in the data folder (the embedded default)"
+    )
+    broker_url: str | None = Field(
+        None, description="Celery broker (redis://...); unset: an in-process worker pool"
+    )
+    max_attempts: int = Field(3, ge=1, description="gradings tried before 'could not grade'")
+    stuck_margin_s: float = Field(
+        120.0, description="how long past its limit a queued or running submission is re-queued"
+    )
+    embedded_workers: int = Field(2, ge=1, description="threads grading in `dlgrader serve`")
+    max_request_bytes: int = Field(16 << 20, description="largest upload the API reads")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.data_dir / 'dlgrader.sqlite3'}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
 
 
 @cache

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from submissions_schema import Visibility
+from submissions_schema import SubmissionPolicy, Visibility
 
 ASSIGNMENTS_DIR = Path(__file__).resolve().parent / "assignments"
 
@@ -125,6 +125,7 @@ class Assignment(BaseModel):
     description: str = ""
     time_limit_s: float = 120.0
     memory_mb: int = 2048
+    policy: SubmissionPolicy = Field(default_factory=SubmissionPolicy)
     problems: list[Problem]
 
     @property

@@ -1,5 +1,39 @@
 """The pydantic models every part of dlgrader exchanges, exported as JSON Schema."""
 
 from submissions_schema.results import GradingResult, TestResult, TestStatus, Verdict, Visibility
+from submissions_schema.service import (
+    FINAL_STATUSES,
+    ApiError,
+    AssignmentInfo,
+    RegradeSummary,
+    Role,
+    ScoreChange,
+    StatusEvent,
+    Submission,
+    SubmissionDetail,
+    SubmissionPolicy,
+    SubmissionStatus,
+    TokenCreated,
+    User,
+)
 
-__all__ = ["GradingResult", "TestResult", "TestStatus", "Verdict", "Visibility"]
+__all__ = [
+    "FINAL_STATUSES",
+    "ApiError",
+    "AssignmentInfo",
+    "GradingResult",
+    "RegradeSummary",
+    "Role",
+    "ScoreChange",
+    "StatusEvent",
+    "Submission",
+    "SubmissionDetail",
+    "SubmissionPolicy",
+    "SubmissionStatus",
+    "TestResult",
+    "TestStatus",
+    "TokenCreated",
+    "User",
+    "Verdict",
+    "Visibility",
+]

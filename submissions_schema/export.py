@@ -7,9 +7,33 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from submissions_schema.results import GradingResult, TestResult
+from submissions_schema import (
+    ApiError,
+    AssignmentInfo,
+    GradingResult,
+    RegradeSummary,
+    StatusEvent,
+    Submission,
+    SubmissionDetail,
+    SubmissionPolicy,
+    TestResult,
+    TokenCreated,
+    User,
+)
 
-PUBLIC_MODELS: list[type[BaseModel]] = [GradingResult, TestResult]
+PUBLIC_MODELS: list[type[BaseModel]] = [
+    ApiError,
+    AssignmentInfo,
+    GradingResult,
+    RegradeSummary,
+    StatusEvent,
+    Submission,
+    SubmissionDetail,
+    SubmissionPolicy,
+    TestResult,
+    TokenCreated,
+    User,
+]
 
 
 def export_schemas(directory: Path) -> list[Path]:

@@ -1,44 +1,28 @@
-"""The `dlgrader` command line."""
+"""Commands that work on this machine alone: reference check, assignments, init, grade."""
 
 from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from grader.cli.common import (
+    EXIT_CANNOT_RUN,
+    EXIT_USAGE,
+    app,
+    assignment_app,
+    console,
+    err_console,
+    reference_app,
+    schema_app,
+)
 
 if TYPE_CHECKING:
     from grader.specs import Assignment
-
-app = typer.Typer(
-    name="dlgrader",
-    help="Autograder and reproducibility service for deep-learning courses.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-reference_app = typer.Typer(
-    help="The ground truth: NumPy reference and its torch cross-check.", no_args_is_help=True
-)
-app.add_typer(reference_app, name="reference")
-assignment_app = typer.Typer(help="One assignment.", no_args_is_help=True)
-app.add_typer(assignment_app, name="assignment")
-schema_app = typer.Typer(
-    help="The models every part exchanges, as JSON Schema.", no_args_is_help=True
-)
-app.add_typer(schema_app, name="schema")
-
-# Logs and CI have no terminal: give tables room instead of folding them into 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 120)
-err_console = Console(stderr=True)
-
-EXIT_USAGE = 2
-EXIT_CANNOT_RUN = 3
 
 
 def _fmt(x: float) -> str:
@@ -207,14 +191,3 @@ def schema_export(directory: Annotated[Path, typer.Argument(help="output folder"
 
     for path in export_schemas(directory):
         console.print(f"wrote {path}")
-
-
-def main() -> None:
-    try:
-        app()
-    except KeyboardInterrupt:
-        sys.exit(130)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,325 @@
+"""The service's commands: run it (serve, worker, reaper) and use it (login, submit, ...)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+from rich.table import Table
+
+from grader.cli.common import EXIT_CANNOT_RUN, EXIT_USAGE, admin_app, app, console, fail, token_app
+from submissions_schema import FINAL_STATUSES, Role, Submission, SubmissionStatus
+
+if TYPE_CHECKING:
+    from grader.client import Client
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _client() -> Client:
+    from grader.client import Client, ClientError, load_config
+
+    try:
+        return Client(load_config())
+    except ClientError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+
+
+def _call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a client call; a server or network error becomes one line and exit 1."""
+    from grader.client import ClientError
+
+    try:
+        return fn(*args, **kwargs)
+    except ClientError as exc:
+        raise fail(str(exc)) from None
+
+
+# --- running the service -------------------------------------------------------------------
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+) -> None:
+    """Run the HTTP API. Without DLGRADER_BROKER_URL it also grades, in-process, on SQLite
+    and bubblewrap: the whole service on one machine."""
+    import uvicorn
+
+    from grader.service.api import create_app
+    from grader.settings import get_settings
+
+    settings = get_settings()
+    mode = f"Celery on {settings.broker_url}" if settings.broker_url else "embedded workers"
+    console.print(
+        f"dlgrader API on http://{host}:{port} — database "
+        f"{settings.resolved_database_url().split('@')[-1]}, {mode}",
+        highlight=False,
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command("worker")
+def worker(
+    queues: Annotated[str, typer.Option(help="comma-separated: cpu, gpu")] = "cpu",
+    concurrency: Annotated[int, typer.Option(help="jobs at once (with --gpus: one per GPU)")] = 2,
+    gpus: Annotated[str | None, typer.Option(help="GPU ids this worker owns, e.g. 0,1")] = None,
+) -> None:
+    """Run a Celery worker (needs DLGRADER_BROKER_URL). With --gpus, one job slot per GPU."""
+    from grader.settings import get_settings
+    from workers.celery_app import app as celery_app
+    from workers.gpu import configure_gpu_slots
+
+    if not get_settings().broker_url:
+        raise fail(
+            "set DLGRADER_BROKER_URL (redis://...) to run Celery workers; "
+            "`dlgrader serve` grades in-process without one",
+            EXIT_USAGE,
+        )
+    if gpus:
+        slots = configure_gpu_slots(gpus)
+        concurrency = len(slots)
+    celery_app.worker_main(
+        [
+            "worker",
+            "--loglevel=INFO",
+            f"--queues={queues}",
+            f"--concurrency={concurrency}",
+            "--pool=prefork",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+@app.command("reaper")
+def reaper(
+    interval: Annotated[float, typer.Option(help="seconds between passes")] = 30.0,
+    once: Annotated[bool, typer.Option(help="one pass, then exit")] = False,
+) -> None:
+    """Re-queue submissions the queue lost (Redis emptied, a worker killed)."""
+    from grader.service.queue import CeleryDispatcher
+    from grader.settings import get_settings
+    from workers.reaper import reap
+
+    settings = get_settings()
+    dispatcher = CeleryDispatcher()
+    while True:
+        reaped = reap(settings, dispatcher)
+        if reaped.requeued or reaped.failed:
+            console.print(f"reaper: re-queued {len(reaped.requeued)}, failed {len(reaped.failed)}")
+        if once:
+            return
+        time.sleep(interval)
+
+
+# --- using it ------------------------------------------------------------------------------
+
+
+@app.command("login")
+def login(
+    server: Annotated[str, typer.Option(help="e.g. https://grader.example.edu")],
+    token: Annotated[str, typer.Option(help="the token course staff gave you")],
+) -> None:
+    """Check the token against the server and save both (the file is private to you)."""
+    from grader.client import CONFIG, Client, ClientConfig, save_config
+
+    config = ClientConfig(server=server, token=token)
+    assignments = _call(Client(config).assignments)
+    save_config(config)
+    console.print(f"logged in to {server}; {len(assignments)} assignments; saved to {CONFIG}")
+
+
+def _print_status(detail: Submission) -> None:
+    score = "" if detail.score is None else f", score {detail.score:g} / {detail.max_score:g}"
+    late = f", late (−{detail.penalty:.0%})" if detail.late else ""
+    console.print(
+        f"{detail.id}  {detail.assignment}  {detail.status.value}{score}{late}", highlight=False
+    )
+    if detail.reason:
+        console.print(f"  {detail.reason}", markup=False, highlight=False)
+
+
+@app.command("submit")
+def submit(
+    path: Annotated[Path, typer.Argument(help="the module, a folder holding it, or a .zip")],
+    assignment: Annotated[str, typer.Option("--assignment", "-a")],
+    wait: Annotated[
+        bool, typer.Option(help="follow it until graded, then print the result")
+    ] = False,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
+    timeout: Annotated[float, typer.Option(help="seconds to wait with --wait")] = 900.0,
+) -> None:
+    """Upload a submission; with --wait, show its status live and then the result table."""
+    from grader.render import print_result
+
+    client = _client()
+    if path.is_dir():
+        raise fail("submit the module file or a .zip of the folder", EXIT_USAGE)
+    if not path.exists():
+        raise fail(f"{path} does not exist", EXIT_USAGE)
+    size = path.stat().st_size
+    key = uuid.uuid4().hex  # one key for every retry of this upload: never two submissions
+    with Progress(
+        TextColumn("uploading {task.fields[name]}"),
+        BarColumn(),
+        DownloadColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("upload", total=size, name=path.name)
+        submission = _call(
+            client.submit, path, assignment, lambda n: bar.advance(task, n), idempotency_key=key
+        )
+    console.print(f"submitted {submission.id} ({submission.status.value})")
+    if not wait:
+        return
+    deadline = time.monotonic() + timeout
+    last = None
+    with console.status("waiting…") as spinner:
+        while True:
+            detail = _call(client.submission, submission.id)
+            if detail.status != last:
+                spinner.update(f"{detail.status.value}…")
+                last = detail.status
+            if detail.status in FINAL_STATUSES:
+                break
+            if time.monotonic() > deadline:
+                raise fail(
+                    f"still {detail.status.value} after {timeout:g} s; "
+                    f"check later with `dlgrader status {submission.id}`",
+                    EXIT_CANNOT_RUN,
+                )
+            time.sleep(0.5)
+    _print_status(detail)
+    if detail.result is not None:
+        print_result(console, detail.result)
+        if json_out:
+            json_out.write_text(detail.result.model_dump_json(indent=2))
+    if detail.status != SubmissionStatus.graded:
+        raise typer.Exit(
+            EXIT_CANNOT_RUN if detail.status == SubmissionStatus.failed else EXIT_USAGE
+        )
+
+
+@app.command("status")
+def status(submission_id: str) -> None:
+    """A submission's status and its history."""
+    detail = _call(_client().submission, submission_id)
+    _print_status(detail)
+    for event in detail.events:
+        console.print(
+            f"  {event.at:%Y-%m-%d %H:%M:%S}  {event.status.value:<9} {event.message}",
+            markup=False,
+            highlight=False,
+        )
+
+
+@app.command("submissions")
+def submissions(
+    assignment: Annotated[str | None, typer.Option("--assignment", "-a")] = None,
+) -> None:
+    """Your submissions (all of them, for course staff), newest first."""
+    rows = _call(_client().submissions, assignment)
+    table = Table()
+    for col in ("id", "owner", "assignment", "submitted", "status", "score"):
+        table.add_column(col)
+    for s in rows:
+        score = "" if s.score is None else f"{s.score:g}/{s.max_score:g}"
+        table.add_row(
+            s.id, s.owner, s.assignment, f"{s.created_at:%Y-%m-%d %H:%M}", s.status.value, score
+        )
+    console.print(table)
+
+
+@app.command("result")
+def result(
+    submission_id: str,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="print the GradingResult as JSON")
+    ] = False,
+) -> None:
+    """A graded submission's result table."""
+    from grader.render import print_result
+
+    graded = _call(_client().result, submission_id)
+    if json_out:
+        print(graded.model_dump_json(indent=2))
+    else:
+        print_result(console, graded)
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str, typer.Option(help="user name (created when new)")],
+    role: Annotated[Role, typer.Option(help="student, ta or admin")] = Role.student,
+    remote: Annotated[
+        bool,
+        typer.Option(
+            help="ask the server (as an admin) instead of writing this machine's database"
+        ),
+    ] = False,
+) -> None:
+    """Create a bearer token. Printed once; the service keeps only its hash."""
+    if remote:
+        created = _call(_client().create_token, user, role.value)
+    else:
+        from grader.service.accounts import create_token
+        from grader.service.db import session_scope
+        from grader.service.migrate import migrate
+        from grader.settings import get_settings
+
+        url = get_settings().resolved_database_url()
+        migrate(url)
+        with session_scope(url) as session:
+            created = create_token(session, user, role)
+    console.print(f"token for {created.user} ({created.role.value}):")
+    print(created.token)
+
+
+@admin_app.command("regrade")
+def regrade(
+    submission_id: Annotated[str | None, typer.Argument(help="one submission")] = None,
+    assignment: Annotated[str | None, typer.Option("--assignment", "-a", help="all of it")] = None,
+    wait_s: Annotated[float, typer.Option(help="wait this long for the new scores")] = 300.0,
+) -> None:
+    """Regrade one submission, or every submission of an assignment with a summary of changes."""
+    client = _client()
+    if (submission_id is None) == (assignment is None):
+        raise fail("give a submission id or --assignment", EXIT_USAGE)
+    if submission_id:
+        _print_status(_call(client.regrade, submission_id))
+        return
+    assert assignment is not None
+    summary = _call(client.regrade_assignment, assignment, wait_s)
+    console.print(
+        f"{summary.assignment}: {summary.requested} regraded, {len(summary.changed)} "
+        f"changed, {summary.unchanged} unchanged, {len(summary.pending)} still pending"
+    )
+    table = Table()
+    for col in ("submission", "owner", "before", "after"):
+        table.add_column(col)
+    for change in summary.changed:
+        table.add_row(change.submission_id, change.owner, f"{change.before}", f"{change.after}")
+    if summary.changed:
+        console.print(table)
+
+
+@admin_app.command("stuck")
+def stuck() -> None:
+    """Submissions that waited or ran longer than their limits, with the reason."""
+    from grader.settings import get_settings
+    from workers.reaper import stuck_submissions
+
+    found = stuck_submissions(get_settings())
+    for submission_id, why, attempts in found:
+        console.print(f"{submission_id}  {why}  (attempts {attempts})", highlight=False)
+    if not found:
+        console.print("nothing stuck")

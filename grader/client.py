@@ -1,0 +1,176 @@
+"""The service as the CLI sees it: a config file, and an HTTP client whose errors are
+one clear line each."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from platformdirs import user_config_dir
+from pydantic import BaseModel
+
+from submissions_schema import (
+    AssignmentInfo,
+    GradingResult,
+    RegradeSummary,
+    Submission,
+    SubmissionDetail,
+    TokenCreated,
+)
+
+CONFIG = Path(os.environ.get("DLGRADER_CONFIG", Path(user_config_dir("dlgrader")) / "config.json"))
+
+
+class ClientConfig(BaseModel):
+    server: str
+    token: str
+
+
+class ClientError(Exception):
+    """One line for the user: what went wrong, from the server or the network."""
+
+
+def save_config(config: ClientConfig, path: Path = CONFIG) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(config.model_dump_json(indent=2))
+    path.chmod(0o600)  # the token is a password
+
+
+def load_config(path: Path = CONFIG) -> ClientConfig:
+    try:
+        return ClientConfig.model_validate_json(path.read_text())
+    except FileNotFoundError:
+        raise ClientError(
+            "not logged in: run `dlgrader login --server URL --token TOKEN`"
+        ) from None
+    except ValueError as exc:
+        raise ClientError(f"{path} is not a valid dlgrader config: {exc}") from None
+
+
+def _multipart(
+    fields: dict[str, str],
+    file_field: str,
+    file_name: str,
+    data: bytes,
+    chunk: int,
+    progress: Callable[[int], None],
+) -> tuple[str, int, Iterator[bytes]]:
+    boundary = uuid.uuid4().hex
+    head = (
+        b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in fields.items()
+        )
+        + (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
+            f'filename="{file_name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+    )
+    tail = f"\r\n--{boundary}--\r\n".encode()
+
+    def body() -> Iterator[bytes]:
+        yield head
+        for start in range(0, len(data), chunk):
+            piece = data[start : start + chunk]
+            yield piece
+            progress(len(piece))
+        yield tail
+
+    return f"multipart/form-data; boundary={boundary}", len(head) + len(data) + len(tail), body()
+
+
+class Client:
+    def __init__(self, config: ClientConfig, timeout: float = 60.0) -> None:
+        self.config = config
+        self.http = httpx.Client(
+            base_url=config.server.rstrip("/"),
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {config.token}"},
+        )
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ClientError(f"cannot reach {self.config.server}: {exc}") from None
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+                message = f"{body['message']} ({body['code']}, HTTP {response.status_code})"
+            except (ValueError, KeyError, TypeError):
+                message = f"HTTP {response.status_code} from the server"
+            raise ClientError(message)
+        return response.json()
+
+    def assignments(self) -> list[AssignmentInfo]:
+        return [
+            AssignmentInfo.model_validate(a) for a in self.request("GET", "/api/v1/assignments")
+        ]
+
+    def submit(
+        self,
+        path: Path,
+        assignment: str,
+        progress: Callable[[int], None] = lambda n: None,
+        idempotency_key: str | None = None,
+    ) -> Submission:
+        data = path.read_bytes()
+        content_type, length, body = _multipart(
+            {"assignment": assignment}, "file", path.name, data, 16384, progress
+        )
+        headers = {
+            "Content-Type": content_type,
+            "Content-Length": str(length),
+            "Idempotency-Key": idempotency_key or uuid.uuid4().hex,
+        }
+        return Submission.model_validate(
+            self.request("POST", "/api/v1/submissions", content=body, headers=headers)
+        )
+
+    def submission(self, submission_id: str) -> SubmissionDetail:
+        return SubmissionDetail.model_validate(
+            self.request("GET", f"/api/v1/submissions/{submission_id}")
+        )
+
+    def submissions(self, assignment: str | None = None) -> list[Submission]:
+        params = {"assignment": assignment} if assignment else {}
+        return [
+            Submission.model_validate(s)
+            for s in self.request("GET", "/api/v1/submissions", params=params)
+        ]
+
+    def result(self, submission_id: str) -> GradingResult:
+        return GradingResult.model_validate(
+            self.request("GET", f"/api/v1/submissions/{submission_id}/result")
+        )
+
+    def regrade(self, submission_id: str) -> Submission:
+        return Submission.model_validate(
+            self.request("POST", f"/api/v1/admin/submissions/{submission_id}/regrade")
+        )
+
+    def regrade_assignment(self, assignment: str, wait_s: float) -> RegradeSummary:
+        return RegradeSummary.model_validate(
+            self.request(
+                "POST",
+                f"/api/v1/admin/assignments/{assignment}/regrade",
+                params={"wait_s": wait_s},
+                timeout=wait_s + 30,
+            )
+        )
+
+    def create_token(self, user: str, role: str) -> TokenCreated:
+        return TokenCreated.model_validate(
+            self.request("POST", "/api/v1/admin/tokens", params={"user": user, "role": role})
+        )
+
+
+def dump(model: BaseModel) -> str:
+    return json.dumps(model.model_dump(mode="json"), indent=2)

@@ -1,0 +1,273 @@
+"""The HTTP API (FastAPI): uploads, status, results, regrades, tokens, health.
+
+(No `from __future__ import annotations` here: FastAPI must see the dependency
+aliases built inside `create_app` as objects, not strings.)
+
+Every error is JSON `{code, message}` (`submissions_schema.ApiError`); no stack
+trace leaves the server. Students see only their own submissions; TAs see all.
+"""
+
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from grader.service.accounts import create_token, has_role, user_for_token
+from grader.service.db import SubmissionRow, UserRow, engine_for, session_scope
+from grader.service.migrate import migrate
+from grader.service.queue import Dispatcher, InProcessDispatcher, dispatcher_from_settings
+from grader.service.storage import BlobStore
+from grader.service.submissions import ServiceError, SubmissionService
+from grader.settings import Settings
+from grader.specs import shipped_assignments
+from submissions_schema import (
+    FINAL_STATUSES,
+    ApiError,
+    AssignmentInfo,
+    GradingResult,
+    RegradeSummary,
+    Role,
+    ScoreChange,
+    Submission,
+    SubmissionDetail,
+    TokenCreated,
+)
+
+log = logging.getLogger(__name__)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ApiError} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
+}
+
+
+def error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(ApiError(code=code, message=message).model_dump(), status_code=status)
+
+
+def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> FastAPI:
+    url = settings.resolved_database_url()
+    dispatcher = dispatcher or dispatcher_from_settings(
+        settings.broker_url, settings.embedded_workers
+    )
+    service = SubmissionService(url, BlobStore(settings.blob_dir), dispatcher)
+    assignments = shipped_assignments()
+    stop = threading.Event()
+
+    def reaper_loop() -> None:
+        from workers.reaper import reap
+
+        while not stop.wait(max(1.0, settings.stuck_margin_s / 4)):
+            try:
+                reap(settings, dispatcher)
+            except Exception:
+                log.exception("reaper pass failed")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        migrate(url)
+        reaper = None
+        if isinstance(dispatcher, InProcessDispatcher):  # embedded: the reaper lives here too
+            reaper = threading.Thread(target=reaper_loop, name="reaper", daemon=True)
+            reaper.start()
+        yield
+        stop.set()
+        if isinstance(dispatcher, InProcessDispatcher):
+            dispatcher.close()
+
+    app = FastAPI(
+        title="dlgrader",
+        version="1",
+        lifespan=lifespan,
+        description="Autograder for deep-learning courses.",
+    )
+    bearer = HTTPBearer(auto_error=False)
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        return error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", []))
+        return error(422, "invalid_request", f"{where}: {first.get('msg', 'invalid request')}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable: %s", exc.orig)
+        return error(503, "database_unavailable", "the database is unavailable; try again shortly")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error(500, "internal_error", "an internal error occurred; it has been logged")
+
+    def current_user(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> UserRow:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise ServiceError(401, "unauthenticated", "send 'Authorization: Bearer <token>'")
+        with session_scope(url) as session:
+            user = user_for_token(session, credentials.credentials)
+            if user is None:
+                raise ServiceError(401, "unauthenticated", "unknown or revoked token")
+            session.expunge(user)
+            return user
+
+    def require(role: Role) -> Any:
+        def check(user: Annotated[UserRow, Depends(current_user)]) -> UserRow:
+            if not has_role(user, role):
+                raise ServiceError(403, "forbidden", f"this needs the {role.value} role")
+            return user
+
+        return Depends(check)
+
+    User = Annotated[UserRow, Depends(current_user)]
+    TA = Annotated[UserRow, require(Role.ta)]
+    Admin = Annotated[UserRow, require(Role.admin)]
+
+    def assignment(name: str) -> Any:
+        if name not in assignments:
+            raise ServiceError(404, "unknown_assignment", f"no assignment {name!r}")
+        return assignments[name]
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: {"model": ApiError}})
+    def readyz() -> JSONResponse:
+        try:
+            with engine_for(url).connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:
+            return error(503, "database_unavailable", "the database does not answer")
+        if not dispatcher.ready():
+            return error(503, "broker_unavailable", "the queue does not answer")
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/api/v1/assignments", tags=["assignments"], responses=ERRORS)
+    def list_assignments(user: User) -> list[AssignmentInfo]:
+        return [
+            AssignmentInfo(
+                name=a.name,
+                version=a.version,
+                title=a.title,
+                module=a.module,
+                max_score=a.max_score,
+                policy=a.policy,
+            )
+            for a in assignments.values()
+        ]
+
+    @app.post("/api/v1/submissions", tags=["submissions"], status_code=201, responses=ERRORS)
+    async def submit(
+        request: Request,
+        user: User,
+        file: Annotated[UploadFile, File(description="the module, or a .zip holding it")],
+        assignment_name: Annotated[str, Form(alias="assignment")],
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> JSONResponse:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_request_bytes:
+            raise ServiceError(413, "upload_too_large", "the request is too large")
+        spec = assignment(assignment_name)
+        data = await file.read(spec.policy.max_upload_bytes + 1)
+        submission, created = service.submit(
+            user.id, spec, file.filename or "upload", data, idempotency_key
+        )
+        return JSONResponse(submission.model_dump(mode="json"), status_code=201 if created else 200)
+
+    @app.get("/api/v1/submissions", tags=["submissions"], responses=ERRORS)
+    def list_submissions(
+        user: User,
+        assignment_name: Annotated[str | None, Query(alias="assignment", max_length=100)] = None,
+        owner: Annotated[str | None, Query(max_length=200)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[Submission]:
+        return service.list_for(user, assignment_name, owner, limit)
+
+    @app.get("/api/v1/submissions/{submission_id}", tags=["submissions"], responses=ERRORS)
+    def get_submission(user: User, submission_id: str) -> SubmissionDetail:
+        with session_scope(url) as session:
+            row = service.visible_row(session, user, submission_id)
+            spec = assignments.get(row.assignment)
+        return service.detail(user, submission_id, spec)
+
+    @app.get("/api/v1/submissions/{submission_id}/result", tags=["submissions"], responses=ERRORS)
+    def get_result(user: User, submission_id: str) -> GradingResult:
+        detail = get_submission(user, submission_id)
+        if detail.result is None:
+            raise ServiceError(
+                409, "not_graded", f"submission {submission_id} is {detail.status.value}"
+            )
+        return detail.result
+
+    @app.post("/api/v1/admin/submissions/{submission_id}/regrade", tags=["admin"], responses=ERRORS)
+    def regrade_one(ta: TA, submission_id: str) -> Submission:
+        with session_scope(url) as session:
+            service.visible_row(session, ta, submission_id)
+        if not service.regrade([submission_id], assignments):
+            raise ServiceError(
+                409, "not_regradable", "only graded or failed submissions are regraded"
+            )
+        return service.get_model(submission_id)
+
+    @app.post("/api/v1/admin/assignments/{name}/regrade", tags=["admin"], responses=ERRORS)
+    def regrade_all(
+        ta: TA,
+        name: str,
+        wait_s: Annotated[float, Query(ge=0, le=3600)] = 0.0,
+    ) -> RegradeSummary:
+        assignment(name)
+        with session_scope(url) as session:
+            ids = list(
+                session.scalars(select(SubmissionRow.id).where(SubmissionRow.assignment == name))
+            )
+        before = service.previous_scores(ids)
+        queued = service.regrade(ids, assignments)
+        deadline = time.monotonic() + wait_s
+        pending: set[str] = set(queued)
+        while pending and time.monotonic() < deadline:
+            time.sleep(0.2)
+            pending = {i for i in pending if service.get_model(i).status not in FINAL_STATUSES}
+        after = service.previous_scores(queued)
+        changed = [
+            ScoreChange(
+                submission_id=i, owner=service.get_model(i).owner, before=before[i], after=after[i]
+            )
+            for i in queued
+            if i not in pending and before[i] != after[i]
+        ]
+        return RegradeSummary(
+            assignment=name,
+            requested=len(queued),
+            changed=changed,
+            unchanged=len(queued) - len(pending) - len(changed),
+            pending=sorted(pending),
+        )
+
+    @app.post("/api/v1/admin/tokens", tags=["admin"], status_code=201, responses=ERRORS)
+    def new_token(
+        admin: Admin,
+        user: Annotated[str, Query(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.@-]+$")],
+        role: Role = Role.student,
+    ) -> TokenCreated:
+        with session_scope(url) as session:
+            return create_token(session, user, role)
+
+    return app

@@ -1,0 +1,78 @@
+"""Transport from the API to the workers: Celery on Redis, or an in-process pool.
+
+Both carry only a submission id; the database row holds everything else.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher(Protocol):
+    def dispatch(self, submission_id: str, queue: str, time_limit_s: float) -> None:
+        """Queue one grading; raises when the transport is down (the row stays for the reaper)."""
+
+    def ready(self) -> bool:
+        """Whether the transport answers (for /readyz)."""
+
+
+class InProcessDispatcher:
+    """The embedded default: a thread pool running the same task code as the Celery workers."""
+
+    def __init__(self, workers: int) -> None:
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="grading")
+        self._closed = threading.Event()
+
+    def dispatch(self, submission_id: str, queue: str, time_limit_s: float) -> None:
+        if self._closed.is_set():
+            raise RuntimeError("the in-process pool is shut down")
+        from workers.grading import grade_submission
+
+        def run() -> None:
+            try:
+                grade_submission(submission_id, dispatcher=self)
+            except Exception:  # the row keeps its state; the reaper takes it from there
+                log.exception("grading %s failed in the in-process pool", submission_id)
+
+        self.pool.submit(run)
+
+    def ready(self) -> bool:
+        return not self._closed.is_set()
+
+    def close(self) -> None:
+        self._closed.set()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class CeleryDispatcher:
+    def dispatch(self, submission_id: str, queue: str, time_limit_s: float) -> None:
+        from workers.celery_app import grade_task, task_time_limits
+
+        soft, hard = task_time_limits(time_limit_s)
+        grade_task.apply_async(
+            args=[submission_id],
+            queue=queue,
+            soft_time_limit=soft,
+            time_limit=hard,
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+        )
+
+    def ready(self) -> bool:
+        from workers.celery_app import app
+
+        try:
+            with app.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, timeout=2)
+            return True
+        except Exception:
+            return False
+
+
+def dispatcher_from_settings(broker_url: str | None, embedded_workers: int) -> Dispatcher:
+    return CeleryDispatcher() if broker_url else InProcessDispatcher(embedded_workers)

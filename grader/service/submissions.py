@@ -1,0 +1,340 @@
+"""Submissions: accept (checked, stored, committed, then queued), read, regrade.
+
+The row is committed before its task is queued, so a lost message, a dead worker
+or an emptied Redis loses nothing: the reaper finds the row and queues it again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from grader.service.accounts import has_role
+from grader.service.db import (
+    EventRow,
+    ResultRow,
+    SubmissionRow,
+    UserRow,
+    changed_rows,
+    session_scope,
+    utcnow,
+)
+from grader.service.queue import Dispatcher
+from grader.service.storage import BlobStore
+from grader.service.uploads import UploadRejected, check_upload
+from grader.specs import Assignment
+from submissions_schema import (
+    GradingResult,
+    Role,
+    StatusEvent,
+    Submission,
+    SubmissionDetail,
+    SubmissionStatus,
+    Visibility,
+)
+
+# Ours to fix or the student's unreadable upload: neither costs an attempt.
+UNCOUNTED = (SubmissionStatus.failed.value, SubmissionStatus.rejected.value)
+
+
+class ServiceError(Exception):
+    """An error the API returns as {code, message} with this HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; everything here is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def add_event(
+    session: Session, submission_id: str, status: SubmissionStatus, message: str = ""
+) -> None:
+    session.add(EventRow(submission_id=submission_id, status=status.value, message=message[:2000]))
+
+
+def to_model(row: SubmissionRow) -> Submission:
+    return Submission(
+        id=row.id,
+        owner=row.user.name,
+        assignment=row.assignment,
+        assignment_version=row.assignment_version,
+        file_name=row.file_name,
+        sha256=row.sha256,
+        size=row.size,
+        status=SubmissionStatus(row.status),
+        attempts=row.attempts,
+        reason=row.reason,
+        late=row.late,
+        penalty=row.penalty,
+        score=row.score,
+        max_score=row.max_score,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+    )
+
+
+@dataclass(frozen=True)
+class Lateness:
+    late: bool
+    penalty: float
+
+
+def lateness(assignment: Assignment, now: datetime) -> Lateness:
+    policy = assignment.policy
+    if policy.due_at is None or now <= as_utc(policy.due_at):
+        return Lateness(False, 0.0)
+    closes = as_utc(policy.due_at) + timedelta(days=policy.late_days)
+    if now > closes:
+        raise ServiceError(
+            403, "deadline_passed", f"{assignment.name} closed at {closes.isoformat()}"
+        )
+    days = math.ceil((now - as_utc(policy.due_at)).total_seconds() / 86400)
+    return Lateness(True, min(1.0, days * policy.late_penalty_per_day))
+
+
+def check_limits(session: Session, user: UserRow, assignment: Assignment, now: datetime) -> None:
+    """Per-day and total limits count only submissions that were or will be graded."""
+    counted = (
+        select(func.count())
+        .select_from(SubmissionRow)
+        .where(
+            SubmissionRow.user_id == user.id,
+            SubmissionRow.assignment == assignment.name,
+            SubmissionRow.status.not_in(UNCOUNTED),
+        )
+    )
+    policy = assignment.policy
+    if policy.max_total is not None and (session.scalar(counted) or 0) >= policy.max_total:
+        raise ServiceError(
+            429, "limit_reached", f"{assignment.name} allows {policy.max_total} submissions in all"
+        )
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    today = counted.where(SubmissionRow.created_at >= day_start)
+    if policy.max_per_day is not None and (session.scalar(today) or 0) >= policy.max_per_day:
+        raise ServiceError(
+            429,
+            "limit_reached",
+            f"{assignment.name} allows {policy.max_per_day} submissions a day (UTC)",
+        )
+
+
+class SubmissionService:
+    def __init__(self, database_url: str, blobs: BlobStore, dispatcher: Dispatcher) -> None:
+        self.url = database_url
+        self.blobs = blobs
+        self.dispatcher = dispatcher
+
+    def submit(
+        self,
+        user_id: int,
+        assignment: Assignment,
+        file_name: str,
+        data: bytes,
+        idempotency_key: str | None,
+    ) -> tuple[Submission, bool]:
+        """Check, store, commit, then queue. Returns (submission, created)."""
+        with session_scope(self.url) as session:
+            user = session.get(UserRow, user_id)
+            assert user is not None
+            if idempotency_key:
+                existing = session.scalar(
+                    select(SubmissionRow).where(
+                        SubmissionRow.user_id == user_id,
+                        SubmissionRow.idempotency_key == idempotency_key,
+                    )
+                )
+                if existing is not None:
+                    return to_model(existing), False
+            now = utcnow()
+            late = lateness(assignment, now)
+            check_limits(session, user, assignment, now)
+            try:
+                check_upload(file_name, data, assignment.policy, assignment.module)
+            except UploadRejected as exc:
+                raise ServiceError(422, exc.code, str(exc)) from None
+            digest = self.blobs.put(data)
+            row = SubmissionRow(
+                user_id=user_id,
+                assignment=assignment.name,
+                assignment_version=assignment.version,
+                file_name=file_name[-255:],
+                sha256=digest,
+                size=len(data),
+                idempotency_key=idempotency_key,
+                status=SubmissionStatus.received.value,
+                queue=assignment.policy.queue,
+                late=late.late,
+                penalty=late.penalty,
+            )
+            session.add(row)
+            try:
+                session.flush()
+            except IntegrityError:  # the same Idempotency-Key, committed by a concurrent retry
+                session.rollback()
+                existing = session.scalar(
+                    select(SubmissionRow).where(
+                        SubmissionRow.user_id == user_id,
+                        SubmissionRow.idempotency_key == idempotency_key,
+                    )
+                )
+                assert existing is not None
+                return to_model(existing), False
+            add_event(session, row.id, SubmissionStatus.received)
+            submission_id = row.id
+        self.enqueue(submission_id, assignment)
+        return self.get_model(submission_id), True
+
+    def enqueue(self, submission_id: str, assignment: Assignment) -> bool:
+        """Hand to the queue; the row stays 'received' (and the reaper retries) if that fails."""
+        try:
+            self.dispatcher.dispatch(
+                submission_id, assignment.policy.queue, assignment.time_limit_s
+            )
+        except Exception as exc:  # a broker outage must not lose the submission
+            with session_scope(self.url) as session:
+                add_event(
+                    session,
+                    submission_id,
+                    SubmissionStatus.received,
+                    f"queue unavailable, will retry: {type(exc).__name__}",
+                )
+            return False
+        with session_scope(self.url) as session:
+            moved = changed_rows(
+                session,
+                update(SubmissionRow)
+                .where(
+                    SubmissionRow.id == submission_id,
+                    SubmissionRow.status == SubmissionStatus.received.value,
+                )
+                .values(
+                    status=SubmissionStatus.queued.value, queued_at=utcnow(), updated_at=utcnow()
+                ),
+            )
+            if moved:
+                add_event(session, submission_id, SubmissionStatus.queued)
+        return True
+
+    def get_model(self, submission_id: str) -> Submission:
+        with session_scope(self.url) as session:
+            row = session.get(SubmissionRow, submission_id)
+            assert row is not None
+            return to_model(row)
+
+    def visible_row(self, session: Session, viewer: UserRow, submission_id: str) -> SubmissionRow:
+        row = session.get(SubmissionRow, submission_id)
+        # Someone else's submission reads as missing: its existence is not the student's to know.
+        if row is None or (row.user_id != viewer.id and not has_role(viewer, Role.ta)):
+            raise ServiceError(404, "not_found", f"no submission {submission_id}")
+        return row
+
+    def detail(
+        self, viewer: UserRow, submission_id: str, assignment: Assignment | None
+    ) -> SubmissionDetail:
+        with session_scope(self.url) as session:
+            row = self.visible_row(session, viewer, submission_id)
+            result = None
+            if row.result_json:
+                result = redact(
+                    GradingResult.model_validate_json(row.result_json), viewer, assignment
+                )
+            return SubmissionDetail(
+                **to_model(row).model_dump(),
+                events=[
+                    StatusEvent(
+                        submission_id=row.id,
+                        at=as_utc(e.at),
+                        status=SubmissionStatus(e.status),
+                        message=e.message,
+                    )
+                    for e in row.events
+                ],
+                result=result,
+            )
+
+    def list_for(
+        self,
+        viewer: UserRow,
+        assignment: str | None = None,
+        owner: str | None = None,
+        limit: int = 100,
+    ) -> list[Submission]:
+        with session_scope(self.url) as session:
+            query = select(SubmissionRow).order_by(SubmissionRow.created_at.desc()).limit(limit)
+            if not has_role(viewer, Role.ta):
+                query = query.where(SubmissionRow.user_id == viewer.id)
+            elif owner:
+                query = query.join(UserRow).where(UserRow.name == owner)
+            if assignment:
+                query = query.where(SubmissionRow.assignment == assignment)
+            return [to_model(r) for r in session.scalars(query)]
+
+    def regrade(self, submission_ids: list[str], assignments: dict[str, Assignment]) -> list[str]:
+        """Queue these again from the start: attempts reset, the old result kept in history."""
+        queued = []
+        for submission_id in submission_ids:
+            with session_scope(self.url) as session:
+                row = session.get(SubmissionRow, submission_id)
+                if row is None or row.status not in (
+                    SubmissionStatus.graded.value,
+                    SubmissionStatus.failed.value,
+                ):
+                    continue
+                row.status = SubmissionStatus.received.value
+                row.attempts = 0
+                row.reason = ""
+                row.updated_at = utcnow()
+                add_event(session, row.id, SubmissionStatus.received, "regrade requested")
+                assignment = assignments[row.assignment]
+            self.enqueue(submission_id, assignment)
+            queued.append(submission_id)
+        return queued
+
+    def previous_scores(self, submission_ids: list[str]) -> dict[str, float | None]:
+        with session_scope(self.url) as session:
+            rows = session.scalars(
+                select(SubmissionRow).where(SubmissionRow.id.in_(submission_ids))
+            )
+            return {r.id: r.score for r in rows}
+
+    def result_history(self, submission_id: str) -> list[ResultRow]:
+        with session_scope(self.url) as session:
+            return list(
+                session.scalars(
+                    select(ResultRow)
+                    .where(ResultRow.submission_id == submission_id)
+                    .order_by(ResultRow.id)
+                )
+            )
+
+
+def redact(result: GradingResult, viewer: UserRow, assignment: Assignment | None) -> GradingResult:
+    """Hidden tests keep their name, status and score; their details wait for the due date."""
+    if has_role(viewer, Role.ta):
+        return result
+    due = assignment.policy.due_at if assignment else None
+    if due is not None and utcnow() >= as_utc(due):
+        return result
+    tests = [
+        t
+        if t.visibility == Visibility.visible
+        else t.model_copy(
+            update={
+                "message": "details after the due date",
+                "hint": None,
+                "worst_error": None,
+                "worst_at": None,
+            }
+        )
+        for t in result.tests
+    ]
+    return result.model_copy(update={"tests": tests})

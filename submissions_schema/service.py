@@ -1,0 +1,129 @@
+"""What the service's API, workers and CLI exchange: users, assignments, submissions,
+status events, regrades and errors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from submissions_schema.results import GradingResult
+
+
+class Role(StrEnum):
+    student = "student"
+    ta = "ta"
+    admin = "admin"
+
+
+class User(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    role: Role
+    created_at: datetime
+
+
+class TokenCreated(BaseModel):
+    """Shown once: the service keeps only a hash of `token`."""
+
+    user: str
+    role: Role
+    token: str
+
+
+class SubmissionPolicy(BaseModel):
+    """When and how much a student may submit to one assignment."""
+
+    due_at: datetime | None = Field(None, description="after this, submissions are late")
+    late_days: int = Field(0, ge=0, description="days after due_at that still accept, late")
+    late_penalty_per_day: float = Field(
+        0.0, ge=0, le=1, description="score fraction lost per late day"
+    )
+    max_per_day: int | None = Field(20, ge=1, description="counted submissions per UTC day")
+    max_total: int | None = Field(None, ge=1, description="counted submissions in all")
+    file_types: list[str] = Field(default_factory=lambda: [".py", ".zip"])
+    max_upload_bytes: int = Field(1 << 20, ge=1)
+    queue: str = Field("cpu", description="cpu or gpu: which workers run it")
+
+
+class AssignmentInfo(BaseModel):
+    name: str
+    version: str
+    title: str
+    module: str
+    max_score: float
+    policy: SubmissionPolicy
+
+
+class SubmissionStatus(StrEnum):
+    """The database row is the state machine: received → queued → running → graded,
+    or failed (ours: never counted) or rejected (unreadable: never counted)."""
+
+    received = "received"
+    queued = "queued"
+    running = "running"
+    graded = "graded"
+    failed = "failed"
+    rejected = "rejected"
+
+
+FINAL_STATUSES = {SubmissionStatus.graded, SubmissionStatus.failed, SubmissionStatus.rejected}
+
+
+class Submission(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    owner: str
+    assignment: str
+    assignment_version: str
+    file_name: str
+    sha256: str
+    size: int
+    status: SubmissionStatus
+    attempts: int
+    reason: str = Field("", description="why it failed or was rejected")
+    late: bool = False
+    penalty: float = Field(0.0, description="fraction of the score taken for lateness")
+    score: float | None = None
+    max_score: float | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class StatusEvent(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    submission_id: str
+    at: datetime
+    status: SubmissionStatus
+    message: str = ""
+
+
+class SubmissionDetail(Submission):
+    events: list[StatusEvent] = Field(default_factory=list)
+    result: GradingResult | None = None
+
+
+class ScoreChange(BaseModel):
+    submission_id: str
+    owner: str
+    before: float | None
+    after: float | None
+
+
+class RegradeSummary(BaseModel):
+    assignment: str
+    requested: int
+    changed: list[ScoreChange] = Field(default_factory=list)
+    unchanged: int = 0
+    pending: list[str] = Field(default_factory=list, description="queued, not graded yet")
+
+
+class ApiError(BaseModel):
+    """Every error the API returns: a stable code and a message for a person."""
+
+    code: str = Field(description="stable, e.g. 'not_found', 'limit_reached', 'upload_rejected'")
+    message: str

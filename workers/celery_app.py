@@ -1,0 +1,61 @@
+"""The Celery application: configuration in one place, explicit routing, one task.
+
+Acks late and rejects on a lost worker, so a killed worker's job is delivered
+again; prefetch 1, so a worker never hoards jobs; JSON only; no ETA tasks.
+The broker's visibility timeout is longer than any task's hard limit, so a
+running task is not redelivered while it still runs.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Celery
+from celery.signals import worker_process_init
+from kombu.entity import Queue
+
+from grader.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+settings = get_settings()
+MAX_TASK_S = 3600  # the longest hard limit any assignment may ask for
+
+app = Celery("dlgrader", broker=settings.broker_url or "memory://")
+app.conf.update(
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_serializer="json",
+    accept_content=["json"],
+    result_backend=None,
+    task_ignore_result=True,
+    task_default_queue="cpu",
+    task_queues=[Queue("cpu"), Queue("gpu")],
+    broker_transport_options={"visibility_timeout": MAX_TASK_S + 600},
+    broker_connection_retry_on_startup=True,
+    worker_cancel_long_tasks_on_connection_loss=False,
+    worker_hijack_root_logger=False,
+)
+
+
+def task_time_limits(time_limit_s: float) -> tuple[float, float]:
+    """(soft, hard) for a grading whose sandbox wall limit is time_limit_s."""
+    soft = min(time_limit_s + 30, MAX_TASK_S - 30)
+    return soft, min(soft + 30, MAX_TASK_S)
+
+
+@app.task(name="dlgrader.grade", bind=True)
+def grade_task(self, submission_id: str) -> str:  # type: ignore[no-untyped-def]
+    from grader.service.queue import CeleryDispatcher
+    from workers.grading import grade_submission
+
+    return grade_submission(submission_id, dispatcher=CeleryDispatcher())
+
+
+@worker_process_init.connect
+def _fresh_connections(**_: object) -> None:
+    # A forked child must not reuse the parent's database connections.
+    from grader.service.db import reset_engines
+
+    reset_engines()

@@ -1,0 +1,238 @@
+"""The grading task, shared by the Celery workers and the embedded pool.
+
+The submission row is the state machine. A task is idempotent:
+- it claims the row with a conditional update that bumps `attempts`; a duplicate
+  delivery finds the row final, or running within its time limit, and stops;
+- it records its result only while the row still carries its attempt number, so
+  the first result wins and a late duplicate is discarded;
+- our own failures retry up to `max_attempts`, then end as "could not grade",
+  which never counts against the student.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import update
+
+from grader.grade import grade
+from grader.sandbox import Sandbox, select_sandbox
+from grader.service.db import ResultRow, SubmissionRow, changed_rows, session_scope, utcnow
+from grader.service.storage import BlobStore
+from grader.service.submissions import add_event, as_utc
+from grader.settings import Settings, get_settings, scratch_dir
+from grader.specs import get_assignment
+from submissions_schema import GradingResult, SubmissionStatus, Verdict
+
+if TYPE_CHECKING:
+    from grader.service.queue import Dispatcher
+
+log = logging.getLogger(__name__)
+
+ACTIVE = (
+    SubmissionStatus.received.value,
+    SubmissionStatus.queued.value,
+    SubmissionStatus.running.value,
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    submission_id: str
+    attempt: int
+    assignment: str
+    file_name: str
+    sha256: str
+
+
+def running_deadline_s(time_limit_s: float, settings: Settings) -> float:
+    """How long a running row is trusted to its worker before it counts as abandoned."""
+    return time_limit_s + settings.stuck_margin_s
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_is_dead(worker: str) -> bool:
+    """True only when the recorded worker process is on this host and gone (a killed child);
+    a worker elsewhere is trusted until its deadline passes."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def claim(submission_id: str, settings: Settings, worker: str) -> Claim | str:
+    """Take the row for one attempt, or say why not (a duplicate, a final row, ...)."""
+    url = settings.resolved_database_url()
+    with session_scope(url) as session:
+        row = session.get(SubmissionRow, submission_id)
+        if row is None:
+            return "no such submission"
+        if row.status not in ACTIVE:
+            return f"already {row.status}"
+        assignment = get_assignment(row.assignment)
+        if row.status == SubmissionStatus.running.value and row.started_at is not None:
+            alive_until = as_utc(row.started_at) + timedelta(
+                seconds=running_deadline_s(assignment.time_limit_s, settings)
+            )
+            if utcnow() < alive_until and not worker_is_dead(row.worker):
+                return "running elsewhere (duplicate delivery discarded)"
+        if row.attempts >= settings.max_attempts:
+            row.status = SubmissionStatus.failed.value
+            row.reason = (
+                f"could not grade after {row.attempts} attempts; this does not count "
+                "against you, and the course staff can see it"
+            )
+            row.finished_at = row.updated_at = utcnow()
+            add_event(session, row.id, SubmissionStatus.failed, row.reason)
+            return "attempts exhausted"
+        attempt = row.attempts + 1
+        taken = changed_rows(
+            session,
+            update(SubmissionRow)
+            .where(
+                SubmissionRow.id == submission_id,
+                SubmissionRow.attempts == row.attempts,
+                SubmissionRow.status.in_(ACTIVE),
+            )
+            .values(
+                status=SubmissionStatus.running.value,
+                attempts=attempt,
+                started_at=utcnow(),
+                updated_at=utcnow(),
+                worker=worker,
+            ),
+        )
+        if not taken:
+            return "claimed by another worker"
+        add_event(
+            session, submission_id, SubmissionStatus.running, f"attempt {attempt} on {worker}"
+        )
+        return Claim(submission_id, attempt, row.assignment, row.file_name, row.sha256)
+
+
+def finish(
+    claimed: Claim,
+    result: GradingResult | None,
+    error: str,
+    settings: Settings,
+    dispatcher: Dispatcher | None,
+) -> str:
+    """Record the outcome if this attempt still owns the row."""
+    url = settings.resolved_database_url()
+    assignment = get_assignment(claimed.assignment)
+    retry = False
+    with session_scope(url) as session:
+        mine = (
+            SubmissionRow.id == claimed.submission_id,
+            SubmissionRow.attempts == claimed.attempt,
+            SubmissionRow.status == SubmissionStatus.running.value,
+        )
+        now = utcnow()
+        if result is not None and result.verdict == Verdict.graded:
+            row = session.get(SubmissionRow, claimed.submission_id)
+            penalty = row.penalty if row is not None else 0.0
+            score = round(result.score * (1 - penalty), 6)
+            values = dict(
+                status=SubmissionStatus.graded.value,
+                score=score,
+                max_score=result.max_score,
+                result_json=result.model_dump_json(),
+                reason="",
+                finished_at=now,
+                updated_at=now,
+            )
+            status, message = SubmissionStatus.graded, f"score {score:g} / {result.max_score:g}"
+        elif result is not None and result.verdict == Verdict.rejected:
+            values = dict(
+                status=SubmissionStatus.rejected.value,
+                reason=result.message,
+                finished_at=now,
+                updated_at=now,
+            )
+            status, message = SubmissionStatus.rejected, result.message
+        else:
+            reason = error or (result.message if result else "unknown failure")
+            retry = claimed.attempt < settings.max_attempts
+            if retry:
+                values = dict(
+                    status=SubmissionStatus.queued.value,
+                    reason=reason,
+                    queued_at=now,
+                    updated_at=now,
+                )
+                status, message = SubmissionStatus.queued, f"retrying after: {reason}"
+            else:
+                values = dict(
+                    status=SubmissionStatus.failed.value,
+                    finished_at=now,
+                    updated_at=now,
+                    reason=f"could not grade: {reason}; this does not count against you",
+                )
+                status, message = SubmissionStatus.failed, str(values["reason"])
+        won = changed_rows(session, update(SubmissionRow).where(*mine).values(**values))
+        if not won:
+            return "superseded (a later attempt owns the row); result discarded"
+        add_event(session, claimed.submission_id, status, message)
+        if result is not None and result.verdict == Verdict.graded:
+            session.add(
+                ResultRow(
+                    submission_id=claimed.submission_id,
+                    attempt=claimed.attempt,
+                    score=values["score"],
+                    result_json=values["result_json"],
+                )
+            )
+    if retry and dispatcher is not None:
+        try:
+            dispatcher.dispatch(
+                claimed.submission_id, assignment.policy.queue, assignment.time_limit_s
+            )
+        except Exception:
+            log.warning("retry of %s not queued; the reaper will", claimed.submission_id)
+    return status.value
+
+
+def grade_submission(
+    submission_id: str,
+    dispatcher: Dispatcher | None = None,
+    sandbox: Sandbox | None = None,
+    settings: Settings | None = None,
+) -> str:
+    """Grade one submission end to end; returns what happened, for logs and tests."""
+    settings = settings or get_settings()
+    claimed = claim(submission_id, settings, worker_id())
+    if isinstance(claimed, str):
+        log.info("submission %s not graded here: %s", submission_id, claimed)
+        return claimed
+    result: GradingResult | None = None
+    error = ""
+    try:
+        box = sandbox or select_sandbox(settings.sandbox)
+        data = BlobStore(settings.blob_dir).get(claimed.sha256)
+        suffix = Path(claimed.file_name).suffix.lower() or ".py"
+        with tempfile.TemporaryDirectory(prefix="dlgrader-upload-", dir=scratch_dir()) as tmp:
+            upload = Path(tmp) / f"submission{suffix}"
+            upload.write_bytes(data)
+            result = grade(
+                upload, get_assignment(claimed.assignment), box, secret_seed=settings.hidden_seed
+            )
+    except Exception as exc:  # ours, not the student's: retried, never counted
+        log.exception("grading %s attempt %d failed", submission_id, claimed.attempt)
+        error = f"{type(exc).__name__}: {exc}"
+    return finish(claimed, result, error, settings, dispatcher)
