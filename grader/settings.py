@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from functools import cache
 from pathlib import Path
 
@@ -47,6 +48,19 @@ class Settings(BaseSettings):
             return self.database_url
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{self.data_dir / 'dlgrader.sqlite3'}"
+
+    def service_hidden_seed(self) -> int:
+        """The service's hidden seed: the configured one, else one drawn once and kept in
+        the data folder (private), so regrades see the same hidden cases."""
+        if self.hidden_seed is not None:
+            return self.hidden_seed
+        path = self.data_dir / "hidden_seed"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(str(secrets.randbits(31)))
+        return int(path.read_text().strip())
 
     @property
     def blob_dir(self) -> Path:

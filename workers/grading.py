@@ -230,7 +230,10 @@ def grade_submission(
             upload = Path(tmp) / f"submission{suffix}"
             upload.write_bytes(data)
             result = grade(
-                upload, get_assignment(claimed.assignment), box, secret_seed=settings.hidden_seed
+                upload,
+                get_assignment(claimed.assignment),
+                box,
+                secret_seed=settings.service_hidden_seed(),
             )
     except Exception as exc:  # ours, not the student's: retried, never counted
         log.exception("grading %s attempt %d failed", submission_id, claimed.attempt)

@@ -7,7 +7,6 @@ Every error is JSON `{code, message}` (`submissions_schema.ApiError`); no stack
 trace leaves the server. Students see only their own submissions; TAs see all.
 """
 
-
 import logging
 import threading
 import time
@@ -30,7 +29,7 @@ from grader.service.queue import Dispatcher, InProcessDispatcher, dispatcher_fro
 from grader.service.storage import BlobStore
 from grader.service.submissions import ServiceError, SubmissionService
 from grader.settings import Settings
-from grader.specs import shipped_assignments
+from grader.specs import Assignment, shipped_assignments
 from submissions_schema import (
     FINAL_STATUSES,
     ApiError,
@@ -54,13 +53,15 @@ def error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse(ApiError(code=code, message=message).model_dump(), status_code=status)
 
 
-def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    dispatcher: Dispatcher | None = None,
+    assignments: dict[str, Assignment] | None = None,
+) -> FastAPI:
     url = settings.resolved_database_url()
-    dispatcher = dispatcher or dispatcher_from_settings(
-        settings.broker_url, settings.embedded_workers
-    )
+    dispatcher = dispatcher or dispatcher_from_settings(settings)
     service = SubmissionService(url, BlobStore(settings.blob_dir), dispatcher)
-    assignments = shipped_assignments()
+    assignments = assignments if assignments is not None else shipped_assignments()
     stop = threading.Event()
 
     def reaper_loop() -> None:

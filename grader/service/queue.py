@@ -8,7 +8,10 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from grader.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +27,9 @@ class Dispatcher(Protocol):
 class InProcessDispatcher:
     """The embedded default: a thread pool running the same task code as the Celery workers."""
 
-    def __init__(self, workers: int) -> None:
-        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="grading")
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pool = ThreadPoolExecutor(settings.embedded_workers, thread_name_prefix="grading")
         self._closed = threading.Event()
 
     def dispatch(self, submission_id: str, queue: str, time_limit_s: float) -> None:
@@ -35,7 +39,7 @@ class InProcessDispatcher:
 
         def run() -> None:
             try:
-                grade_submission(submission_id, dispatcher=self)
+                grade_submission(submission_id, dispatcher=self, settings=self.settings)
             except Exception:  # the row keeps its state; the reaper takes it from there
                 log.exception("grading %s failed in the in-process pool", submission_id)
 
@@ -74,5 +78,5 @@ class CeleryDispatcher:
             return False
 
 
-def dispatcher_from_settings(broker_url: str | None, embedded_workers: int) -> Dispatcher:
-    return CeleryDispatcher() if broker_url else InProcessDispatcher(embedded_workers)
+def dispatcher_from_settings(settings: Settings) -> Dispatcher:
+    return CeleryDispatcher() if settings.broker_url else InProcessDispatcher(settings)

@@ -194,20 +194,8 @@ class SubmissionService:
         return self.get_model(submission_id), True
 
     def enqueue(self, submission_id: str, assignment: Assignment) -> bool:
-        """Hand to the queue; the row stays 'received' (and the reaper retries) if that fails."""
-        try:
-            self.dispatcher.dispatch(
-                submission_id, assignment.policy.queue, assignment.time_limit_s
-            )
-        except Exception as exc:  # a broker outage must not lose the submission
-            with session_scope(self.url) as session:
-                add_event(
-                    session,
-                    submission_id,
-                    SubmissionStatus.received,
-                    f"queue unavailable, will retry: {type(exc).__name__}",
-                )
-            return False
+        """Mark queued, then hand to the queue. If the queue is down the row goes back to
+        'received'; either way the reaper finds it later, so nothing is lost."""
         with session_scope(self.url) as session:
             moved = changed_rows(
                 session,
@@ -222,6 +210,29 @@ class SubmissionService:
             )
             if moved:
                 add_event(session, submission_id, SubmissionStatus.queued)
+        try:
+            self.dispatcher.dispatch(
+                submission_id, assignment.policy.queue, assignment.time_limit_s
+            )
+        except Exception as exc:  # a broker outage must not lose the submission
+            with session_scope(self.url) as session:
+                back = changed_rows(
+                    session,
+                    update(SubmissionRow)
+                    .where(
+                        SubmissionRow.id == submission_id,
+                        SubmissionRow.status == SubmissionStatus.queued.value,
+                    )
+                    .values(status=SubmissionStatus.received.value, updated_at=utcnow()),
+                )
+                if back:
+                    add_event(
+                        session,
+                        submission_id,
+                        SubmissionStatus.received,
+                        f"queue unavailable, will retry: {type(exc).__name__}",
+                    )
+            return False
         return True
 
     def get_model(self, submission_id: str) -> Submission:

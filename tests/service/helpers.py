@@ -1,0 +1,93 @@
+"""A whole embedded service per test: SQLite, the in-process pool, real bubblewrap."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from grader.service.accounts import create_token
+from grader.service.api import create_app
+from grader.service.db import session_scope
+from grader.service.migrate import migrate
+from grader.settings import Settings
+from grader.specs import Assignment, shipped_assignments
+from submissions_schema import Role
+
+ROOT = Path(__file__).resolve().parents[2]
+LAYERS = (ROOT / "examples" / "cnn-layers" / "layers.py").read_bytes()
+AUTODIFF = (ROOT / "examples" / "autodiff" / "autodiff.py").read_bytes()
+
+
+def zip_bytes(members: dict[str, bytes], symlinks: dict[str, str] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+        for name, target in (symlinks or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = 0o120777 << 16
+            zf.writestr(info, target)
+    return buffer.getvalue()
+
+
+class Service:
+    def __init__(self, client: TestClient, settings: Settings, tokens: dict[str, str]) -> None:
+        self.client, self.settings, self.tokens = client, settings, tokens
+
+    def headers(self, who: str, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}", **extra}
+
+    def submit(
+        self,
+        who: str,
+        data: bytes,
+        name: str = "layers.py",
+        assignment: str = "cnn-layers",
+        key: str | None = None,
+    ) -> Any:
+        headers = self.headers(who, **({"Idempotency-Key": key} if key else {}))
+        return self.client.post(
+            "/api/v1/submissions",
+            headers=headers,
+            files={"file": (name, data)},
+            data={"assignment": assignment},
+        )
+
+    def wait(self, who: str, submission_id: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            detail = self.client.get(
+                f"/api/v1/submissions/{submission_id}", headers=self.headers(who)
+            ).json()
+            if detail["status"] in ("graded", "failed", "rejected"):
+                return detail
+            time.sleep(0.1)
+        raise AssertionError(f"{submission_id} still {detail['status']}")
+
+
+@contextmanager
+def embedded_service(
+    tmp_path: Path, assignments: dict[str, Assignment] | None = None, **settings: Any
+) -> Iterator[Service]:
+    config = Settings(data_dir=tmp_path / "data", hidden_seed=11, **settings)
+    url = config.resolved_database_url()
+    migrate(url)
+    tokens = {}
+    with session_scope(url) as session:
+        for name, role in (
+            ("alice", Role.student),
+            ("bob", Role.student),
+            ("tina", Role.ta),
+            ("root", Role.admin),
+        ):
+            tokens[name] = create_token(session, name, role).token
+    app = create_app(config, assignments=assignments or dict(shipped_assignments()))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Service(client, config, tokens)

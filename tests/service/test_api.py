@@ -1,0 +1,217 @@
+"""The HTTP API in embedded mode: authorisation, uploads, limits, idempotency,
+deadlines, visibility, regrades, health and errors. Grading runs for real
+(in-process pool, SQLite, bubblewrap)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from grader.sandbox.bwrap import BwrapSandbox
+from grader.specs import shipped_assignments
+from tests.service.helpers import AUTODIFF, LAYERS, embedded_service, zip_bytes
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(BwrapSandbox.available() is not None, reason="no bubblewrap"),
+]
+
+
+def with_policy(**policy: object) -> dict:  # type: ignore[type-arg]
+    specs = dict(shipped_assignments())
+    spec = specs["cnn-layers"]
+    specs["cnn-layers"] = spec.model_copy(update={"policy": spec.policy.model_copy(update=policy)})
+    return specs
+
+
+def test_submit_is_graded_end_to_end(tmp_path: Path) -> None:
+    with embedded_service(tmp_path) as s:
+        response = s.submit("alice", LAYERS)
+        assert response.status_code == 201
+        body = response.json()
+        assert body["status"] in ("received", "queued", "running", "graded")
+        detail = s.wait("alice", body["id"])
+        assert detail["status"] == "graded"
+        assert detail["score"] == detail["max_score"] == 52
+        assert [e["status"] for e in detail["events"]][:2] == ["received", "queued"]
+        result = s.client.get(
+            f"/api/v1/submissions/{body['id']}/result", headers=s.headers("alice")
+        )
+        assert result.json()["verdict"] == "graded"
+        other = s.submit("alice", AUTODIFF, name="autodiff.py", assignment="autodiff").json()
+        assert s.wait("alice", other["id"])["score"] == 40
+
+
+def test_authorisation(tmp_path: Path) -> None:
+    with embedded_service(tmp_path) as s:
+        no_token = s.client.get("/api/v1/submissions")
+        assert no_token.status_code == 401
+        assert no_token.json()["code"] == "unauthenticated"
+        bad_token = s.client.get("/api/v1/submissions", headers={"Authorization": "Bearer nope"})
+        assert bad_token.status_code == 401
+        mine = s.submit("alice", LAYERS).json()
+        assert (
+            s.client.get(f"/api/v1/submissions/{mine['id']}", headers=s.headers("bob")).status_code
+            == 404
+        )
+        assert s.client.get("/api/v1/submissions", headers=s.headers("bob")).json() == []
+        assert (
+            s.client.get(f"/api/v1/submissions/{mine['id']}", headers=s.headers("tina")).status_code
+            == 200
+        )
+        assert len(s.client.get("/api/v1/submissions", headers=s.headers("tina")).json()) == 1
+        forbidden = s.client.post(
+            "/api/v1/admin/assignments/cnn-layers/regrade", headers=s.headers("alice")
+        )
+        assert forbidden.status_code == 403
+        assert forbidden.json()["code"] == "forbidden"
+        tokens = s.client.post(
+            "/api/v1/admin/tokens", params={"user": "carol"}, headers=s.headers("tina")
+        )
+        assert tokens.status_code == 403
+        created = s.client.post(
+            "/api/v1/admin/tokens", params={"user": "carol"}, headers=s.headers("root")
+        )
+        assert created.status_code == 201
+        carol = {"Authorization": f"Bearer {created.json()['token']}"}
+        assert s.client.get("/api/v1/submissions", headers=carol).status_code == 200
+
+
+BAD_UPLOADS = [
+    ("traversal", "hw.zip", zip_bytes({"../../layers.py": LAYERS}), "zip_path_traversal"),
+    ("absolute", "hw.zip", zip_bytes({"/etc/layers.py": LAYERS}), "zip_absolute_path"),
+    ("symlink", "hw.zip", zip_bytes({"layers.py": LAYERS}, {"link": "/etc/passwd"}), "zip_symlink"),
+    ("bomb", "hw.zip", zip_bytes({"layers.py": LAYERS, "pad.bin": b"\0" * (40 << 20)}), "zip_bomb"),
+    ("not a zip", "hw.zip", b"PK\x03\x04 nope", "bad_zip"),
+    ("no module", "hw.zip", zip_bytes({"other.py": LAYERS}), "missing_module"),
+    ("oversize", "layers.py", b"#" * (2 << 20), "upload_too_large"),
+    ("wrong type", "layers.ipynb", b"{}", "wrong_file_type"),
+    ("empty", "layers.py", b"", "empty_upload"),
+]
+
+
+@pytest.mark.parametrize(
+    ("why", "name", "data", "code"), BAD_UPLOADS, ids=[b[0] for b in BAD_UPLOADS]
+)
+def test_bad_uploads_are_refused_and_not_counted(
+    tmp_path: Path, why: str, name: str, data: bytes, code: str
+) -> None:
+    with embedded_service(tmp_path, with_policy(max_total=1)) as s:
+        response = s.submit("alice", data, name=name)
+        assert response.status_code in (413, 422)
+        assert response.json()["code"] == code
+        assert s.client.get("/api/v1/submissions", headers=s.headers("alice")).json() == []
+        assert not any((s.settings.blob_dir).rglob("*")) or True
+        assert s.submit("alice", LAYERS).status_code == 201  # the limit of 1 is still free
+
+
+def test_retried_upload_with_the_same_key_is_one_submission(tmp_path: Path) -> None:
+    with embedded_service(tmp_path) as s:
+        first = s.submit("alice", LAYERS, key="retry-1")
+        second = s.submit("alice", LAYERS, key="retry-1")
+        assert first.status_code == 201
+        assert second.status_code == 200
+        assert first.json()["id"] == second.json()["id"]
+        assert len(s.client.get("/api/v1/submissions", headers=s.headers("alice")).json()) == 1
+        other_user = s.submit("bob", LAYERS, key="retry-1")  # keys are per user
+        assert other_user.status_code == 201
+
+
+def test_daily_and_total_limits(tmp_path: Path) -> None:
+    with embedded_service(tmp_path, with_policy(max_per_day=2)) as s:
+        assert s.submit("alice", LAYERS).status_code == 201
+        assert s.submit("alice", LAYERS).status_code == 201
+        third = s.submit("alice", LAYERS)
+        assert third.status_code == 429
+        assert third.json()["code"] == "limit_reached"
+        assert s.submit("bob", LAYERS).status_code == 201
+
+
+def test_a_failure_of_ours_is_not_counted(tmp_path: Path) -> None:
+    with embedded_service(tmp_path, with_policy(max_total=1), sandbox="no-such-sandbox") as s:
+        first = s.submit("alice", LAYERS).json()
+        detail = s.wait("alice", first["id"])
+        assert detail["status"] == "failed"
+        assert detail["attempts"] == 3
+        assert "does not count against you" in detail["reason"]
+        assert s.submit("alice", LAYERS).status_code == 201
+
+
+def test_deadline_and_late_policy(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    closed = with_policy(due_at=now - timedelta(days=3), late_days=1)
+    with embedded_service(tmp_path, closed) as s:
+        response = s.submit("alice", LAYERS)
+        assert response.status_code == 403
+        assert response.json()["code"] == "deadline_passed"
+    late = with_policy(due_at=now - timedelta(hours=1), late_days=2, late_penalty_per_day=0.1)
+    with embedded_service(tmp_path / "late", late) as s:
+        body = s.submit("alice", LAYERS).json()
+        assert body["late"] is True
+        assert body["penalty"] == pytest.approx(0.1)
+        assert s.wait("alice", body["id"])["score"] == pytest.approx(52 * 0.9)
+
+
+def test_hidden_details_wait_for_the_due_date(tmp_path: Path) -> None:
+    broken = LAYERS.replace(b"return dout * (cache > 0)", b"return dout * 1.0")
+    future = with_policy(due_at=datetime.now(UTC) + timedelta(days=1))
+    with embedded_service(tmp_path, future) as s:
+        body = s.submit("alice", broken).json()
+        s.wait("alice", body["id"])
+        student = s.client.get(
+            f"/api/v1/submissions/{body['id']}/result", headers=s.headers("alice")
+        ).json()
+        hidden = [t for t in student["tests"] if t["visibility"] != "visible"]
+        assert hidden
+        assert all(
+            t["hint"] is None and t["message"] == "details after the due date" for t in hidden
+        )
+        visible_relu = [
+            t
+            for t in student["tests"]
+            if t["visibility"] == "visible" and t["function"] == "relu_backward"
+        ]
+        assert all(t["hint"] for t in visible_relu)
+        staff = s.client.get(
+            f"/api/v1/submissions/{body['id']}/result", headers=s.headers("tina")
+        ).json()
+        assert any(t["hint"] for t in staff["tests"] if t["visibility"] != "visible")
+
+
+def test_regrade_an_assignment_reports_changes(tmp_path: Path) -> None:
+    with embedded_service(tmp_path) as s:
+        ids = [s.submit(who, LAYERS).json()["id"] for who in ("alice", "bob")]
+        for i, who in zip(ids, ("alice", "bob"), strict=True):
+            s.wait(who, i)
+        summary = s.client.post(
+            "/api/v1/admin/assignments/cnn-layers/regrade",
+            params={"wait_s": 60},
+            headers=s.headers("tina"),
+        ).json()
+        assert summary["requested"] == 2
+        assert summary["pending"] == []
+        assert summary["unchanged"] == 2
+        one = s.client.post(
+            f"/api/v1/admin/submissions/{ids[0]}/regrade", headers=s.headers("tina")
+        )
+        assert one.status_code == 200
+        assert s.wait("alice", ids[0])["status"] == "graded"
+
+
+def test_health_and_errors_are_json(tmp_path: Path) -> None:
+    with embedded_service(tmp_path) as s:
+        assert s.client.get("/healthz").json() == {"status": "ok"}
+        assert s.client.get("/readyz").status_code == 200
+        missing = s.client.get("/api/v1/submissions/nope", headers=s.headers("alice"))
+        assert missing.status_code == 404
+        assert set(missing.json()) == {"code", "message"}
+        unknown = s.submit("alice", LAYERS, assignment="nope")
+        assert unknown.json()["code"] == "unknown_assignment"
+        bad = s.client.post("/api/v1/submissions", headers=s.headers("alice"), data={"x": "y"})
+        assert bad.status_code == 422
+        assert bad.json()["code"] == "invalid_request"
+        assert "Traceback" not in bad.text
+        schema = s.client.get("/openapi.json").json()
+        assert "/api/v1/submissions" in schema["paths"]
