@@ -1,0 +1,136 @@
+"""End to end on PostgreSQL, Redis and Celery workers in separate processes, driven
+through the CLI as students and TAs use it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from grader.sandbox.bwrap import BwrapSandbox
+from tests.stack.conftest import ROOT, RedisServer, Stack, wait_until
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.skipif(BwrapSandbox.available() is not None, reason="no bubblewrap"),
+]
+
+LAYERS = ROOT / "examples" / "cnn-layers" / "layers.py"
+AUTODIFF = ROOT / "examples" / "autodiff" / "autodiff.py"
+
+
+@pytest.fixture
+def stack(tmp_path: Path, postgres_url: str, redis_server: RedisServer) -> Iterator[Stack]:
+    s = Stack(tmp_path, postgres_url, redis_server.url, DLGRADER_STUCK_MARGIN_S="2")
+    s.start_api()
+    yield s
+    s.stop()
+
+
+def buggy(tmp_path: Path, source: Path, old: str, new: str) -> Path:
+    path = tmp_path / "buggy" / source.name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(source.read_text().replace(old, new))
+    return path
+
+
+def submit_and_wait(stack: Stack, path: Path, assignment: str) -> dict:  # type: ignore[type-arg]
+    out = stack.tmp / f"{path.stem}-{assignment}-{time.monotonic_ns()}.json"
+    proc = stack.cli(
+        "submit", str(path), "-a", assignment, "--wait", "--json", str(out), "--timeout", "240"
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr + stack.logs()
+    return json.loads(out.read_text())
+
+
+def api(stack: Stack, token: str, path: str) -> dict:  # type: ignore[type-arg]
+    return httpx.get(
+        f"{stack.server}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).json()
+
+
+def test_cli_submissions_graded_by_two_celery_workers(stack: Stack, tmp_path: Path) -> None:
+    stack.start_worker()
+    stack.start_worker()
+    stack.login("alice")
+    assert submit_and_wait(stack, LAYERS, "cnn-layers")["score"] == 52
+    assert submit_and_wait(stack, AUTODIFF, "autodiff")["score"] == 40
+    bad_layers = buggy(tmp_path, LAYERS, "return dout * (cache > 0)", "return dout * 1.0")
+    result = submit_and_wait(stack, bad_layers, "cnn-layers")
+    assert result["score"] < 52
+    assert any(t["hint"] and "mask" in t["hint"] for t in result["tests"])
+    bad_autodiff = buggy(
+        tmp_path, AUTODIFF, "return [self.y * dz, self.x * dz]", "return [self.x * dz, self.y * dz]"
+    )
+    assert submit_and_wait(stack, bad_autodiff, "autodiff")["score"] < 40
+    listing = stack.cli("submissions")
+    assert listing.returncode == 0
+    assert listing.stdout.count("graded") == 4
+
+
+def test_worker_killed_mid_grading_gives_exactly_one_result(stack: Stack, tmp_path: Path) -> None:
+    stack.start_worker()
+    stack.start_worker()
+    token = stack.login("alice")
+    ta = stack.token("tina", "ta")
+    slow = buggy(
+        tmp_path,
+        LAYERS,
+        "def relu_backward(dout, cache):\n",
+        "def relu_backward(dout, cache):\n    import time; time.sleep(2)\n",
+    )
+    proc = stack.cli("submit", str(slow), "-a", "cnn-layers")
+    submission_id = proc.stdout.split()[1]
+    # Wait until a worker child has claimed it, then SIGKILL that child.
+    wait_until(
+        lambda: api(stack, ta, f"/api/v1/submissions/{submission_id}")["status"] == "running",
+        60,
+        "the grading to start",
+    )
+    events = api(stack, ta, f"/api/v1/submissions/{submission_id}")["events"]
+    claimer = next(e["message"] for e in events if e["status"] == "running").rsplit(":", 1)[1]
+    os.kill(int(claimer), signal.SIGKILL)
+    wait_until(
+        lambda: api(stack, token, f"/api/v1/submissions/{submission_id}")["status"] == "graded",
+        180,
+        "the regrading after the kill",
+    )
+    detail = api(stack, ta, f"/api/v1/submissions/{submission_id}")
+    assert detail["attempts"] == 2
+    assert detail["score"] == 52
+    import psycopg
+
+    url = stack.env["DLGRADER_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as conn:
+        results = conn.execute(
+            "SELECT count(*) FROM results WHERE submission_id = %s", (submission_id,)
+        ).fetchone()
+    assert results == (1,)
+
+
+def test_redis_restarted_empty_loses_nothing(stack: Stack, redis_server: RedisServer) -> None:
+    stack.login("alice")
+    ids = []
+    for _ in range(5):  # no worker yet: they wait in Redis
+        proc = stack.cli("submit", str(AUTODIFF), "-a", "autodiff")
+        assert proc.returncode == 0, proc.stderr
+        ids.append(proc.stdout.split()[1])
+    redis_server.restart_empty()
+    stack.start_worker()
+    stack.start_worker()
+    time.sleep(3)  # past the stuck margin
+    assert stack.cli("reaper", "--once").returncode == 0
+    ta = stack.token("tina", "ta")
+    wait_until(
+        lambda: all(api(stack, ta, f"/api/v1/submissions/{i}")["status"] == "graded" for i in ids),
+        180,
+        "every submission to be graded",
+    )
+    assert {api(stack, ta, f"/api/v1/submissions/{i}")["score"] for i in ids} == {40}
