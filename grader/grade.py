@@ -54,6 +54,8 @@ def stage_submission(path: Path, module: str, dest: Path) -> None:
 
 
 def _crash_reason(run: SandboxRun) -> str:
+    if run.oom_killed:
+        return "the process exceeded the memory limit and was killed"
     if run.out_dir_exceeded:
         return "the process wrote too much into its output folder and was stopped"
     if run.timed_out:
@@ -69,6 +71,7 @@ def grade(
     sandbox: Sandbox,
     public_seed: int = 0,
     secret_seed: int | None = None,
+    job_label: str = "",
 ) -> GradingResult:
     start = time.monotonic()
     base = GradingResult(
@@ -81,9 +84,8 @@ def grade(
         reference_version=REFERENCE_VERSION,
     )
     root = Path(tempfile.mkdtemp(prefix="dlgrader-job-", dir=scratch_dir()))
-    root.chmod(0o755)
     try:
-        job = JobDirs.create(root)
+        job = JobDirs.create(root, job_label)
         try:
             stage_submission(submission, assignment.module, job.submission)
         except SubmissionRejected as exc:

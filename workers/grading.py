@@ -30,6 +30,7 @@ from grader.service.submissions import add_event, as_utc
 from grader.settings import Settings, get_settings, scratch_dir
 from grader.specs import get_assignment
 from submissions_schema import GradingResult, SubmissionStatus, Verdict
+from workers.gpu import assigned_gpu
 
 if TYPE_CHECKING:
     from grader.service.queue import Dispatcher
@@ -223,7 +224,7 @@ def grade_submission(
     result: GradingResult | None = None
     error = ""
     try:
-        box = sandbox or select_sandbox(settings.sandbox)
+        box = sandbox or select_sandbox(settings.sandbox, gpu=assigned_gpu())
         data = BlobStore(settings.blob_dir).get(claimed.sha256)
         suffix = Path(claimed.file_name).suffix.lower() or ".py"
         with tempfile.TemporaryDirectory(prefix="dlgrader-upload-", dir=scratch_dir()) as tmp:
@@ -234,6 +235,7 @@ def grade_submission(
                 get_assignment(claimed.assignment),
                 box,
                 secret_seed=settings.service_hidden_seed(),
+                job_label=f"{submission_id}-{claimed.attempt}",
             )
     except Exception as exc:  # ours, not the student's: retried, never counted
         log.exception("grading %s attempt %d failed", submission_id, claimed.attempt)

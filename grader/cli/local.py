@@ -18,6 +18,7 @@ from grader.cli.common import (
     console,
     err_console,
     reference_app,
+    sandbox_app,
     schema_app,
 )
 
@@ -191,3 +192,28 @@ def schema_export(directory: Annotated[Path, typer.Argument(help="output folder"
 
     for path in export_schemas(directory):
         console.print(f"wrote {path}")
+
+
+@sandbox_app.command("build")
+def sandbox_build(
+    base: Annotated[
+        str | None, typer.Option(help="base image (default python:3.11-slim-bookworm)")
+    ] = None,
+    torch_wheel: Annotated[Path | None, typer.Option(help="a local torch wheel to install")] = None,
+    torch_index_url: Annotated[
+        str | None, typer.Option(help="e.g. https://download.pytorch.org/whl/cu126 for GPUs")
+    ] = None,
+    tag: Annotated[str, typer.Option(help="image name")] = "dlgrader-sandbox:latest",
+    quiet: Annotated[bool, typer.Option(help="print only the result")] = False,
+) -> None:
+    """Build the Docker sandbox image: Python, NumPy, torch and the harness."""
+    from grader.sandbox.image import build_sandbox_image
+
+    try:
+        image = build_sandbox_image(
+            tag, base, torch_wheel, torch_index_url, log=(lambda line: None) if quiet else print
+        )
+    except Exception as exc:
+        err_console.print(f"dlgrader: {exc}", markup=False)
+        raise typer.Exit(EXIT_CANNOT_RUN) from None
+    console.print(f"built {tag} ({image[:19]})")

@@ -46,27 +46,38 @@ class SandboxRun(BaseModel):
     signal: int | None = None
     timed_out: bool = False
     out_dir_exceeded: bool = False
+    oom_killed: bool = False
     wall_s: float
     stdout: str = ""
     stderr: str = ""
     sandbox: str
 
 
+SANDBOX_UID = 65534  # nobody: the user student code runs as
+
+
 @dataclass(frozen=True)
 class JobDirs:
     """A job's folders on the host: the student's code and the inputs are mounted read-only,
-    `out` is the only place the harness may write, `manifest` names the calls."""
+    `out` is the only place the harness may write, `manifest` names the calls. `label`
+    names the job (submission and attempt) wherever a sandbox needs a name."""
 
     submission: Path
     inputs: Path
     out: Path
     manifest: Path
+    label: str = ""
 
     @staticmethod
-    def create(root: Path) -> JobDirs:
-        dirs = JobDirs(root / "submission", root / "inputs", root / "out", root / "manifest.json")
-        for d in (dirs.submission, dirs.inputs, dirs.out):
+    def create(root: Path, label: str = "") -> JobDirs:
+        dirs = JobDirs(
+            root / "submission", root / "inputs", root / "out", root / "manifest.json", label
+        )
+        for d in (root, dirs.submission, dirs.inputs, dirs.out):
             d.mkdir(parents=True, exist_ok=True)
+            d.chmod(0o755)
+        if os.geteuid() == 0:  # the sandbox user writes out/ and only out/
+            os.chown(dirs.out, SANDBOX_UID, SANDBOX_UID)
         return dirs
 
 
@@ -196,19 +207,33 @@ def which(cmd: str) -> str | None:
     return shutil.which(cmd)
 
 
-def select_sandbox(name: str = "auto") -> Sandbox:
+def select_sandbox(name: str = "auto", gpu: str | None = None) -> Sandbox:
+    """`auto`: Docker when its image is present and the daemon answers, else bubblewrap."""
     from grader.sandbox.bwrap import BwrapSandbox
+    from grader.sandbox.docker_sandbox import DockerSandbox
     from grader.sandbox.process import ProcessSandbox
 
-    choices: dict[str, type[Sandbox]] = {"bwrap": BwrapSandbox, "process": ProcessSandbox}
+    choices: dict[str, type[Sandbox]] = {
+        "bwrap": BwrapSandbox,
+        "docker": DockerSandbox,
+        "process": ProcessSandbox,
+    }
     if name == "auto":
+        if DockerSandbox.available() is None:
+            return DockerSandbox(gpu=gpu)
         problem = BwrapSandbox.available()
         if problem is None:
             return BwrapSandbox()
         raise SandboxUnavailable(
-            f"no sandbox available: {problem}. Install bubblewrap (apt-get install bubblewrap), "
-            "or pass --sandbox process to run your own code unisolated"
+            f"no sandbox available: {problem}. Install bubblewrap (apt-get install bubblewrap) "
+            "or Docker with the sandbox image (dlgrader sandbox build), or pass "
+            "--sandbox process to run your own code unisolated"
         )
+    if name == "docker":
+        problem = DockerSandbox.available()
+        if problem is not None:
+            raise SandboxUnavailable(problem)
+        return DockerSandbox(gpu=gpu)
     if name not in choices:
         raise SandboxUnavailable(f"unknown sandbox {name!r}; choose auto, {', '.join(choices)}")
     problem = choices[name].available()

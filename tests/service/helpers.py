@@ -76,6 +76,7 @@ class Service:
 def embedded_service(
     tmp_path: Path, assignments: dict[str, Assignment] | None = None, **settings: Any
 ) -> Iterator[Service]:
+    settings.setdefault("sandbox", "bwrap")  # the embedded default, whatever else is installed
     config = Settings(data_dir=tmp_path / "data", hidden_seed=11, **settings)
     url = config.resolved_database_url()
     migrate(url)

@@ -22,13 +22,21 @@ pytestmark = [
     pytest.mark.skipif(BwrapSandbox.available() is not None, reason="no bubblewrap"),
 ]
 
+# The production path: Docker sandboxes when the image is built (.ci/run builds it).
+STACK_SANDBOX = "auto"
 LAYERS = ROOT / "examples" / "cnn-layers" / "layers.py"
 AUTODIFF = ROOT / "examples" / "autodiff" / "autodiff.py"
 
 
 @pytest.fixture
 def stack(tmp_path: Path, postgres_url: str, redis_server: RedisServer) -> Iterator[Stack]:
-    s = Stack(tmp_path, postgres_url, redis_server.url, DLGRADER_STUCK_MARGIN_S="2")
+    s = Stack(
+        tmp_path,
+        postgres_url,
+        redis_server.url,
+        DLGRADER_STUCK_MARGIN_S="2",
+        DLGRADER_SANDBOX=STACK_SANDBOX,
+    )
     s.start_api()
     yield s
     s.stop()
@@ -70,6 +78,14 @@ def test_cli_submissions_graded_by_two_celery_workers(stack: Stack, tmp_path: Pa
         tmp_path, AUTODIFF, "return [self.y * dz, self.x * dz]", "return [self.x * dz, self.y * dz]"
     )
     assert submit_and_wait(stack, bad_autodiff, "autodiff")["score"] < 40
+    sandboxes = {
+        json.loads(p.read_text())["sandbox"]
+        for p in stack.tmp.glob("*.json")
+        if p.name != "client.json"
+    }
+    from grader.sandbox.docker_sandbox import DockerSandbox
+
+    assert sandboxes == {"docker" if DockerSandbox.available() is None else "bwrap"}
     listing = stack.cli("submissions")
     assert listing.returncode == 0
     assert listing.stdout.count("graded") == 4

@@ -1,0 +1,56 @@
+"""Building the Docker sandbox image (`dlgrader sandbox build`)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from grader.sandbox.base import HARNESS
+
+DOCKERFILE = Path(__file__).resolve().parents[2] / "deploy" / "sandbox.Dockerfile"
+DEFAULT_IMAGE = "dlgrader-sandbox:latest"
+HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def build_sandbox_image(
+    tag: str = DEFAULT_IMAGE,
+    base_image: str | None = None,
+    torch_wheel: Path | None = None,
+    torch_index_url: str | None = None,
+    log: Callable[[str], None] = print,
+) -> str:
+    """Build the image; returns its id. A local torch wheel (CPU machines keep one on disk)
+    avoids downloading torch; a CUDA index URL gives GPU servers their build."""
+    import docker
+
+    client = docker.from_env()
+    with tempfile.TemporaryDirectory(prefix="dlgrader-image-") as tmp:
+        context = Path(tmp)
+        build = context / "build"
+        build.mkdir()
+        shutil.copyfile(DOCKERFILE, context / "Dockerfile")
+        shutil.copyfile(HARNESS, build / "runner.py")
+        if HOST_CA.exists():
+            shutil.copyfile(HOST_CA, build / "ca.crt")
+        else:
+            (build / "ca.crt").write_text("")
+        if torch_wheel is not None:
+            shutil.copyfile(torch_wheel, build / torch_wheel.name)
+        buildargs = {}
+        if base_image:
+            buildargs["BASE_IMAGE"] = base_image
+        if torch_index_url:
+            buildargs["TORCH_INDEX_URL"] = torch_index_url
+        image_id = ""
+        for chunk in client.api.build(
+            path=str(context), tag=tag, buildargs=buildargs, rm=True, forcerm=True, decode=True
+        ):
+            if "stream" in chunk and chunk["stream"].strip():
+                log(chunk["stream"].rstrip())
+            if "error" in chunk:
+                raise RuntimeError(f"sandbox image build failed: {chunk['error'].strip()}")
+            if "aux" in chunk and "ID" in chunk["aux"]:
+                image_id = chunk["aux"]["ID"]
+        return image_id
