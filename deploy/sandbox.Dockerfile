@@ -26,4 +26,5 @@ RUN set -eu; export PIP_CERT=/tmp/build/ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1; 
 ENV PATH=/opt/venv/bin:/usr/bin:/bin PYTHONDONTWRITEBYTECODE=1 HOME=/tmp
 USER 65534:65534
 WORKDIR /tmp
-LABEL org.dlgrader.role=sandbox
+ARG HARNESS_DIGEST=""
+LABEL org.dlgrader.role=sandbox org.dlgrader.harness=${HARNESS_DIGEST}

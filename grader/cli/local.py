@@ -217,3 +217,16 @@ def sandbox_build(
         err_console.print(f"dlgrader: {exc}", markup=False)
         raise typer.Exit(EXIT_CANNOT_RUN) from None
     console.print(f"built {tag} ({image[:19]})")
+
+
+@sandbox_app.command("status")
+def sandbox_status() -> None:
+    """Which sandboxes work here; exit 1 when the Docker image is missing or stale."""
+    from grader.sandbox.bwrap import BwrapSandbox
+    from grader.sandbox.docker_sandbox import DockerSandbox
+
+    docker_problem = DockerSandbox.available()
+    for name, problem in (("bwrap", BwrapSandbox.available()), ("docker", docker_problem)):
+        console.print(f"{name}: {problem or 'ready'}", markup=False)
+    if docker_problem:
+        raise typer.Exit(1)

@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 from grader.sandbox.base import JobDirs, Sandbox, SandboxLimits, SandboxRun, folder_bytes
-from grader.sandbox.image import DEFAULT_IMAGE
+from grader.sandbox.image import DEFAULT_IMAGE, image_problem
 
 LABEL = "org.dlgrader.job"
 NAME_PREFIX = "dlgrader-job-"
@@ -51,11 +51,7 @@ class DockerSandbox(Sandbox):
             client.ping()
         except Exception as exc:
             return f"the Docker daemon does not answer ({type(exc).__name__})"
-        try:
-            client.images.get(image)
-        except Exception:
-            return f"the sandbox image {image} is missing: run `dlgrader sandbox build`"
-        return None
+        return image_problem(client, image)
 
     def run(self, job: JobDirs, limits: SandboxLimits) -> SandboxRun:
         from docker.errors import APIError, NotFound

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from grader.sandbox.base import HARNESS
 
 DOCKERFILE = Path(__file__).resolve().parents[2] / "deploy" / "sandbox.Dockerfile"
 DEFAULT_IMAGE = "dlgrader-sandbox:latest"
+HARNESS_LABEL = "org.dlgrader.harness"
+
+
+def harness_digest() -> str:
+    """The harness an image must carry; an image built with another one is stale."""
+    return hashlib.sha256(HARNESS.read_bytes()).hexdigest()
+
+
+def image_problem(client: Any, tag: str = DEFAULT_IMAGE) -> str | None:
+    """None when `tag` exists and carries this harness, else what is wrong."""
+    try:
+        image = client.images.get(tag)
+    except Exception:
+        return f"the sandbox image {tag} is missing: run `dlgrader sandbox build`"
+    if (image.labels or {}).get(HARNESS_LABEL) != harness_digest():
+        return f"the sandbox image {tag} holds an older harness: run `dlgrader sandbox build`"
+    return None
+
+
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
@@ -38,7 +59,7 @@ def build_sandbox_image(
             (build / "ca.crt").write_text("")
         if torch_wheel is not None:
             shutil.copyfile(torch_wheel, build / torch_wheel.name)
-        buildargs = {}
+        buildargs = {"HARNESS_DIGEST": harness_digest()}
         if base_image:
             buildargs["BASE_IMAGE"] = base_image
         if torch_index_url:
