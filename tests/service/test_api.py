@@ -215,3 +215,28 @@ def test_health_and_errors_are_json(tmp_path: Path) -> None:
         assert "Traceback" not in bad.text
         schema = s.client.get("/openapi.json").json()
         assert "/api/v1/submissions" in schema["paths"]
+
+
+def test_responses_validate_against_the_exported_json_schemas(tmp_path: Path) -> None:
+    import json
+
+    import jsonschema
+
+    from submissions_schema.export import export_schemas
+
+    schemas = {
+        p.name.split(".")[0]: json.loads(p.read_text())
+        for p in export_schemas(tmp_path / "schemas")
+    }
+    with embedded_service(tmp_path) as s:
+        body = s.submit("alice", LAYERS).json()
+        jsonschema.validate(body, schemas["Submission"])
+        jsonschema.validate(s.wait("alice", body["id"]), schemas["SubmissionDetail"])
+        for info in s.client.get("/api/v1/assignments", headers=s.headers("alice")).json():
+            jsonschema.validate(info, schemas["AssignmentInfo"])
+        error = s.client.get("/api/v1/submissions", headers={"Authorization": "Bearer x"}).json()
+        jsonschema.validate(error, schemas["ApiError"])
+        token = s.client.post(
+            "/api/v1/admin/tokens", params={"user": "dan"}, headers=s.headers("root")
+        ).json()
+        jsonschema.validate(token, schemas["TokenCreated"])
