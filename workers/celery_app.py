@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready
 from kombu.entity import Queue
 
 from grader.settings import get_settings
@@ -59,3 +59,11 @@ def _fresh_connections(**_: object) -> None:
     from grader.service.db import reset_engines
 
     reset_engines()
+
+
+@worker_ready.connect
+def _clean_leftovers(**_: object) -> None:
+    # Sandboxes of jobs this node ran before a crash or a restart.
+    from workers.reaper import kill_orphan_sandboxes
+
+    kill_orphan_sandboxes(settings)

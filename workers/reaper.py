@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 class Reaped:
     requeued: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
 
 
 def stuck_submissions(settings: Settings) -> list[tuple[str, str, int]]:
@@ -74,6 +75,7 @@ def stuck_submissions(settings: Settings) -> list[tuple[str, str, int]]:
 
 def reap(settings: Settings, dispatcher: Dispatcher) -> Reaped:
     reaped = Reaped()
+    reaped.orphans = kill_orphan_sandboxes(settings)
     url = settings.resolved_database_url()
     for submission_id, why, attempts in stuck_submissions(settings):
         with session_scope(url) as session:
@@ -123,3 +125,23 @@ def reap(settings: Settings, dispatcher: Dispatcher) -> Reaped:
         except Exception as exc:
             log.warning("reaper could not queue %s: %s", submission_id, exc)
     return reaped
+
+
+def running_jobs(settings: Settings) -> set[str]:
+    """The job labels ("<submission>-<attempt>") of every running submission."""
+    with session_scope(settings.resolved_database_url()) as session:
+        rows = session.execute(
+            select(SubmissionRow.id, SubmissionRow.attempts).where(
+                SubmissionRow.status == SubmissionStatus.running.value
+            )
+        )
+        return {f"{submission_id}-{attempts}" for submission_id, attempts in rows}
+
+
+def kill_orphan_sandboxes(settings: Settings) -> list[str]:
+    from grader.sandbox.docker_sandbox import kill_orphans
+
+    removed = kill_orphans(lambda: running_jobs(settings))
+    if removed:
+        log.warning("removed orphaned sandbox containers: %s", ", ".join(removed))
+    return removed

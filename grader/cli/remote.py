@@ -113,8 +113,11 @@ def reaper(
     dispatcher = CeleryDispatcher()
     while True:
         reaped = reap(settings, dispatcher)
-        if reaped.requeued or reaped.failed:
-            console.print(f"reaper: re-queued {len(reaped.requeued)}, failed {len(reaped.failed)}")
+        if reaped.requeued or reaped.failed or reaped.orphans:
+            console.print(
+                f"reaper: re-queued {len(reaped.requeued)}, failed {len(reaped.failed)}, "
+                f"removed {len(reaped.orphans)} orphaned sandboxes"
+            )
         if once:
             return
         time.sleep(interval)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from grader.sandbox.base import JobDirs, Sandbox, SandboxLimits, SandboxRun, folder_bytes
@@ -155,18 +156,25 @@ class DockerSandbox(Sandbox):
         )
 
 
-def kill_orphans(active_labels: set[str]) -> list[str]:
-    """Remove sandbox containers whose job is not running any more (a worker died)."""
+def kill_orphans(active_labels: Callable[[], set[str]]) -> list[str]:
+    """Remove sandbox containers whose job is not running any more (a worker died).
+
+    Containers are listed before the active jobs are read: a job's row says running
+    before its container exists, so no container of a live job is taken for an orphan.
+    """
     from docker.errors import APIError
 
     removed: list[str] = []
     try:
         client = _client()
         containers = client.containers.list(all=True, filters={"label": LABEL})
-    except Exception:
+    except Exception:  # no daemon here: nothing to clean
         return removed
+    if not containers:
+        return removed
+    active = active_labels()
     for container in containers:
-        if container.labels.get(LABEL) not in active_labels:
+        if container.labels.get(LABEL) not in active:
             with contextlib.suppress(APIError):
                 container.remove(force=True)
                 removed.append(container.name)

@@ -1,0 +1,76 @@
+"""The reaper removes sandbox containers left by a dead worker, and only those."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import pytest
+
+from grader.sandbox.docker_sandbox import LABEL, DockerSandbox, container_name
+from grader.service.accounts import create_token
+from grader.service.db import SubmissionRow, session_scope
+from grader.service.migrate import migrate
+from grader.settings import Settings
+from submissions_schema import Role
+from workers.reaper import kill_orphan_sandboxes
+
+pytestmark = [pytest.mark.integration]
+
+
+@pytest.fixture
+def docker_client():  # type: ignore[no-untyped-def]
+    problem = DockerSandbox.available()
+    if problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(problem)
+        pytest.skip(problem)
+    import docker
+
+    return docker.from_env()
+
+
+def test_orphans_go_and_live_jobs_stay(tmp_path: Path, docker_client) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(data_dir=tmp_path, hidden_seed=1)
+    url = settings.resolved_database_url()
+    migrate(url)
+    with session_scope(url) as session:
+        create_token(session, "alice", Role.student)
+        session.add(
+            SubmissionRow(
+                id="live",
+                user_id=1,
+                assignment="autodiff",
+                assignment_version="1",
+                file_name="autodiff.py",
+                sha256="0" * 64,
+                size=1,
+                status="running",
+                attempts=2,
+            )
+        )
+    started = []
+    for label in ("live-2", "live-1", "gone-1"):  # attempt 1 of "live" was superseded
+        started.append(
+            docker_client.containers.run(
+                "dlgrader-sandbox:latest",
+                ["python", "-c", "import time; time.sleep(600)"],
+                name=container_name(label),
+                labels={LABEL: label},
+                detach=True,
+                network_mode="none",
+            )
+        )
+    try:
+        removed = kill_orphan_sandboxes(settings)
+        assert sorted(removed) == sorted([container_name("live-1"), container_name("gone-1")])
+        left = [
+            c.labels[LABEL]
+            for c in docker_client.containers.list(all=True, filters={"label": LABEL})
+        ]
+        assert left == ["live-2"]
+    finally:
+        for container in started:
+            with contextlib.suppress(Exception):  # already removed by the reaper
+                container.remove(force=True)
