@@ -100,14 +100,20 @@ class Client:
             response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise ClientError(f"cannot reach {self.config.server}: {exc}") from None
-        if response.status_code >= 400:
+        if response.status_code >= 300:
             try:
                 body = response.json()
                 message = f"{body['message']} ({body['code']}, HTTP {response.status_code})"
             except (ValueError, KeyError, TypeError):
                 message = f"HTTP {response.status_code} from the server"
             raise ClientError(message)
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            raise ClientError(
+                f"{self.config.server} answered something that is not JSON; "
+                "is it a dlgrader server?"
+            ) from None
 
     def assignments(self) -> list[AssignmentInfo]:
         return [

@@ -33,12 +33,18 @@ def _client() -> Client:
 
 def _call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run a client call; a server or network error becomes one line and exit 1."""
+    from pydantic import ValidationError
+
     from grader.client import ClientError
 
     try:
         return fn(*args, **kwargs)
     except ClientError as exc:
         raise fail(str(exc)) from None
+    except ValidationError as exc:  # a server of another version, or not ours
+        raise fail(
+            f"unexpected answer from the server: {exc.error_count()} fields do not match"
+        ) from None
 
 
 # --- running the service -------------------------------------------------------------------

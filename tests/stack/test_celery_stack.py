@@ -55,7 +55,9 @@ def submit_and_wait(stack: Stack, path: Path, assignment: str) -> dict:  # type:
         "submit", str(path), "-a", assignment, "--wait", "--json", str(out), "--timeout", "240"
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr + stack.logs()
-    return json.loads(out.read_text())
+    result = json.loads(out.read_text())
+    result["submission_id"] = proc.stdout.split("submitted ", 1)[1].split()[0]
+    return result
 
 
 def api(stack: Stack, token: str, path: str) -> dict:  # type: ignore[type-arg]
@@ -69,7 +71,8 @@ def test_cli_submissions_graded_by_two_celery_workers(stack: Stack, tmp_path: Pa
     stack.start_worker()
     stack.login("alice")
     assert submit_and_wait(stack, LAYERS, "cnn-layers")["score"] == 52
-    assert submit_and_wait(stack, AUTODIFF, "autodiff")["score"] == 40
+    first = submit_and_wait(stack, AUTODIFF, "autodiff")
+    assert first["score"] == 40
     bad_layers = buggy(tmp_path, LAYERS, "return dout * (cache > 0)", "return dout * 1.0")
     result = submit_and_wait(stack, bad_layers, "cnn-layers")
     assert result["score"] < 52
@@ -89,6 +92,21 @@ def test_cli_submissions_graded_by_two_celery_workers(stack: Stack, tmp_path: Pa
     listing = stack.cli("submissions")
     assert listing.returncode == 0
     assert listing.stdout.count("graded") == 4
+    status = stack.cli("status", first["submission_id"])
+    assert status.returncode == 0
+    assert "graded" in status.stdout
+    assert "queued" in status.stdout  # the history
+    as_json = stack.cli("result", first["submission_id"], "--json")
+    assert json.loads(as_json.stdout)["verdict"] == "graded"
+    missing = stack.cli("status", "no-such-id")
+    assert missing.returncode == 1
+    assert missing.stderr.strip().count("\n") == 0  # one line, no traceback
+    assert "not_found" in missing.stderr
+    stack.login("tina", "ta")
+    regrade = stack.cli("admin", "regrade", "--assignment", "autodiff", "--wait-s", "120")
+    assert regrade.returncode == 0, regrade.stderr
+    assert "2 regraded" in regrade.stdout
+    assert "0 still pending" in regrade.stdout
 
 
 def test_worker_killed_mid_grading_gives_exactly_one_result(stack: Stack, tmp_path: Path) -> None:
