@@ -73,7 +73,17 @@ def main() -> None:
         graded.append(time.perf_counter() - start)
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "grader.cli", "grade", str(SOLUTION), "-a", "cnn-layers"],
+            [
+                sys.executable,
+                "-m",
+                "grader.cli",
+                "grade",
+                str(SOLUTION),
+                "-a",
+                "cnn-layers",
+                "--sandbox",
+                "bwrap",
+            ],
             check=True,
             capture_output=True,
             env={"DLGRADER_HIDDEN_SEED": "1", "PATH": "/usr/bin:/bin"},
