@@ -1,0 +1,1 @@
+"""Challenges: specs (ours, or imported from EvalAI), evaluators, leaderboards."""

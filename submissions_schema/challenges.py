@@ -1,0 +1,179 @@
+"""Challenges and their leaderboards, in EvalAI's vocabulary so hosts and pages carry over.
+
+A challenge has phases (dev, test, ...) that evaluate on dataset splits; each
+phase-split has a leaderboard whose schema names the metrics, the default order
+and each metric's direction. Leaderboard JSON has the shape of EvalAI's API, plus
+an explicit `rank`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class SplitVisibility(StrEnum):
+    """Who sees a phase-split's leaderboard (EvalAI's 1, 2, 3)."""
+
+    host = "host"  # hosts only, until the phase ends
+    owner_and_host = "owner_and_host"  # each team its own rows, hosts all
+    public = "public"
+
+
+class SubmissionKind(StrEnum):
+    predictions = "predictions"  # a file of predictions for the split, scored at once
+    code = "code"  # a model.py trained in the sandbox, evaluated on the hidden split
+
+
+class MetricMeta(BaseModel):
+    sort_ascending: bool = False
+    description: str = ""
+
+
+class LeaderboardSchema(BaseModel):
+    labels: list[str] = Field(min_length=1)
+    default_order_by: str
+    metadata: dict[str, MetricMeta] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _order_by_is_a_label(self) -> LeaderboardSchema:
+        if self.default_order_by not in self.labels:
+            raise ValueError(
+                f"default_order_by {self.default_order_by!r} is not one of {self.labels}"
+            )
+        for label in self.metadata:
+            if label not in self.labels:
+                raise ValueError(f"metadata names {label!r}, which is not a label")
+        return self
+
+    def ascending(self, label: str) -> bool:
+        return label in self.metadata and self.metadata[label].sort_ascending
+
+
+class LeaderboardSpec(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: int
+    schema_: LeaderboardSchema = Field(alias="schema")
+
+
+class DatasetSplit(BaseModel):
+    id: int
+    name: str
+    codename: str
+
+
+class Phase(BaseModel):
+    id: int
+    name: str
+    codename: str
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    is_public: bool = True
+    leaderboard_public: bool = True
+    max_submissions_per_day: int = Field(100000, ge=1)
+    max_submissions_per_month: int = Field(100000, ge=1)
+    max_submissions: int = Field(100000, ge=1)
+    max_concurrent_submissions_allowed: int = Field(3, ge=1)
+    allowed_submission_file_types: list[str] = Field(default_factory=lambda: [".csv", ".json"])
+    is_restricted_to_select_one_submission: bool = False
+    submission_kind: SubmissionKind = SubmissionKind.predictions
+
+
+class PhaseSplit(BaseModel):
+    id: int
+    challenge_phase_id: int
+    leaderboard_id: int
+    dataset_split_id: int
+    visibility: SplitVisibility = SplitVisibility.public
+    leaderboard_decimal_precision: int = Field(2, ge=0, le=10)
+    is_leaderboard_order_descending: bool = True
+    show_leaderboard_by_latest_submission: bool = False
+
+
+class Challenge(BaseModel):
+    name: str
+    title: str
+    description: str = ""
+    evaluation: str = Field(description="the evaluator that scores submissions, e.g. 'digits'")
+    leaderboards: list[LeaderboardSpec]
+    phases: list[Phase]
+    dataset_splits: list[DatasetSplit]
+    phase_splits: list[PhaseSplit]
+    unsupported: list[str] = Field(
+        default_factory=list, description="settings of an imported config we do not honour"
+    )
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Challenge:
+        ids = {
+            "phase": {p.id for p in self.phases},
+            "leaderboard": {b.id for b in self.leaderboards},
+            "dataset split": {d.id for d in self.dataset_splits},
+        }
+        for ps in self.phase_splits:
+            for kind, value in (
+                ("phase", ps.challenge_phase_id),
+                ("leaderboard", ps.leaderboard_id),
+                ("dataset split", ps.dataset_split_id),
+            ):
+                if value not in ids[kind]:
+                    raise ValueError(
+                        f"phase split {ps.id} names {kind} {value}, which is not defined"
+                    )
+        return self
+
+    def phase(self, codename: str) -> Phase:
+        for p in self.phases:
+            if p.codename == codename:
+                return p
+        raise KeyError(
+            f"{self.name} has no phase {codename!r}; phases: "
+            f"{', '.join(p.codename for p in self.phases)}"
+        )
+
+    def split(self, codename: str) -> DatasetSplit:
+        for d in self.dataset_splits:
+            if d.codename == codename:
+                return d
+        raise KeyError(f"{self.name} has no split {codename!r}")
+
+    def phase_split(self, phase: str, split: str) -> PhaseSplit:
+        p, d = self.phase(phase), self.split(split)
+        for ps in self.phase_splits:
+            if ps.challenge_phase_id == p.id and ps.dataset_split_id == d.id:
+                return ps
+        raise KeyError(f"phase {phase!r} is not evaluated on split {split!r}")
+
+    def leaderboard_schema(self, phase_split: PhaseSplit) -> LeaderboardSchema:
+        return next(b.schema_ for b in self.leaderboards if b.id == phase_split.leaderboard_id)
+
+
+class LeaderboardSchemaOut(BaseModel):
+    labels: list[str]
+    default_order_by: str
+
+
+class LeaderboardEntry(BaseModel):
+    """One row, with the field names of EvalAI's leaderboard API (and a rank)."""
+
+    id: str
+    submission__participant_team__team_name: str
+    challenge_phase_split: int
+    result: list[float | str] = Field(description="metric values in the schema's label order")
+    filtering_score: float
+    leaderboard__schema: LeaderboardSchemaOut
+    submission__submitted_at: datetime
+    submission__is_baseline: bool
+    submission__method_name: str
+    submission__is_public: bool
+    rank: int | None = Field(description="1, 2, 2, 4 on ties; baselines are shown, not ranked")
+
+
+class LeaderboardPage(BaseModel):
+    count: int
+    next: str | None = None
+    previous: str | None = None
+    results: list[LeaderboardEntry]
