@@ -102,6 +102,9 @@ class Challenge(BaseModel):
     phases: list[Phase]
     dataset_splits: list[DatasetSplit]
     phase_splits: list[PhaseSplit]
+    code_queue: str = Field("cpu", description="where code submissions train: cpu or gpu")
+    code_budget_epochs: int = Field(20, ge=1, description="epochs a code submission may train")
+    code_budget_s: float = Field(120.0, gt=0, description="seconds a code submission may train")
     unsupported: list[str] = Field(
         default_factory=list, description="settings of an imported config we do not honour"
     )
@@ -147,6 +150,9 @@ class Challenge(BaseModel):
                 return ps
         raise KeyError(f"phase {phase!r} is not evaluated on split {split!r}")
 
+    def phase_split_by_id(self, phase_split_id: int) -> PhaseSplit:
+        return next(ps for ps in self.phase_splits if ps.id == phase_split_id)
+
     def leaderboard_schema(self, phase_split: PhaseSplit) -> LeaderboardSchema:
         return next(b.schema_ for b in self.leaderboards if b.id == phase_split.leaderboard_id)
 
@@ -177,3 +183,34 @@ class LeaderboardPage(BaseModel):
     next: str | None = None
     previous: str | None = None
     results: list[LeaderboardEntry]
+
+
+class SplitScore(BaseModel):
+    split: str
+    phase_split_id: int
+    metrics: dict[str, float | None]
+    fingerprint: str = Field(description="sha256 of the split's data: what was evaluated")
+
+
+class ChallengeResult(BaseModel):
+    """What evaluating one challenge submission produced (stored beside the submission)."""
+
+    challenge: str
+    phase: str
+    kind: SubmissionKind
+    scores: list[SplitScore] = Field(default_factory=list)
+    message: str = ""
+    log_tail: str = Field("", description="the end of a code submission's output")
+
+
+class ChallengeInfo(BaseModel):
+    name: str
+    title: str
+    phases: list[Phase]
+    dataset_splits: list[DatasetSplit]
+
+
+class TeamInfo(BaseModel):
+    challenge: str
+    name: str
+    members: list[str]

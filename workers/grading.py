@@ -11,6 +11,7 @@ The submission row is the state machine. A task is idempotent:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -22,14 +23,25 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 
+from grader.challenges.evaluate import SubmissionUnreadable, score_predictions
+from grader.challenges.specs import get_challenge
 from grader.grade import grade
 from grader.sandbox import Sandbox, select_sandbox
-from grader.service.db import ResultRow, SubmissionRow, changed_rows, session_scope, utcnow
+from grader.service.db import (
+    LeaderboardDataRow,
+    ResultRow,
+    SubmissionRow,
+    changed_rows,
+    session_scope,
+    utcnow,
+)
+from grader.service.jobs import job_spec
 from grader.service.storage import BlobStore
 from grader.service.submissions import add_event, as_utc
 from grader.settings import Settings, get_settings, scratch_dir
 from grader.specs import get_assignment
-from submissions_schema import GradingResult, SubmissionStatus, Verdict
+from submissions_schema import SubmissionStatus, Verdict
+from submissions_schema.challenges import SplitScore
 from workers.gpu import assigned_gpu
 
 if TYPE_CHECKING:
@@ -48,9 +60,11 @@ ACTIVE = (
 class Claim:
     submission_id: str
     attempt: int
-    assignment: str
+    assignment: str  # or the challenge's name
     file_name: str
     sha256: str
+    kind: str = "homework"
+    phase: str | None = None
 
 
 def running_deadline_s(time_limit_s: float, settings: Settings) -> float:
@@ -86,10 +100,10 @@ def claim(submission_id: str, settings: Settings, worker: str) -> Claim | str:
             return "no such submission"
         if row.status not in ACTIVE:
             return f"already {row.status}"
-        assignment = get_assignment(row.assignment)
+        job = job_spec(row.kind, row.assignment, row.file_name)
         if row.status == SubmissionStatus.running.value and row.started_at is not None:
             alive_until = as_utc(row.started_at) + timedelta(
-                seconds=running_deadline_s(assignment.time_limit_s, settings)
+                seconds=running_deadline_s(job.time_limit_s, settings)
             )
             if utcnow() < alive_until and not worker_is_dead(row.worker):
                 return "running elsewhere (duplicate delivery discarded)"
@@ -124,19 +138,29 @@ def claim(submission_id: str, settings: Settings, worker: str) -> Claim | str:
         add_event(
             session, submission_id, SubmissionStatus.running, f"attempt {attempt} on {worker}"
         )
-        return Claim(submission_id, attempt, row.assignment, row.file_name, row.sha256)
+        return Claim(
+            submission_id, attempt, row.assignment, row.file_name, row.sha256, row.kind, row.phase
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt produced: graded (with its result), rejected (the student's file
+    cannot be evaluated), or an error of ours (retried, never counted)."""
+
+    status: str  # "graded", "rejected" or "error"
+    score: float | None = None
+    max_score: float | None = None
+    result_json: str | None = None
+    reason: str = ""
+    split_scores: tuple[SplitScore, ...] = ()
 
 
 def finish(
-    claimed: Claim,
-    result: GradingResult | None,
-    error: str,
-    settings: Settings,
-    dispatcher: Dispatcher | None,
+    claimed: Claim, outcome: Outcome, settings: Settings, dispatcher: Dispatcher | None
 ) -> str:
     """Record the outcome if this attempt still owns the row."""
     url = settings.resolved_database_url()
-    assignment = get_assignment(claimed.assignment)
     retry = False
     with session_scope(url) as session:
         mine = (
@@ -145,68 +169,131 @@ def finish(
             SubmissionRow.status == SubmissionStatus.running.value,
         )
         now = utcnow()
-        if result is not None and result.verdict == Verdict.graded:
+        values: dict[str, object]
+        if outcome.status == "graded":
             row = session.get(SubmissionRow, claimed.submission_id)
             penalty = row.penalty if row is not None else 0.0
-            score = round(result.score * (1 - penalty), 6)
+            score = None if outcome.score is None else round(outcome.score * (1 - penalty), 6)
             values = dict(
                 status=SubmissionStatus.graded.value,
                 score=score,
-                max_score=result.max_score,
-                result_json=result.model_dump_json(),
+                max_score=outcome.max_score,
+                result_json=outcome.result_json,
                 reason="",
                 finished_at=now,
                 updated_at=now,
             )
-            status, message = SubmissionStatus.graded, f"score {score:g} / {result.max_score:g}"
-        elif result is not None and result.verdict == Verdict.rejected:
+            status = SubmissionStatus.graded
+            message = (
+                "graded"
+                if score is None
+                else f"score {score:g}"
+                + (f" / {outcome.max_score:g}" if outcome.max_score is not None else "")
+            )
+        elif outcome.status == "rejected":
             values = dict(
                 status=SubmissionStatus.rejected.value,
-                reason=result.message,
+                reason=outcome.reason,
                 finished_at=now,
                 updated_at=now,
             )
-            status, message = SubmissionStatus.rejected, result.message
+            status, message = SubmissionStatus.rejected, outcome.reason
         else:
-            reason = error or (result.message if result else "unknown failure")
             retry = claimed.attempt < settings.max_attempts
             if retry:
                 values = dict(
                     status=SubmissionStatus.queued.value,
-                    reason=reason,
+                    reason=outcome.reason,
                     queued_at=now,
                     updated_at=now,
                 )
-                status, message = SubmissionStatus.queued, f"retrying after: {reason}"
+                status, message = SubmissionStatus.queued, f"retrying after: {outcome.reason}"
             else:
+                reason = f"could not grade: {outcome.reason}; this does not count against you"
                 values = dict(
                     status=SubmissionStatus.failed.value,
                     finished_at=now,
                     updated_at=now,
-                    reason=f"could not grade: {reason}; this does not count against you",
+                    reason=reason,
                 )
-                status, message = SubmissionStatus.failed, str(values["reason"])
+                status, message = SubmissionStatus.failed, reason
         won = changed_rows(session, update(SubmissionRow).where(*mine).values(**values))
         if not won:
             return "superseded (a later attempt owns the row); result discarded"
         add_event(session, claimed.submission_id, status, message)
-        if result is not None and result.verdict == Verdict.graded:
+        if outcome.status == "graded":
             session.add(
                 ResultRow(
                     submission_id=claimed.submission_id,
                     attempt=claimed.attempt,
                     score=values["score"],
-                    result_json=values["result_json"],
+                    result_json=outcome.result_json or "",
                 )
             )
+            if outcome.split_scores:  # a challenge: the leaderboard's rows, older ones disabled
+                session.execute(
+                    update(LeaderboardDataRow)
+                    .where(LeaderboardDataRow.submission_id == claimed.submission_id)
+                    .values(disabled=True)
+                )
+                for split in outcome.split_scores:
+                    session.add(
+                        LeaderboardDataRow(
+                            submission_id=claimed.submission_id,
+                            challenge=claimed.assignment,
+                            phase_split_id=split.phase_split_id,
+                            metrics_json=json.dumps(split.metrics),
+                        )
+                    )
     if retry and dispatcher is not None:
+        job = job_spec(claimed.kind, claimed.assignment, claimed.file_name)
         try:
-            dispatcher.dispatch(
-                claimed.submission_id, assignment.policy.queue, assignment.time_limit_s
-            )
+            dispatcher.dispatch(claimed.submission_id, job.queue, job.time_limit_s)
         except Exception:
             log.warning("retry of %s not queued; the reaper will", claimed.submission_id)
     return status.value
+
+
+def evaluate_homework(claimed: Claim, upload: Path, box: Sandbox, settings: Settings) -> Outcome:
+    result = grade(
+        upload,
+        get_assignment(claimed.assignment),
+        box,
+        secret_seed=settings.service_hidden_seed(),
+        job_label=f"{claimed.submission_id}-{claimed.attempt}",
+    )
+    if result.verdict == Verdict.graded:
+        return Outcome("graded", result.score, result.max_score, result.model_dump_json())
+    if result.verdict == Verdict.rejected:
+        return Outcome("rejected", reason=result.message)
+    return Outcome("error", reason=result.message)
+
+
+def evaluate_challenge(claimed: Claim, upload: Path, box: Sandbox, settings: Settings) -> Outcome:
+    challenge = get_challenge(claimed.assignment)
+    phase = claimed.phase or ""
+    try:
+        if upload.suffix == ".py":
+            from grader.challenges.training import train_and_score
+
+            result = train_and_score(
+                challenge,
+                phase,
+                upload,
+                box,
+                job_label=f"{claimed.submission_id}-{claimed.attempt}",
+            )
+        else:
+            result = score_predictions(challenge, phase, upload.read_bytes(), claimed.file_name)
+    except SubmissionUnreadable as exc:
+        return Outcome("rejected", reason=str(exc))
+    order_by = challenge.leaderboard_schema(
+        challenge.phase_split_by_id(result.scores[0].phase_split_id)
+    ).default_order_by
+    value = result.scores[0].metrics.get(order_by) if result.scores else None
+    return Outcome(
+        "graded", value, None, result.model_dump_json(), split_scores=tuple(result.scores)
+    )
 
 
 def grade_submission(
@@ -221,8 +308,6 @@ def grade_submission(
     if isinstance(claimed, str):
         log.info("submission %s not graded here: %s", submission_id, claimed)
         return claimed
-    result: GradingResult | None = None
-    error = ""
     try:
         box = sandbox or select_sandbox(settings.sandbox, gpu=assigned_gpu())
         data = BlobStore(settings.blob_dir).get(claimed.sha256)
@@ -230,14 +315,9 @@ def grade_submission(
         with tempfile.TemporaryDirectory(prefix="dlgrader-upload-", dir=scratch_dir()) as tmp:
             upload = Path(tmp) / f"submission{suffix}"
             upload.write_bytes(data)
-            result = grade(
-                upload,
-                get_assignment(claimed.assignment),
-                box,
-                secret_seed=settings.service_hidden_seed(),
-                job_label=f"{submission_id}-{claimed.attempt}",
-            )
+            evaluate = evaluate_challenge if claimed.kind == "challenge" else evaluate_homework
+            outcome = evaluate(claimed, upload, box, settings)
     except Exception as exc:  # ours, not the student's: retried, never counted
         log.exception("grading %s attempt %d failed", submission_id, claimed.attempt)
-        error = f"{type(exc).__name__}: {exc}"
-    return finish(claimed, result, error, settings, dispatcher)
+        outcome = Outcome("error", reason=f"{type(exc).__name__}: {exc}")
+    return finish(claimed, outcome, settings, dispatcher)

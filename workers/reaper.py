@@ -17,10 +17,10 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 
 from grader.service.db import SubmissionRow, changed_rows, session_scope, utcnow
+from grader.service.jobs import job_spec
 from grader.service.queue import Dispatcher
 from grader.service.submissions import add_event
 from grader.settings import Settings
-from grader.specs import get_assignment
 from submissions_schema import SubmissionStatus
 from workers.grading import running_deadline_s
 
@@ -59,7 +59,7 @@ def stuck_submissions(settings: Settings) -> list[tuple[str, str, int]]:
             if row.status == SubmissionStatus.running.value:
                 limit = timedelta(
                     seconds=running_deadline_s(
-                        get_assignment(row.assignment).time_limit_s, settings
+                        job_spec(row.kind, row.assignment, row.file_name).time_limit_s, settings
                     )
                 )
                 started = row.started_at or row.updated_at
@@ -82,7 +82,7 @@ def reap(settings: Settings, dispatcher: Dispatcher) -> Reaped:
             row = session.get(SubmissionRow, submission_id)
             if row is None:
                 continue
-            assignment = get_assignment(row.assignment)
+            job = job_spec(row.kind, row.assignment, row.file_name)
             if row.status == SubmissionStatus.running.value and attempts >= settings.max_attempts:
                 failed = changed_rows(
                     session,
@@ -120,7 +120,7 @@ def reap(settings: Settings, dispatcher: Dispatcher) -> Reaped:
                 continue
             add_event(session, submission_id, SubmissionStatus.queued, f"reaper: {why}")
         try:
-            dispatcher.dispatch(submission_id, assignment.policy.queue, assignment.time_limit_s)
+            dispatcher.dispatch(submission_id, job.queue, job.time_limit_s)
             reaped.requeued.append(submission_id)
         except Exception as exc:
             log.warning("reaper could not queue %s: %s", submission_id, exc)

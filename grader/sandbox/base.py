@@ -18,7 +18,8 @@ from typing import IO, ClassVar
 
 from pydantic import BaseModel, Field
 
-HARNESS = Path(__file__).resolve().parent.parent / "harness" / "runner.py"
+HARNESS_DIR = Path(__file__).resolve().parent.parent / "harness"
+HARNESS_FILES = ("runner.py", "train_runner.py")  # what a sandbox may run, nothing else
 
 
 class SandboxUnavailable(RuntimeError):
@@ -67,11 +68,26 @@ class JobDirs:
     out: Path
     manifest: Path
     label: str = ""
+    entry: str = "runner.py"  # which harness runs: the grading one, or the training one
+    packages: tuple[str, ...] = ("numpy",)  # distributions the harness imports
 
     @staticmethod
-    def create(root: Path, label: str = "") -> JobDirs:
+    def create(
+        root: Path,
+        label: str = "",
+        entry: str = "runner.py",
+        packages: tuple[str, ...] = ("numpy",),
+    ) -> JobDirs:
+        if entry not in HARNESS_FILES:
+            raise ValueError(f"no harness {entry!r}")
         dirs = JobDirs(
-            root / "submission", root / "inputs", root / "out", root / "manifest.json", label
+            root / "submission",
+            root / "inputs",
+            root / "out",
+            root / "manifest.json",
+            label,
+            entry,
+            packages,
         )
         for d in (root, dirs.submission, dirs.inputs, dirs.out):
             d.mkdir(parents=True, exist_ok=True)
@@ -191,12 +207,38 @@ class Sandbox:
         raise NotImplementedError
 
 
-def numpy_site() -> list[Path]:
-    """NumPy's package folder and its bundled libraries: all the harness may import."""
-    import numpy
+def package_roots(distributions: tuple[str, ...]) -> list[Path]:
+    """The top-level folders and modules of these distributions and of everything they
+    require: all a harness may import, and nothing of dlgrader."""
+    from importlib import metadata
 
-    pkg = Path(numpy.__file__).resolve().parent
-    return [p for p in (pkg, pkg.parent / "numpy.libs") if p.exists()]
+    from packaging.requirements import Requirement
+
+    roots: dict[str, Path] = {}
+    seen: set[str] = set()
+    todo = list(distributions)
+    while todo:
+        name = todo.pop()
+        key = name.lower().replace("_", "-")
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        for file in dist.files or []:
+            top = file.parts[0]
+            if top.endswith((".dist-info", ".data", ".pth")) or top in ("..", "__pycache__"):
+                continue
+            path = Path(str(dist.locate_file(top)))
+            if path.exists():
+                roots[top] = path
+        for spec in dist.requires or []:
+            req = Requirement(spec)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return sorted(roots.values())
 
 
 def python_executable() -> str:

@@ -16,13 +16,13 @@ import sys
 from pathlib import Path
 
 from grader.sandbox.base import (
-    HARNESS,
+    HARNESS_DIR,
     SANDBOX_UID,
     JobDirs,
     Sandbox,
     SandboxLimits,
     SandboxRun,
-    numpy_site,
+    package_roots,
     rlimits,
     run_limited,
     which,
@@ -84,10 +84,12 @@ class BwrapSandbox(Sandbox):
             if site_packages.is_relative_to(prefix):
                 mounts.append(("--tmpfs", str(site_packages)))  # hide every installed package
         mounts += [("--perms", "0755", "--dir", "/opt"), ("--perms", "0755", "--dir", "/opt/site")]
-        mounts += [("--ro-bind", str(pkg), f"/opt/site/{pkg.name}") for pkg in numpy_site()]
+        mounts += [
+            ("--ro-bind", str(p), f"/opt/site/{p.name}") for p in package_roots(job.packages)
+        ]
         mounts += [
             ("--perms", "0755", "--dir", "/opt/harness"),
-            ("--ro-bind", str(HARNESS), "/opt/harness/runner.py"),
+            ("--ro-bind", str(HARNESS_DIR), "/opt/harness"),
             ("--ro-bind", str(job.submission), "/submission"),
             ("--ro-bind", str(job.inputs), "/inputs"),
             ("--ro-bind", str(job.manifest), "/manifest.json"),
@@ -123,7 +125,7 @@ class BwrapSandbox(Sandbox):
         # -I ignores PYTHONPATH, so the harness starts with -S and a path of its own.
         launcher = (
             "import sys; sys.path[:0] = ['/opt/site']; sys.argv = sys.argv[1:]; "
-            "exec(compile(open('/opt/harness/runner.py').read(), 'runner.py', 'exec'))"
+            f"exec(compile(open('/opt/harness/{job.entry}').read(), '{job.entry}', 'exec'))"
         )
         return [
             *args,
@@ -132,7 +134,7 @@ class BwrapSandbox(Sandbox):
             "-S",
             "-c",
             launcher,
-            "/opt/harness/runner.py",
+            f"/opt/harness/{job.entry}",
             "/manifest.json",
             "/inputs",
             "/submission",

@@ -69,7 +69,7 @@ class DockerSandbox(Sandbox):
             command=[
                 "python",
                 "-I",
-                "/opt/harness/runner.py",
+                f"/opt/harness/{job.entry}",
                 "/job/manifest.json",
                 "/job/inputs",
                 "/job/submission",

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.base import HARNESS
+from grader.sandbox.base import HARNESS_DIR, HARNESS_FILES
 
 DOCKERFILE = Path(__file__).resolve().parents[2] / "deploy" / "sandbox.Dockerfile"
 DEFAULT_IMAGE = "dlgrader-sandbox:latest"
@@ -18,7 +18,10 @@ HARNESS_LABEL = "org.dlgrader.harness"
 
 def harness_digest() -> str:
     """The harness an image must carry; an image built with another one is stale."""
-    return hashlib.sha256(HARNESS.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    for name in HARNESS_FILES:
+        digest.update(name.encode() + b"\0" + (HARNESS_DIR / name).read_bytes())
+    return digest.hexdigest()
 
 
 def image_problem(client: Any, tag: str = DEFAULT_IMAGE) -> str | None:
@@ -52,7 +55,9 @@ def build_sandbox_image(
         build = context / "build"
         build.mkdir()
         shutil.copyfile(DOCKERFILE, context / "Dockerfile")
-        shutil.copyfile(HARNESS, build / "runner.py")
+        (build / "harness").mkdir()
+        for name in HARNESS_FILES:
+            shutil.copyfile(HARNESS_DIR / name, build / "harness" / name)
         if HOST_CA.exists():
             shutil.copyfile(HOST_CA, build / "ca.crt")
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grader.sandbox.base import (
-    HARNESS,
+    HARNESS_DIR,
     JobDirs,
     Sandbox,
     SandboxLimits,
@@ -25,7 +25,7 @@ class ProcessSandbox(Sandbox):
         argv = [
             python_executable(),
             "-I",
-            str(HARNESS),
+            str(HARNESS_DIR / job.entry),
             str(job.manifest),
             str(job.inputs),
             str(job.submission),

@@ -222,7 +222,7 @@ def create_app(
     def regrade_one(ta: TA, submission_id: str) -> Submission:
         with session_scope(url) as session:
             service.visible_row(session, ta, submission_id)
-        if not service.regrade([submission_id], assignments):
+        if not service.regrade([submission_id]):
             raise ServiceError(
                 409, "not_regradable", "only graded or failed submissions are regraded"
             )
@@ -240,7 +240,7 @@ def create_app(
                 session.scalars(select(SubmissionRow.id).where(SubmissionRow.assignment == name))
             )
         before = service.previous_scores(ids)
-        queued = service.regrade(ids, assignments)
+        queued = service.regrade(ids)
         deadline = time.monotonic() + wait_s
         pending: set[str] = set(queued)
         while pending and time.monotonic() < deadline:

@@ -88,6 +88,15 @@ class SubmissionRow(Base):
     max_score: Mapped[float | None] = mapped_column(Float)
     result_json: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str] = mapped_column(String(200), default="")
+    # Challenge submissions: `assignment` holds the challenge's name.
+    kind: Mapped[str] = mapped_column(String(20), default="homework")
+    phase: Mapped[str | None] = mapped_column(String(100))
+    team: Mapped[str | None] = mapped_column(String(200), index=True)
+    method_name: Mapped[str] = mapped_column(String(200), default="")
+    is_baseline: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    selected: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -106,6 +115,40 @@ class EventRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     status: Mapped[str] = mapped_column(String(20))
     message: Mapped[str] = mapped_column(Text, default="")
+
+
+class TeamRow(Base):
+    """A challenge team; a student in none competes as a team of one under their own name."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("challenge", "name", name="uq_team_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    challenge: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class TeamMemberRow(Base):
+    __tablename__ = "team_members"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", name="uq_team_member"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+
+
+class LeaderboardDataRow(Base):
+    """One submission's metrics on one phase-split; a re-run disables the older rows."""
+
+    __tablename__ = "leaderboard_data"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), index=True)
+    challenge: Mapped[str] = mapped_column(String(100), index=True)
+    phase_split_id: Mapped[int] = mapped_column(Integer)
+    metrics_json: Mapped[str] = mapped_column(Text)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class ResultRow(Base):

@@ -24,6 +24,7 @@ from grader.service.db import (
     session_scope,
     utcnow,
 )
+from grader.service.jobs import job_spec
 from grader.service.queue import Dispatcher
 from grader.service.storage import BlobStore
 from grader.service.uploads import UploadRejected, check_upload
@@ -190,13 +191,16 @@ class SubmissionService:
                 return to_model(existing), False
             add_event(session, row.id, SubmissionStatus.received)
             submission_id = row.id
-        self.enqueue(submission_id, assignment)
+        self.enqueue(submission_id)
         return self.get_model(submission_id), True
 
-    def enqueue(self, submission_id: str, assignment: Assignment) -> bool:
+    def enqueue(self, submission_id: str) -> bool:
         """Mark queued, then hand to the queue. If the queue is down the row goes back to
         'received'; either way the reaper finds it later, so nothing is lost."""
         with session_scope(self.url) as session:
+            row = session.get(SubmissionRow, submission_id)
+            assert row is not None
+            job = job_spec(row.kind, row.assignment, row.file_name)
             moved = changed_rows(
                 session,
                 update(SubmissionRow)
@@ -211,9 +215,7 @@ class SubmissionService:
             if moved:
                 add_event(session, submission_id, SubmissionStatus.queued)
         try:
-            self.dispatcher.dispatch(
-                submission_id, assignment.policy.queue, assignment.time_limit_s
-            )
+            self.dispatcher.dispatch(submission_id, job.queue, job.time_limit_s)
         except Exception as exc:  # a broker outage must not lose the submission
             with session_scope(self.url) as session:
                 back = changed_rows(
@@ -289,7 +291,7 @@ class SubmissionService:
                 query = query.where(SubmissionRow.assignment == assignment)
             return [to_model(r) for r in session.scalars(query)]
 
-    def regrade(self, submission_ids: list[str], assignments: dict[str, Assignment]) -> list[str]:
+    def regrade(self, submission_ids: list[str]) -> list[str]:
         """Queue these again from the start: attempts reset, the old result kept in history."""
         queued = []
         for submission_id in submission_ids:
@@ -305,8 +307,7 @@ class SubmissionService:
                 row.reason = ""
                 row.updated_at = utcnow()
                 add_event(session, row.id, SubmissionStatus.received, "regrade requested")
-                assignment = assignments[row.assignment]
-            self.enqueue(submission_id, assignment)
+            self.enqueue(submission_id)
             queued.append(submission_id)
         return queued
 

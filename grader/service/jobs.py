@@ -1,0 +1,28 @@
+"""What kind of job a submission row is: which queue, which time limit. One place, so
+the API, the workers and the reaper agree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from grader.challenges.specs import get_challenge
+from grader.specs import get_assignment
+
+PREDICTIONS_TIME_LIMIT_S = 60.0
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    queue: str
+    time_limit_s: float
+
+
+def job_spec(kind: str, name: str, file_name: str) -> JobSpec:
+    if kind == "challenge":
+        challenge = get_challenge(name)
+        if PurePosixPath(file_name).suffix.lower() == ".py":  # code: trains in the sandbox
+            return JobSpec(challenge.code_queue, challenge.code_budget_s + 120.0)
+        return JobSpec("cpu", PREDICTIONS_TIME_LIMIT_S)
+    assignment = get_assignment(name)
+    return JobSpec(assignment.policy.queue, assignment.time_limit_s)
