@@ -172,6 +172,27 @@ class Client:
             )
         )
 
+    def challenge_submit(
+        self,
+        challenge: str,
+        phase: str,
+        path: Path,
+        method: str,
+        is_public: bool,
+        idempotency_key: str,
+    ) -> Submission:
+        files = {"file": (path.name, path.read_bytes())}
+        data = {"phase": phase, "method_name": method, "is_public": str(is_public).lower()}
+        return Submission.model_validate(
+            self.request(
+                "POST",
+                f"/api/v1/challenges/{challenge}/submissions",
+                files=files,
+                data=data,
+                headers={"Idempotency-Key": idempotency_key},
+            )
+        )
+
     def create_token(self, user: str, role: str) -> TokenCreated:
         return TokenCreated.model_validate(
             self.request("POST", "/api/v1/admin/tokens", params={"user": user, "role": role})

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from submissions_schema.challenges import ChallengeResult
 from submissions_schema.results import GradingResult
 
 
@@ -105,6 +106,7 @@ class StatusEvent(BaseModel):
 class SubmissionDetail(Submission):
     events: list[StatusEvent] = Field(default_factory=list)
     result: GradingResult | None = None
+    challenge_result: ChallengeResult | None = None
 
 
 class ScoreChange(BaseModel):

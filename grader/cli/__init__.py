@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from grader.cli import local, remote  # noqa: F401  (they register their commands)
+from grader.cli import challenges, local, remote  # noqa: F401  (they register their commands)
 from grader.cli.common import app
 
 

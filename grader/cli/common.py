@@ -26,6 +26,7 @@ reference_app = group("reference", "The ground truth: NumPy reference and its to
 assignment_app = group("assignment", "One assignment.")
 schema_app = group("schema", "The models every part exchanges, as JSON Schema.")
 sandbox_app = group("sandbox", "Where student code runs.")
+challenge_app = group("challenge", "Challenges: import a config, submit, see teams.")
 admin_app = group("admin", "Course staff: tokens, regrades, stuck submissions.")
 token_app = typer.Typer(help="Bearer tokens.", no_args_is_help=True)
 admin_app.add_typer(token_app, name="token")

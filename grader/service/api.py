@@ -12,17 +12,21 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from grader.challenges.page import render_leaderboard
+from grader.challenges.specs import all_challenges
 from grader.service.accounts import create_token, has_role, user_for_token
+from grader.service.challenges import ChallengeService
 from grader.service.db import SubmissionRow, UserRow, engine_for, session_scope
 from grader.service.migrate import migrate
 from grader.service.queue import Dispatcher, InProcessDispatcher, dispatcher_from_settings
@@ -42,6 +46,13 @@ from submissions_schema import (
     SubmissionDetail,
     TokenCreated,
 )
+from submissions_schema.challenges import (
+    Challenge,
+    ChallengeInfo,
+    LeaderboardEntry,
+    LeaderboardPage,
+    TeamInfo,
+)
 
 log = logging.getLogger(__name__)
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -57,11 +68,13 @@ def create_app(
     settings: Settings,
     dispatcher: Dispatcher | None = None,
     assignments: dict[str, Assignment] | None = None,
+    challenges: dict[str, Challenge] | None = None,
 ) -> FastAPI:
     url = settings.resolved_database_url()
     dispatcher = dispatcher or dispatcher_from_settings(settings)
     service = SubmissionService(url, BlobStore(settings.blob_dir), dispatcher)
     assignments = assignments if assignments is not None else shipped_assignments()
+    known = challenges if challenges is not None else all_challenges()
     stop = threading.Event()
 
     def reaper_loop() -> None:
@@ -234,7 +247,8 @@ def create_app(
         name: str,
         wait_s: Annotated[float, Query(ge=0, le=3600)] = 0.0,
     ) -> RegradeSummary:
-        assignment(name)
+        if name not in assignments and name not in known:
+            raise ServiceError(404, "unknown_assignment", f"no assignment or challenge {name!r}")
         with session_scope(url) as session:
             ids = list(
                 session.scalars(select(SubmissionRow.id).where(SubmissionRow.assignment == name))
@@ -270,5 +284,147 @@ def create_app(
     ) -> TokenCreated:
         with session_scope(url) as session:
             return create_token(session, user, role)
+
+    # --- challenges --------------------------------------------------------------------
+
+    challenge_service = ChallengeService(
+        service, challenges if challenges is not None else all_challenges()
+    )
+    optional_bearer = HTTPBearer(auto_error=False)
+
+    def optional_user(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(optional_bearer)],
+    ) -> UserRow | None:
+        """Public leaderboards need no token; a token shows what its holder may see."""
+        return None if credentials is None else current_user(credentials)
+
+    MaybeUser = Annotated[UserRow | None, Depends(optional_user)]
+
+    @app.get("/api/v1/challenges", tags=["challenges"], responses=ERRORS)
+    def list_challenges() -> list[ChallengeInfo]:
+        return [
+            ChallengeInfo(
+                name=c.name, title=c.title, phases=c.phases, dataset_splits=c.dataset_splits
+            )
+            for c in challenge_service.challenges.values()
+        ]
+
+    @app.post(
+        "/api/v1/challenges/{name}/submissions",
+        tags=["challenges"],
+        status_code=201,
+        responses=ERRORS,
+    )
+    async def challenge_submit(
+        request: Request,
+        user: User,
+        name: str,
+        file: Annotated[UploadFile, File(description="predictions (.csv, .json) or model.py")],
+        phase: Annotated[str, Form(max_length=100)],
+        method_name: Annotated[str, Form(max_length=200)] = "",
+        is_public: Annotated[bool, Form()] = True,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> JSONResponse:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_request_bytes:
+            raise ServiceError(413, "upload_too_large", "the request is too large")
+        data = await file.read((2 << 20) + 1)
+        submission, created = challenge_service.submit(
+            user,
+            name,
+            phase,
+            file.filename or "upload",
+            data,
+            method_name,
+            is_public,
+            idempotency_key,
+        )
+        return JSONResponse(submission.model_dump(mode="json"), status_code=201 if created else 200)
+
+    @app.post(
+        "/api/v1/challenges/{name}/submissions/{submission_id}/select",
+        tags=["challenges"],
+        responses=ERRORS,
+    )
+    def challenge_select(user: User, name: str, submission_id: str) -> Submission:
+        return challenge_service.select(user, submission_id)
+
+    @app.patch(
+        "/api/v1/admin/challenges/{name}/submissions/{submission_id}",
+        tags=["admin"],
+        responses=ERRORS,
+    )
+    def challenge_mark(
+        ta: TA,
+        name: str,
+        submission_id: str,
+        is_baseline: bool | None = None,
+        is_flagged: bool | None = None,
+        is_public: bool | None = None,
+    ) -> Submission:
+        return challenge_service.mark(
+            submission_id, is_baseline=is_baseline, is_flagged=is_flagged, is_public=is_public
+        )
+
+    @app.post(
+        "/api/v1/admin/challenges/{name}/teams", tags=["admin"], status_code=201, responses=ERRORS
+    )
+    def create_team(
+        ta: TA,
+        name: str,
+        team: Annotated[str, Query(min_length=1, max_length=200)],
+        members: Annotated[list[str], Query(min_length=1)],
+    ) -> TeamInfo:
+        return challenge_service.create_team(name, team, members)
+
+    def _leaderboard(
+        name: str, phase: str, split: str, viewer: UserRow | None, order_by: str | None
+    ) -> tuple[list[LeaderboardEntry], datetime]:
+        entries, updated = challenge_service.leaderboard(name, phase, split, viewer, order_by)
+        return entries, updated or datetime.now(UTC)
+
+    @app.get("/api/v1/challenges/{name}/leaderboard", tags=["challenges"], responses=ERRORS)
+    def leaderboard(
+        request: Request,
+        viewer: MaybeUser,
+        name: str,
+        phase: Annotated[str, Query(max_length=100)],
+        split: Annotated[str, Query(max_length=100)],
+        order_by: Annotated[str | None, Query(max_length=100)] = None,
+        page: Annotated[int, Query(ge=1)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> LeaderboardPage:
+        entries, _ = _leaderboard(name, phase, split, viewer, order_by)
+        start = (page - 1) * page_size
+
+        def link(p: int) -> str:
+            return str(request.url.include_query_params(page=p, page_size=page_size))
+
+        return LeaderboardPage(
+            count=len(entries),
+            next=link(page + 1) if start + page_size < len(entries) else None,
+            previous=link(page - 1) if page > 1 else None,
+            results=entries[start : start + page_size],
+        )
+
+    @app.get(
+        "/api/v1/challenges/{name}/leaderboard.html",
+        tags=["challenges"],
+        response_class=HTMLResponse,
+        responses=ERRORS,
+    )
+    def leaderboard_page(
+        viewer: MaybeUser,
+        name: str,
+        phase: Annotated[str, Query(max_length=100)],
+        split: Annotated[str, Query(max_length=100)],
+        order_by: Annotated[str | None, Query(max_length=100)] = None,
+    ) -> HTMLResponse:
+        entries, updated = _leaderboard(name, phase, split, viewer, order_by)
+        challenge = challenge_service.challenge(name)
+        html = render_leaderboard(
+            challenge, challenge.phase_split(phase, split), entries, updated, order_by
+        )
+        return HTMLResponse(html)
 
     return app

@@ -38,6 +38,7 @@ from submissions_schema import (
     SubmissionStatus,
     Visibility,
 )
+from submissions_schema.challenges import ChallengeResult
 
 # Ours to fix or the student's unreadable upload: neither costs an attempt.
 UNCOUNTED = (SubmissionStatus.failed.value, SubmissionStatus.rejected.value)
@@ -255,11 +256,12 @@ class SubmissionService:
     ) -> SubmissionDetail:
         with session_scope(self.url) as session:
             row = self.visible_row(session, viewer, submission_id)
-            result = None
-            if row.result_json:
-                result = redact(
-                    GradingResult.model_validate_json(row.result_json), viewer, assignment
-                )
+            result = challenge_result = None
+            if row.result_json and row.kind == "challenge":
+                challenge_result = ChallengeResult.model_validate_json(row.result_json)
+            elif row.result_json:
+                graded = GradingResult.model_validate_json(row.result_json)
+                result = redact(graded, viewer, assignment)
             return SubmissionDetail(
                 **to_model(row).model_dump(),
                 events=[
@@ -272,6 +274,7 @@ class SubmissionService:
                     for e in row.events
                 ],
                 result=result,
+                challenge_result=challenge_result,
             )
 
     def list_for(

@@ -19,6 +19,7 @@ from grader.service.migrate import migrate
 from grader.settings import Settings
 from grader.specs import Assignment, shipped_assignments
 from submissions_schema import Role
+from submissions_schema.challenges import Challenge
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = (ROOT / "examples" / "cnn-layers" / "layers.py").read_bytes()
@@ -74,7 +75,10 @@ class Service:
 
 @contextmanager
 def embedded_service(
-    tmp_path: Path, assignments: dict[str, Assignment] | None = None, **settings: Any
+    tmp_path: Path,
+    assignments: dict[str, Assignment] | None = None,
+    challenges: dict[str, Challenge] | None = None,
+    **settings: Any,
 ) -> Iterator[Service]:
     settings.setdefault("sandbox", "bwrap")  # the embedded default, whatever else is installed
     config = Settings(data_dir=tmp_path / "data", hidden_seed=11, **settings)
@@ -89,6 +93,8 @@ def embedded_service(
             ("root", Role.admin),
         ):
             tokens[name] = create_token(session, name, role).token
-    app = create_app(config, assignments=assignments or dict(shipped_assignments()))
+    app = create_app(
+        config, assignments=assignments or dict(shipped_assignments()), challenges=challenges
+    )
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Service(client, config, tokens)

@@ -1,0 +1,162 @@
+"""Challenge commands: import an EvalAI config, list, submit, leaderboards."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from grader.cli.common import EXIT_USAGE, app, challenge_app, console, fail
+
+
+@challenge_app.command("import")
+def challenge_import(
+    file: Annotated[Path, typer.Argument(help="an EvalAI challenge_config.yaml")],
+    name: Annotated[str, typer.Option(help="the challenge's name here")],
+    evaluation: Annotated[str, typer.Option(help="the evaluator that scores it")] = "digits",
+) -> None:
+    """Create a challenge from an EvalAI config; what is not supported is listed, not dropped."""
+    from grader.challenges.evalai import EvalAIImportError, import_evalai_config
+    from grader.challenges.specs import save_imported
+
+    if not file.exists():
+        raise fail(f"{file} does not exist", EXIT_USAGE)
+    try:
+        challenge = import_evalai_config(file.read_text(), name, evaluation)
+    except EvalAIImportError as exc:
+        raise fail(f"cannot import {file}: {exc}", EXIT_USAGE) from None
+    path = save_imported(challenge)
+    console.print(
+        f"imported {challenge.name}: {len(challenge.phases)} phases, "
+        f"{len(challenge.dataset_splits)} splits, {len(challenge.phase_splits)} "
+        f"leaderboards -> {path}"
+    )
+    for item in challenge.unsupported:
+        console.print(f"  not supported, ignored: {item}", markup=False, highlight=False)
+
+
+@app.command("challenges")
+def list_challenges() -> None:
+    """The challenges this server knows: shipped and imported."""
+    from grader.challenges.specs import all_challenges
+
+    table = Table(title="challenges")
+    for col in ("name", "title", "phases", "splits"):
+        table.add_column(col)
+    for c in all_challenges().values():
+        table.add_row(
+            c.name,
+            c.title,
+            ", ".join(p.codename for p in c.phases),
+            ", ".join(d.codename for d in c.dataset_splits),
+        )
+    console.print(table)
+
+
+@app.command("leaderboard")
+def leaderboard(
+    challenge: Annotated[str, typer.Argument(help="challenge name")],
+    phase: Annotated[str, typer.Option(help="phase codename")],
+    split: Annotated[str, typer.Option(help="dataset split codename")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="EvalAI-shaped JSON here")] = None,
+    html_out: Annotated[Path | None, typer.Option("--html", help="a static page here")] = None,
+    order_by: Annotated[str | None, typer.Option(help="a metric label")] = None,
+) -> None:
+    """Compute a leaderboard from this server's database, as hosts see it."""
+    from datetime import UTC, datetime
+
+    from grader.challenges.page import render_leaderboard
+    from grader.challenges.specs import all_challenges
+    from grader.service.api import ERRORS  # noqa: F401  (the service's models and tables)
+    from grader.service.challenges import ChallengeService
+    from grader.service.db import UserRow
+    from grader.service.migrate import migrate
+    from grader.service.queue import InProcessDispatcher
+    from grader.service.storage import BlobStore
+    from grader.service.submissions import ServiceError, SubmissionService
+    from grader.settings import get_settings
+    from submissions_schema.challenges import LeaderboardPage
+
+    settings = get_settings()
+    url = settings.resolved_database_url()
+    migrate(url)
+    service = ChallengeService(
+        SubmissionService(url, BlobStore(settings.blob_dir), InProcessDispatcher(settings)),
+        all_challenges(),
+    )
+    host = UserRow(id=0, name="host", role="admin")
+    try:
+        entries, updated = service.leaderboard(challenge, phase, split, host, order_by)
+        spec = service.challenge(challenge)
+    except ServiceError as exc:
+        raise fail(exc.message, EXIT_USAGE) from None
+    if json_out:
+        page = LeaderboardPage(count=len(entries), results=entries)
+        json_out.write_text(json.dumps(page.model_dump(mode="json"), indent=2))
+    if html_out:
+        html_out.write_text(
+            render_leaderboard(
+                spec,
+                spec.phase_split(phase, split),
+                entries,
+                updated or datetime.now(UTC),
+                order_by,
+            )
+        )
+    table = Table(title=f"{spec.title} — {phase} / {split}")
+    labels = spec.leaderboard_schema(spec.phase_split(phase, split)).labels
+    for col in ("rank", "team", "method", *labels):
+        table.add_column(col)
+    for e in entries:
+        team = e.submission__participant_team__team_name + (
+            " (baseline)" if e.submission__is_baseline else ""
+        )
+        table.add_row(
+            "" if e.rank is None else str(e.rank),
+            team,
+            e.submission__method_name,
+            *[str(v) for v in e.result],
+        )
+    console.print(table)
+
+
+@challenge_app.command("submit")
+def challenge_submit(
+    path: Annotated[Path, typer.Argument(help="predictions (.csv, .json) or model.py")],
+    challenge: Annotated[str, typer.Option("--challenge", "-c")],
+    phase: Annotated[str, typer.Option(help="phase codename")],
+    method: Annotated[str, typer.Option(help="a name for your method")] = "",
+    private: Annotated[bool, typer.Option(help="keep it off public leaderboards")] = False,
+    wait: Annotated[bool, typer.Option(help="wait for its scores")] = False,
+    timeout: Annotated[float, typer.Option(help="seconds to wait")] = 900.0,
+) -> None:
+    """Submit to a challenge phase; with --wait, print the scores."""
+    from grader.cli.remote import _call, _client
+
+    client = _client()
+    if not path.is_file():
+        raise fail(f"{path} is not a file", EXIT_USAGE)
+    submission = _call(
+        client.challenge_submit, challenge, phase, path, method, not private, uuid.uuid4().hex
+    )
+    console.print(f"submitted {submission.id} ({submission.status.value})")
+    if not wait:
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        detail = _call(client.submission, submission.id)
+        if detail.status.value in ("graded", "failed", "rejected"):
+            break
+        if time.monotonic() > deadline:
+            raise fail(f"still {detail.status.value}; see `dlgrader status {submission.id}`")
+        time.sleep(0.5)
+    console.print(f"{detail.status.value}" + (f": {detail.reason}" if detail.reason else ""))
+    if detail.challenge_result is not None:
+        for score in detail.challenge_result.scores:
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in score.metrics.items() if v is not None)
+            console.print(f"  {score.split}: {shown}")

