@@ -4,11 +4,9 @@ trained and ranked by the worker (SQLite, the in-process pool, bubblewrap)."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from grader.challenges import digits
@@ -29,7 +27,7 @@ CHALLENGE = "digits-convnet"
 def predictions(split: str, accuracy: float) -> bytes:
     """Predictions for a split that are right on the first `accuracy` fraction of ids."""
     truth = digits.splits()[split].labels.copy()
-    wrong = int(round(len(truth) * (1 - accuracy)))
+    wrong = round(len(truth) * (1 - accuracy))
     if wrong:
         truth[-wrong:] = (truth[-wrong:] + 1) % 10
     return ("id,label\n" + "\n".join(f"{i},{int(v)}" for i, v in enumerate(truth))).encode()
@@ -107,10 +105,11 @@ def test_three_teams_two_phases_leaderboard_field_by_field(service: Service) -> 
         assert response.status_code == 201, response.text
         ids[(who, acc)] = response.json()["id"]
     for i in ids.values():
-        assert s.wait("alice" if False else "tina", i)["status"] == "graded"
+        assert s.wait("tina", i)["status"] == "graded"
     page = board(s, None, "dev", "dev").json()  # public: no token needed
     assert page["count"] == 4
-    assert page["next"] is None and page["previous"] is None
+    assert page["next"] is None
+    assert page["previous"] is None
     rows = page["results"]
     first = rows[0]
     assert set(first) == {
@@ -181,7 +180,7 @@ def test_limits_in_flight_and_failures_not_counted(tmp_path: Path) -> None:
     with embedded_service(tmp_path, challenges=specs) as s:
         bad = submit(s, "alice", "dev", b"id,label\n0,1\n")  # rejected when scored: not counted
         assert s.wait("alice", bad.json()["id"])["status"] == "rejected"
-        assert "300 ids have no prediction" in s.wait("alice", bad.json()["id"])["reason"] or True
+        assert "299 of 300 ids have no prediction" in s.wait("alice", bad.json()["id"])["reason"]
         for _ in range(2):
             s.wait("alice", submit(s, "alice", "dev", predictions("dev", 0.5)).json()["id"])
         third = submit(s, "alice", "dev", predictions("dev", 0.5))
@@ -278,5 +277,3 @@ def test_leaderboard_page_is_served(service: Service) -> None:
     assert page.headers["content-type"].startswith("text/html")
     assert "x&lt;y" in page.text
     assert "bees" in page.text
-    json.dumps(page.text)  # plain text, no surprises
-    _ = np
