@@ -334,6 +334,48 @@ class CaseBuilder:
             **({"unpack": p.outputs} if p.outputs > 1 else {}),
         )
 
+    def _torch_module(self) -> None:
+        """The student's nn.Module, given torch's parameters, against torch's own layer."""
+        from reference_impl.torch_ref import TorchReference
+
+        p = self.p
+        ref = TorchReference("cpu")
+        init = dict(p.params[0]) if p.params else {}
+        names = [n for n, spec in p.inputs.items() if spec.parameter]
+        x = self.arrays["x"]
+        forward = torch_layer(p.reference, init, ref)
+        out, tape = ref.run(forward, x, *[self.arrays[n] for n in names])
+        dout = self.rng.standard_normal(out.shape)
+        self.case.inputs[f"{self.t}.dout"] = dout
+        grads = ref.grads(dout, tape)
+        self.expect("f.0", out)
+        self.expect("f.dx", grads[0])
+        for name, grad in zip(names, grads[1:], strict=True):
+            self.expect(f"f.d{name}", grad)
+        self.call(
+            "f",
+            torch_module=p.forward,
+            init=init,
+            parameters={n: f"{self.t}.{n}" for n in names},
+            input=f"{self.t}.x",
+            dout=f"{self.t}.dout",
+            device="cuda",
+        )
+
+
+def torch_layer(name: str, init: dict[str, Any], ref: Any) -> Callable[..., Any]:
+    """torch's functional form of the layer a torch_module problem names."""
+    F = ref.F
+    if name == "conv2d":
+        return lambda x, w, b: F.conv2d(
+            x, w, b, stride=init.get("stride", 1), padding=init.get("padding", 0)
+        )
+    if name == "max_pool2d":
+        return lambda x: F.max_pool2d(x, init["kernel_size"], init.get("stride"))
+    if name == "linear":
+        return lambda x, w, b: F.linear(x, w, b)
+    raise ValueError(f"no torch layer {name!r}")
+
 
 def build_case(problem: Problem, index: int, visibility: Visibility, seed: int) -> Case:
     return CaseBuilder(problem, index, visibility, seed).build()

@@ -248,6 +248,8 @@ class CaseJudge:
         kind = self.p.kind
         if kind in (Kind.layer, Kind.gate):
             return self.forward_backward()
+        if kind == Kind.torch_module:
+            return self.torch_module()
         return [
             self.result(self.p.forward_name, getattr(self, kind.value)(), self.p.points_forward)
         ]
@@ -309,6 +311,26 @@ class CaseJudge:
                 ]
             )
         return self.array("f", "f.0", fn, "value")
+
+    def torch_module(self) -> list[TestResult]:
+        """The module's output, then the gradients of its input and parameters."""
+        p = self.p
+        problem = self.problem_with("f", p.forward)
+        if problem is not None:
+            return [
+                self.result(p.forward_name, problem, p.points_forward),
+                self.result(p.backward_name or "", problem, p.points_backward),
+            ]
+        fwd = self.array("f", "f.0", p.forward_name, "out")
+        names = ["x", *[n for n, s in p.inputs.items() if s.parameter]]
+        bwd = _worst([self.array("f", f"f.d{n}", p.backward_name or "", f"d{n}") for n in names])
+        device = (self.entry("f") or {}).get("outputs", {}).get("device", "")
+        if device:
+            fwd.message = f"{fwd.message} (ran on {device})".strip()
+        return [
+            self.result(p.forward_name, fwd, p.points_forward),
+            self.result(p.backward_name or "", bwd, p.points_backward),
+        ]
 
     def forward_backward(self) -> list[TestResult]:
         """A layer or a gate: the forward, then the backward; a wrong forward says so before

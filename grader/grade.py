@@ -85,7 +85,7 @@ def grade(
     )
     root = Path(tempfile.mkdtemp(prefix="dlgrader-job-", dir=scratch_dir()))
     try:
-        job = JobDirs.create(root, job_label)
+        job = JobDirs.create(root, job_label, packages=tuple(assignment.packages))
         try:
             stage_submission(submission, assignment.module, job.submission)
         except SubmissionRejected as exc:

@@ -36,6 +36,7 @@ class ArraySpec(BaseModel):
     scale: float = 1.0
     classes: int | None = None  # for labels
     differentiable: bool = True
+    parameter: bool = False  # torch_module problems: copied into the student's module
 
 
 class Kind(StrEnum):
@@ -45,6 +46,7 @@ class Kind(StrEnum):
     gate = "gate"  # a class: forward(*inputs) keeps state, backward(dout) -> grad(s)
     graph = "graph"  # f(graph, values, ...) on a computational graph given as JSON
     function = "function"  # f(*arrays, *params) -> array(s)
+    torch_module = "torch_module"  # a student's nn.Module against torch's own layer
 
 
 class GraphFunction(StrEnum):
@@ -94,7 +96,7 @@ class Problem(BaseModel):
     def _consistent(self) -> Problem:
         if self.kind == Kind.layer and not self.backward:
             raise ValueError(f"layer problem {self.name!r} needs a backward")
-        if self.kind not in (Kind.layer, Kind.gate) and self.points_backward:
+        if self.kind not in (Kind.layer, Kind.gate, Kind.torch_module) and self.points_backward:
             raise ValueError(f"only layer and gate problems have backward points ({self.name!r})")
         if self.kind == Kind.graph and not (
             self.graph and self.graph_function and self.graph_input
@@ -108,11 +110,15 @@ class Problem(BaseModel):
 
     @property
     def backward_name(self) -> str | None:
-        return f"{self.forward}.backward" if self.kind == Kind.gate else self.backward
+        if self.kind in (Kind.gate, Kind.torch_module):
+            return f"{self.forward}.backward"
+        return self.backward
 
     @property
     def forward_name(self) -> str:
-        return f"{self.forward}.forward" if self.kind == Kind.gate else self.forward
+        if self.kind in (Kind.gate, Kind.torch_module):
+            return f"{self.forward}.forward"
+        return self.forward
 
 
 class Assignment(BaseModel):
@@ -125,6 +131,9 @@ class Assignment(BaseModel):
     description: str = ""
     time_limit_s: float = 120.0
     memory_mb: int = 2048
+    packages: list[str] = Field(
+        default_factory=lambda: ["numpy"], description="what the harness imports in the sandbox"
+    )
     policy: SubmissionPolicy = Field(default_factory=SubmissionPolicy)
     problems: list[Problem]
 

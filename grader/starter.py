@@ -65,6 +65,15 @@ def student_functions(assignment: Assignment) -> list[StudentFunction]:
                 p.points_forward + p.points_backward,
                 p,
             )
+        elif p.kind == Kind.torch_module:
+            args = ", ".join(p.params[0]) if p.params else ""
+            add(
+                p.forward,
+                f"class {p.forward}(nn.Module): __init__(self, {args}), forward(self, x)",
+                p.doc,
+                p.points_forward + p.points_backward,
+                p,
+            )
         elif p.kind == Kind.graph:
             assert p.graph_function is not None
             add(
@@ -103,8 +112,20 @@ def starter_file(assignment: Assignment) -> str:
         f'"""{assignment.title} — your {assignment.module}.py for dlgrader."""\n\n',
         "import numpy as np\n",
     ]
+    if "torch" in assignment.packages:
+        out.append("import torch\nfrom torch import nn\n")
     for fn in student_functions(assignment):
-        if fn.signature.startswith("class "):
+        if "(nn.Module)" in fn.signature:
+            init = fn.signature.split("__init__(self, ")[1].split(")")[0]
+            out.append(
+                f"\n\nclass {fn.name}(nn.Module):\n{_docstring(fn.doc, '    ')}\n"
+                f"    def __init__(self, {init}):\n"
+                "        super().__init__()\n"
+                "        raise NotImplementedError\n\n"
+                "    def forward(self, x):\n"
+                "        raise NotImplementedError\n"
+            )
+        elif fn.signature.startswith("class "):
             args = fn.signature.split("forward(self, ")[1].split(")")[0]
             out.append(
                 f"\n\nclass {fn.name}:\n{_docstring(fn.doc, '    ')}\n"

@@ -195,7 +195,77 @@ class Harness:
                 outputs[name]["saved"] = True
         return outputs
 
+    def run_torch_module(self, module: Any, call: dict[str, Any]) -> dict[str, Any]:
+        """A student's torch.nn.Module, given the reference's parameters: its output, and the
+        gradients of its input and parameters for the given upstream gradient."""
+        import torch
+
+        name = call["torch_module"]
+        cls = getattr(module, name, None)
+        if cls is None:
+            return {"status": "missing", "message": f"{name} is not defined"}
+        timeout = call.get("timeout_s", 10)
+        torch.manual_seed(call.get("seed", 0))
+        try:
+            layer = self.guarded(lambda: cls(**call["init"]), [], timeout)
+            if not isinstance(layer, torch.nn.Module):
+                return {
+                    "status": "bad_return",
+                    "returned": describe(layer),
+                    "message": f"{name}(...) is not a torch.nn.Module",
+                }
+            wants_gpu = call.get("device") == "cuda" and torch.cuda.is_available()
+            device = torch.device("cuda" if wants_gpu else "cpu")
+            layer = layer.to(device=device, dtype=torch.float64)
+            params = dict(layer.named_parameters())
+            for pname, array in call.get("parameters", {}).items():
+                if pname not in params:
+                    return {
+                        "status": "exception",
+                        "type": "AttributeError",
+                        "message": f"{name} has no parameter {pname!r} "
+                        f"(it has {', '.join(params) or 'none'})",
+                    }
+                value = torch.from_numpy(self.arrays[array].copy()).to(device)
+                if tuple(params[pname].shape) != tuple(value.shape):
+                    return {
+                        "status": "exception",
+                        "type": "ValueError",
+                        "message": f"{name}.{pname} has shape {tuple(params[pname].shape)}, "
+                        f"expected {tuple(value.shape)}",
+                    }
+                with torch.no_grad():
+                    params[pname].copy_(value)
+            x = torch.from_numpy(self.arrays[call["input"]].copy()).to(device).requires_grad_()
+            dout = torch.from_numpy(self.arrays[call["dout"]].copy()).to(device)
+
+            def forward_backward() -> Any:
+                out = layer(x)
+                out.backward(dout)
+                return out
+
+            out = self.guarded(forward_backward, [], timeout)
+        except CallTimeout:
+            return {"status": "timeout", "message": f"took longer than {timeout:g} s"}
+        except BaseException as exc:
+            return failure(exc, self.submission)
+        tensors = {
+            "0": out,
+            "dx": x.grad,
+            **{f"d{p}": params[p].grad for p in call.get("parameters", {})},
+        }
+        outputs: dict[str, Any] = {"device": str(device)}
+        for key, tensor in tensors.items():
+            outputs[key] = {"type": type(tensor).__name__}
+            if isinstance(tensor, torch.Tensor):
+                array = tensor.detach().cpu().numpy()
+                np.save(self.out / f"{call['id']}.{key}.npy", array, allow_pickle=False)
+                outputs[key]["saved"] = True
+        return {"status": "ok", "outputs": outputs, "mutated": []}
+
     def run_call(self, module: Any, call: dict[str, Any]) -> dict[str, Any]:
+        if "torch_module" in call:
+            return self.run_torch_module(module, call)
         fn, missing = self.target(module, call)
         if fn is None:
             return {"status": "missing" if "object" not in call else "not_run", "message": missing}
