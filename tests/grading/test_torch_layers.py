@@ -23,13 +23,8 @@ def test_correct_modules_score_full_marks() -> None:
 BUGS = [
     ("no bias", [("+ self.bias[:, None]", "")], {"Conv2d.forward", "Conv2d.backward"}),
     (
-        "weight not transposed",
-        [
-            (
-                "return x @ self.weight.T + self.bias",
-                "return x @ self.weight[:, :6].T[:, :4] + self.bias",
-            )
-        ],
+        "bias added twice",
+        [("return x @ self.weight.T + self.bias", "return x @ self.weight.T + 2 * self.bias")],
         {"Linear.forward", "Linear.backward"},
     ),
     (
