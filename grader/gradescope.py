@@ -7,7 +7,7 @@ from typing import Any
 from submissions_schema import GradingResult, TestStatus
 
 
-def to_gradescope(result: GradingResult) -> dict[str, Any]:
+def to_gradescope(result: GradingResult, leaderboard: bool = False) -> dict[str, Any]:
     tests = [
         {
             "name": t.name,
@@ -26,4 +26,14 @@ def to_gradescope(result: GradingResult) -> dict[str, Any]:
     }
     if result.message:
         out["output"] = result.message
+    if leaderboard:  # Gradescope ranks students by these columns
+        errors = [t.worst_error for t in result.tests if t.worst_error is not None]
+        out["leaderboard"] = [
+            {"name": "Score", "value": round(result.score, 4)},
+            {
+                "name": "Worst relative error",
+                "value": float(f"{max(errors):.3g}") if errors else 0.0,
+                "order": "asc",
+            },
+        ]
     return out

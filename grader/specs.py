@@ -135,6 +135,10 @@ class Assignment(BaseModel):
         default_factory=lambda: ["numpy"], description="what the harness imports in the sandbox"
     )
     policy: SubmissionPolicy = Field(default_factory=SubmissionPolicy)
+    gradescope_leaderboard: bool = Field(
+        False,
+        description="add Gradescope's `leaderboard` array (score, worst error) to results.json",
+    )
     problems: list[Problem]
 
     @property

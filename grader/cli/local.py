@@ -175,7 +175,8 @@ def grade_command(
     if json_out:
         json_out.write_text(result.model_dump_json(indent=2))
     if gradescope:
-        gradescope.write_text(json.dumps(to_gradescope(result), indent=2))
+        document = to_gradescope(result, leaderboard=spec.gradescope_leaderboard)
+        gradescope.write_text(json.dumps(document, indent=2))
     if result.verdict == Verdict.rejected:
         err_console.print(f"dlgrader: not graded: {result.message}")
         raise typer.Exit(EXIT_USAGE)

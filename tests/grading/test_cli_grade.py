@@ -50,6 +50,8 @@ def test_grade_prints_a_table_and_writes_json_and_gradescope(tmp_path: Path) -> 
     assert {t["status"] for t in gs["tests"]} == {"passed"}
     assert {"name", "score", "max_score", "status", "output", "visibility"} <= set(gs["tests"][0])
     assert {t["visibility"] for t in gs["tests"]} == {"visible", "hidden"}
+    assert gs["leaderboard"][0] == {"name": "Score", "value": 52}
+    assert gs["leaderboard"][1]["order"] == "asc"
 
 
 def test_grading_result_validates_against_its_exported_schema(tmp_path: Path) -> None:
