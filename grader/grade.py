@@ -96,6 +96,7 @@ def grade(
             wall_s=assignment.time_limit_s,
             cpu_s=int(assignment.time_limit_s),
             memory_bytes=assignment.memory_mb << 20,
+            limit_address_space=assignment.limit_address_space,
         )
         run = sandbox.run(job, limits)
         statuses = read_status(job.out)

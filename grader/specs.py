@@ -131,6 +131,7 @@ class Assignment(BaseModel):
     description: str = ""
     time_limit_s: float = 120.0
     memory_mb: int = 2048
+    limit_address_space: bool = Field(True, description="false for assignments that use CUDA")
     packages: list[str] = Field(
         default_factory=lambda: ["numpy"], description="what the harness imports in the sandbox"
     )

@@ -69,7 +69,8 @@ def train_and_score(
         limits = SandboxLimits(
             wall_s=challenge.code_budget_s + 90,
             cpu_s=int(challenge.code_budget_s) * 8 + 120,
-            memory_bytes=16 << 30,
+            memory_bytes=8 << 30,
+            limit_address_space=False,
             max_processes=512,
             open_files=1024,
         )

@@ -31,7 +31,12 @@ class SandboxLimits(BaseModel):
         60.0, description="wall-clock limit for the whole run; the group is killed"
     )
     cpu_s: int = Field(60, description="RLIMIT_CPU, seconds of CPU time")
-    memory_bytes: int = Field(2 << 30, description="RLIMIT_AS, address space per process")
+    memory_bytes: int = Field(2 << 30, description="RLIMIT_AS per process; Docker's memory limit")
+    limit_address_space: bool = Field(
+        True,
+        description="false for CUDA jobs: the driver reserves far more address space than "
+        "it uses, so only a cgroup (Docker's memory limit) can bound their memory",
+    )
     max_processes: int = Field(64, description="RLIMIT_NPROC for the sandbox user")
     file_size_bytes: int = Field(64 << 20, description="RLIMIT_FSIZE, largest file it may write")
     open_files: int = Field(256, description="RLIMIT_NOFILE")
@@ -119,7 +124,8 @@ def folder_bytes(root: Path) -> int:
 def rlimits(limits: SandboxLimits, nproc: bool) -> Callable[[], None]:
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        if limits.limit_address_space:
+            resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

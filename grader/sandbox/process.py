@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from grader.sandbox.base import (
     HARNESS_DIR,
     JobDirs,
@@ -12,6 +14,9 @@ from grader.sandbox.base import (
     rlimits,
     run_limited,
 )
+
+# Where the GPU driver lives and which GPUs a worker owns: needed to reach CUDA, no secrets.
+GPU_ENV = ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES")
 
 
 class ProcessSandbox(Sandbox):
@@ -35,7 +40,7 @@ class ProcessSandbox(Sandbox):
             argv,
             limits,
             self.name,
-            env={"PATH": "/usr/bin:/bin"},
+            env={"PATH": "/usr/bin:/bin", **{k: os.environ[k] for k in GPU_ENV if k in os.environ}},
             preexec=rlimits(limits, nproc=False),
             watch=job.out,
         )
