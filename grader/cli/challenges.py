@@ -71,8 +71,6 @@ def leaderboard(
     from datetime import UTC, datetime
 
     from grader.challenges.page import render_leaderboard
-    from grader.challenges.specs import all_challenges
-    from grader.service.api import ERRORS  # noqa: F401  (the service's models and tables)
     from grader.service.challenges import ChallengeService
     from grader.service.db import UserRow
     from grader.service.migrate import migrate
@@ -86,8 +84,7 @@ def leaderboard(
     url = settings.resolved_database_url()
     migrate(url)
     service = ChallengeService(
-        SubmissionService(url, BlobStore(settings.blob_dir), InProcessDispatcher(settings)),
-        all_challenges(),
+        SubmissionService(url, BlobStore(settings.blob_dir), InProcessDispatcher(settings))
     )
     host = UserRow(id=0, name="host", role="admin")
     try:

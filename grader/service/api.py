@@ -24,7 +24,6 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader.challenges.page import render_leaderboard
-from grader.challenges.specs import all_challenges
 from grader.service.accounts import create_token, has_role, user_for_token
 from grader.service.challenges import ChallengeService
 from grader.service.db import SubmissionRow, UserRow, engine_for, session_scope
@@ -74,7 +73,6 @@ def create_app(
     dispatcher = dispatcher or dispatcher_from_settings(settings)
     service = SubmissionService(url, BlobStore(settings.blob_dir), dispatcher)
     assignments = assignments if assignments is not None else shipped_assignments()
-    known = challenges if challenges is not None else all_challenges()
     stop = threading.Event()
 
     def reaper_loop() -> None:
@@ -247,7 +245,7 @@ def create_app(
         name: str,
         wait_s: Annotated[float, Query(ge=0, le=3600)] = 0.0,
     ) -> RegradeSummary:
-        if name not in assignments and name not in known:
+        if name not in assignments and name not in challenge_service.challenges:
             raise ServiceError(404, "unknown_assignment", f"no assignment or challenge {name!r}")
         with session_scope(url) as session:
             ids = list(
@@ -287,9 +285,7 @@ def create_app(
 
     # --- challenges --------------------------------------------------------------------
 
-    challenge_service = ChallengeService(
-        service, challenges if challenges is not None else all_challenges()
-    )
+    challenge_service = ChallengeService(service, challenges)
     optional_bearer = HTTPBearer(auto_error=False)
 
     def optional_user(
