@@ -73,10 +73,18 @@ def add_users(s: Service, *names: str) -> None:
             s.tokens[name] = create_token(session, name, Role.student).token
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest) -> str | None:
+    """The embedded default, and the production database (a fresh one per test)."""
+    if request.param == "sqlite":
+        return None
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
-def service(tmp_path: Path):  # type: ignore[no-untyped-def]
+def service(tmp_path: Path, database: str | None):  # type: ignore[no-untyped-def]
     specs = challenges_with(test={"end_date": datetime.now(UTC) + timedelta(days=7)})
-    with embedded_service(tmp_path, challenges=specs) as s:
+    with embedded_service(tmp_path, challenges=specs, database_url=database) as s:
         add_users(s, "carol", "dave", "erin")
         s.client.post(
             f"/api/v1/admin/challenges/{CHALLENGE}/teams",
@@ -175,9 +183,9 @@ def test_order_by_and_pagination(service: Service) -> None:
     assert "order_by must be one of" in bad.json()["message"]
 
 
-def test_limits_in_flight_and_failures_not_counted(tmp_path: Path) -> None:
+def test_limits_in_flight_and_failures_not_counted(tmp_path: Path, database: str | None) -> None:
     specs = challenges_with(dev={"max_submissions_per_day": 2})
-    with embedded_service(tmp_path, challenges=specs) as s:
+    with embedded_service(tmp_path, challenges=specs, database_url=database) as s:
         bad = submit(s, "alice", "dev", b"id,label\n0,1\n")  # rejected when scored: not counted
         assert s.wait("alice", bad.json()["id"])["status"] == "rejected"
         assert "299 of 300 ids have no prediction" in s.wait("alice", bad.json()["id"])["reason"]
