@@ -20,7 +20,7 @@ RUN set -eu; export PIP_CERT=/tmp/build/ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1; 
     else \
       /opt/venv/bin/pip install --no-cache-dir "$TORCH_SPEC"; \
     fi; \
-    mkdir -p /opt/harness; cp /tmp/build/harness/*.py /opt/harness/; \
+    mkdir -p /opt/harness; cp -r /tmp/build/harness/. /opt/harness/; \
     chmod -R a+rX /opt/venv /opt/harness; rm -rf /tmp/build
 
 ENV PATH=/opt/venv/bin:/usr/bin:/bin PYTHONDONTWRITEBYTECODE=1 HOME=/tmp

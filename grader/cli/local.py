@@ -231,3 +231,52 @@ def sandbox_status() -> None:
         console.print(f"{name}: {problem or 'ready'}", markup=False)
     if docker_problem:
         raise typer.Exit(1)
+
+
+@app.command("reproduce")
+def reproduce(
+    project: Annotated[Path, typer.Argument(help="a folder with claims.yaml")],
+    runs: Annotated[int | None, typer.Option(help="seeds per variant (at least 3)")] = None,
+    sandbox: Annotated[str | None, typer.Option(help="auto, bwrap, docker or process")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="the report as JSON")] = None,
+    html_out: Annotated[Path | None, typer.Option("--html", help="the report as a page")] = None,
+    markdown_out: Annotated[Path | None, typer.Option("--markdown", help="as Markdown")] = None,
+) -> None:
+    """Run a project's experiment under pinned seeds, check determinism, judge each claim."""
+    from grader.reproduce.job import ClaimsError, ReproduceJob
+    from grader.reproduce.report import to_html, to_markdown
+    from grader.sandbox import SandboxUnavailable, select_sandbox
+    from grader.settings import get_settings
+
+    if runs is not None and runs < 3:
+        err_console.print("dlgrader: --runs must be at least 3")
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        box = select_sandbox(sandbox or get_settings().sandbox)
+        job = ReproduceJob(
+            project, box, runs, progress=lambda line: console.print(line, highlight=False)
+        )
+    except ClaimsError as exc:
+        err_console.print(f"dlgrader: {exc}", markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    except SandboxUnavailable as exc:
+        err_console.print(f"dlgrader: {exc}", markup=False)
+        raise typer.Exit(EXIT_CANNOT_RUN) from None
+    report = job.execute()
+    if json_out:
+        json_out.write_text(report.model_dump_json(indent=2))
+    if html_out:
+        html_out.write_text(to_html(report))
+    if markdown_out:
+        markdown_out.write_text(to_markdown(report))
+    if report.verdict == "input_mismatch":
+        err_console.print(f"dlgrader: stopped: {report.message}", markup=False)
+        raise typer.Exit(1)
+    table = Table(title=f"reproduction: {report.title}")
+    for col in ("claim", "verdict", "reason"):
+        table.add_column(col, overflow="fold")
+    for c in report.claims:
+        table.add_row(c.id, c.verdict.value, c.reason)
+    console.print(table)
+    d = report.determinism
+    console.print(f"determinism: {d.result.value if d else 'n/a'}")

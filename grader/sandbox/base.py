@@ -19,7 +19,12 @@ from typing import IO, ClassVar
 from pydantic import BaseModel, Field
 
 HARNESS_DIR = Path(__file__).resolve().parent.parent / "harness"
-HARNESS_FILES = ("runner.py", "train_runner.py")  # what a sandbox may run, nothing else
+HARNESS_FILES = (
+    "runner.py",
+    "train_runner.py",
+    "repro_runner.py",
+    "repro_site/sitecustomize.py",
+)  # what a sandbox may run, nothing else
 
 
 class SandboxUnavailable(RuntimeError):
@@ -235,7 +240,8 @@ def package_roots(distributions: tuple[str, ...]) -> list[Path]:
             continue
         for file in dist.files or []:
             top = file.parts[0]
-            if top.endswith((".dist-info", ".data", ".pth")) or top in ("..", "__pycache__"):
+            # .dist-info comes too: importlib.metadata (a fingerprint's package list) reads it.
+            if top.endswith((".data", ".pth")) or top in ("..", "__pycache__"):
                 continue
             path = Path(str(dist.locate_file(top)))
             if path.exists():

@@ -123,9 +123,11 @@ class BwrapSandbox(Sandbox):
                 "--no-new-privs",
             ]
         # -I ignores PYTHONPATH, so the harness starts with -S and a path of its own.
+        entry = f"/opt/harness/{job.entry}"
         launcher = (
             "import sys; sys.path[:0] = ['/opt/site']; sys.argv = sys.argv[1:]; "
-            f"exec(compile(open('/opt/harness/{job.entry}').read(), '{job.entry}', 'exec'))"
+            f"exec(compile(open({entry!r}).read(), {entry!r}, 'exec'), "
+            f"{{'__name__': '__main__', '__file__': {entry!r}}})"
         )
         return [
             *args,

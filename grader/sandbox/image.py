@@ -57,6 +57,7 @@ def build_sandbox_image(
         shutil.copyfile(DOCKERFILE, context / "Dockerfile")
         (build / "harness").mkdir()
         for name in HARNESS_FILES:
+            (build / "harness" / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(HARNESS_DIR / name, build / "harness" / name)
         if HOST_CA.exists():
             shutil.copyfile(HOST_CA, build / "ca.crt")

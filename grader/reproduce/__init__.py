@@ -1,0 +1,2 @@
+"""`dlgrader reproduce`: run a project's experiment under pinned seeds, several times,
+fingerprint it, and judge each claim."""

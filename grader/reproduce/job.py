@@ -1,0 +1,338 @@
+"""The reproduce job: pin and hash the inputs, fingerprint the environment, check
+determinism, run every seed of every variant in the sandbox, aggregate, judge."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from grader.reproduce.stats import RULES, judge_absolute, judge_comparison, judge_threshold, summary
+from grader.sandbox import JobDirs, Sandbox, SandboxLimits
+from grader.settings import scratch_dir
+from submissions_schema.reproduce import (
+    AbsoluteClaim,
+    Aggregate,
+    ClaimResult,
+    ClaimsFile,
+    ClaimVerdict,
+    ComparisonClaim,
+    Determinism,
+    DeterminismClass,
+    ReproduceReport,
+    RunRecord,
+)
+
+CLAIMS_FILE = "claims.yaml"
+MAX_PROJECT_BYTES = 200 << 20
+Progress = Callable[[str], None]
+
+
+class ClaimsError(ValueError):
+    """claims.yaml is missing or wrong; the message says exactly where."""
+
+
+def load_claims(project: Path) -> ClaimsFile:
+    path = project / CLAIMS_FILE
+    if not path.is_file():
+        raise ClaimsError(f"{project} has no {CLAIMS_FILE}")
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ClaimsError(f"{CLAIMS_FILE} is not valid YAML: {exc}") from None
+    try:
+        return ClaimsFile.model_validate(document)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ClaimsError(f"{CLAIMS_FILE}: {problems}") from None
+
+
+def sha256_path(path: Path) -> str:
+    """A file's sha256; a folder's is that of its files' relative paths and hashes, sorted."""
+    if path.is_file():
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+    h = hashlib.sha256()
+    for child in sorted(p for p in path.rglob("*") if p.is_file() and ".git" not in p.parts):
+        h.update(f"{child.relative_to(path)}\0{sha256_path(child)}\n".encode())
+    return h.hexdigest()
+
+
+def git_state(project: Path) -> tuple[str | None, bool | None]:
+    if not (project / ".git").exists():
+        return None, None
+    try:
+        commit = (
+            subprocess.run(
+                ["git", "-C", str(project), "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            ).stdout.strip()
+            or None
+        )
+        dirty = bool(
+            subprocess.run(
+                ["git", "-C", str(project), "status", "--porcelain"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            ).stdout.strip()
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None, None
+    return commit, dirty
+
+
+def _read_json(path: Path, cap: int = 1 << 20) -> dict[str, Any] | None:
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > cap:
+            return None
+        value = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+class ReproduceJob:
+    def __init__(
+        self,
+        project: Path,
+        sandbox: Sandbox,
+        runs: int | None = None,
+        progress: Progress = lambda line: None,
+    ) -> None:
+        self.project = project.resolve()
+        self.sandbox = sandbox
+        self.claims = load_claims(self.project)
+        seeds = self.claims.run.seeds
+        self.seeds = seeds[: max(3, runs)] if runs else seeds
+        if runs and runs > len(seeds):
+            self.seeds = [*seeds, *range(max(seeds) + 1, max(seeds) + 1 + runs - len(seeds))]
+        self.progress = progress
+        self.fingerprint: dict[str, Any] = {}
+
+    def run_once(self, command: str, seed: int, variant: str, label: str) -> RunRecord:
+        spec = self.claims.run
+        root = Path(tempfile.mkdtemp(prefix="dlgrader-repro-", dir=scratch_dir()))
+        try:
+            job = JobDirs.create(
+                root, label, entry="repro_runner.py", packages=tuple(spec.packages)
+            )
+            shutil.copytree(
+                self.project,
+                job.submission,
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns(".git", "__pycache__"),
+            )
+            for path in [job.submission, *job.submission.rglob("*")]:
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            formatted = command.replace("{seed}", str(seed)).replace(
+                "{args}", spec.variants[variant]
+            )
+            job.manifest.write_text(
+                json.dumps(
+                    {
+                        "command": formatted,
+                        "seed": seed,
+                        "metrics_file": spec.metrics_file,
+                        "time_limit_s": spec.time_limit_s,
+                        "fingerprint": not self.fingerprint,
+                    }
+                )
+            )
+            limits = SandboxLimits(
+                wall_s=spec.time_limit_s + 30,
+                cpu_s=int(spec.time_limit_s * 4) + 60,
+                memory_bytes=8 << 30,
+                limit_address_space=not spec.gpu,
+                max_processes=256,
+                open_files=1024,
+                out_dir_bytes=1 << 30,
+            )
+            run = self.sandbox.run(job, limits)
+            record = _read_json(job.out / "run.json") or {}
+            if not self.fingerprint:
+                self.fingerprint = _read_json(job.out / "fingerprint.json") or {}
+            tail = str(record.get("log_tail", ""))[-3000:] or (run.stdout + run.stderr)[-3000:]
+            return RunRecord(
+                variant=variant,
+                seed=seed,
+                exit_code=record.get("exit_code") if record else None,
+                wall_s=float(record.get("wall_s", run.wall_s)),
+                peak_memory_mb=record.get("peak_memory_mb"),
+                metrics=record.get("metrics", {})
+                if isinstance(record.get("metrics"), dict)
+                else {},
+                timed_out=bool(record.get("timed_out")) or run.timed_out,
+                log_tail=tail,
+                nondeterministic_ops=list(record.get("nondeterministic_ops", []))[:50],
+            )
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    def determinism(self) -> Determinism:
+        spec = self.claims.run
+        command = spec.smoke or spec.cmd
+        first, second = (
+            self.run_once(
+                command,
+                self.seeds[0],
+                "default" if "default" in spec.variants else next(iter(spec.variants)),
+                f"determinism-{i}",
+            )
+            for i in (1, 2)
+        )
+        if not (first.ok and second.ok) or set(first.metrics) != set(second.metrics):
+            return Determinism(result=DeterminismClass.failed, command=command)
+        worst = 0.0
+        for key, a in first.metrics.items():
+            b = second.metrics[key]
+            if a != b:
+                worst = max(worst, abs(a - b) / max(abs(a), abs(b), 1e-12))
+        if worst == 0.0:
+            kind = DeterminismClass.bitwise
+        elif worst <= 1e-6:
+            kind = DeterminismClass.numeric
+        else:
+            kind = DeterminismClass.divergent
+        return Determinism(result=kind, max_relative_difference=worst, command=command)
+
+    def execute(self) -> ReproduceReport:
+        started = datetime.now(UTC)
+        spec = self.claims.run
+        commit, dirty = git_state(self.project)
+        base: dict[str, Any] = dict(
+            title=self.claims.title or self.project.name,
+            started_at=started,
+            code_sha256=sha256_path(self.project),
+            git_commit=commit,
+            git_dirty=dirty,
+            sandbox=self.sandbox.name,
+            rules=RULES,
+        )
+        found = {}
+        for data in self.claims.data:
+            path = (self.project / data.path).resolve()
+            if not path.is_relative_to(self.project) or not path.exists():
+                return ReproduceReport(
+                    **base,
+                    finished_at=datetime.now(UTC),
+                    verdict="input_mismatch",
+                    message=f"data {data.path} is missing from the project",
+                )
+            found[data.path] = sha256_path(path)
+            if found[data.path] != data.sha256:
+                return ReproduceReport(
+                    **base,
+                    data=found,
+                    finished_at=datetime.now(UTC),
+                    verdict="input_mismatch",
+                    message=f"data {data.path} has sha256 {found[data.path]}, "
+                    f"not {data.sha256} as claims.yaml says",
+                )
+        self.progress("determinism check: the same seed twice")
+        determinism = self.determinism()
+        self.progress(f"determinism: {determinism.result.value}")
+        variants = sorted(
+            {
+                v
+                for c in self.claims.claims
+                for v in ([c.a, c.b] if isinstance(c, ComparisonClaim) else [c.variant])
+            }
+        )
+        runs: list[RunRecord] = []
+        total = len(variants) * len(self.seeds)
+        for variant in variants:
+            for seed in self.seeds:
+                self.progress(f"run {len(runs) + 1}/{total}: {variant}, seed {seed}")
+                record = self.run_once(spec.cmd, seed, variant, f"{variant}-{seed}")
+                runs.append(record)
+                state = "ok" if record.ok else f"failed (exit {record.exit_code})"
+                self.progress(f"  {state} in {record.wall_s:.1f} s")
+        aggregates = []
+        for variant in variants:
+            ok = [r for r in runs if r.variant == variant and r.ok]
+            for metric in sorted({m for r in ok for m in r.metrics}):
+                values = [r.metrics[metric] for r in ok if metric in r.metrics]
+                if values:
+                    mean, std, ci, cv = summary(values)
+                    aggregates.append(
+                        Aggregate(
+                            variant=variant,
+                            metric=metric,
+                            n=len(values),
+                            mean=mean,
+                            std=std,
+                            ci95=ci,
+                            cv=cv,
+                        )
+                    )
+        return ReproduceReport(
+            **base,
+            data=found,
+            finished_at=datetime.now(UTC),
+            fingerprint=self.fingerprint,
+            determinism=determinism,
+            runs=runs,
+            aggregates=aggregates,
+            claims=[self.judge(c, runs) for c in self.claims.claims],
+        )
+
+    def judge(self, claim: Any, runs: list[RunRecord]) -> ClaimResult:
+        variants = [claim.a, claim.b] if isinstance(claim, ComparisonClaim) else [claim.variant]
+        return self._judge(claim, runs).model_copy(update={"variants": variants})
+
+    def _judge(self, claim: Any, runs: list[RunRecord]) -> ClaimResult:
+        variants = [claim.a, claim.b] if isinstance(claim, ComparisonClaim) else [claim.variant]
+        failed = [r for r in runs if r.variant in variants and not r.ok]
+        if failed:
+            worst = failed[0]
+            why = (
+                "timed out"
+                if worst.timed_out
+                else (
+                    f"exit code {worst.exit_code}"
+                    if worst.exit_code
+                    else f"no {claim.metric} in its metrics"
+                )
+            )
+            return ClaimResult(
+                id=claim.id,
+                type=claim.type,
+                metric=claim.metric,
+                verdict=ClaimVerdict.failed_to_run,
+                reason=f"{len(failed)} run(s) failed; {worst.variant} seed {worst.seed} "
+                f"{why}. Log tail: {worst.log_tail[-600:]}",
+            )
+
+        def values(variant: str) -> dict[int, float]:
+            return {
+                r.seed: r.metrics[claim.metric]
+                for r in runs
+                if r.variant == variant and claim.metric in r.metrics
+            }
+
+        if isinstance(claim, ComparisonClaim):
+            return judge_comparison(claim, values(claim.a), values(claim.b))
+        series = list(values(claim.variant).values())
+        if isinstance(claim, AbsoluteClaim):
+            return judge_absolute(claim, series)
+        return judge_threshold(claim, series)
