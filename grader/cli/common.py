@@ -33,7 +33,7 @@ admin_app.add_typer(token_app, name="token")
 
 # Logs and CI have no terminal: give tables room instead of folding them into 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 120)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # one line, however long
 
 EXIT_USAGE = 2
 EXIT_CANNOT_RUN = 3
