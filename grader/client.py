@@ -193,6 +193,17 @@ class Client:
             )
         )
 
+    def submit_project(self, archive: bytes, name: str, idempotency_key: str) -> Submission:
+        return Submission.model_validate(
+            self.request(
+                "POST",
+                "/api/v1/projects",
+                files={"file": (name, archive)},
+                headers={"Idempotency-Key": idempotency_key},
+                timeout=300,
+            )
+        )
+
     def create_token(self, user: str, role: str) -> TokenCreated:
         return TokenCreated.model_validate(
             self.request("POST", "/api/v1/admin/tokens", params={"user": user, "role": role})

@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from submissions_schema.challenges import ChallengeResult
+from submissions_schema.reproduce import ReproduceReport
 from submissions_schema.results import GradingResult
 
 
@@ -107,6 +108,7 @@ class SubmissionDetail(Submission):
     events: list[StatusEvent] = Field(default_factory=list)
     result: GradingResult | None = None
     challenge_result: ChallengeResult | None = None
+    reproduce_report: ReproduceReport | None = None
 
 
 class ScoreChange(BaseModel):

@@ -65,6 +65,7 @@ class Claim:
     sha256: str
     kind: str = "homework"
     phase: str | None = None
+    queue: str = "cpu"
 
 
 def running_deadline_s(time_limit_s: float, settings: Settings) -> float:
@@ -100,7 +101,7 @@ def claim(submission_id: str, settings: Settings, worker: str) -> Claim | str:
             return "no such submission"
         if row.status not in ACTIVE:
             return f"already {row.status}"
-        job = job_spec(row.kind, row.assignment, row.file_name)
+        job = job_spec(row.kind, row.assignment, row.file_name, row.queue)
         if row.status == SubmissionStatus.running.value and row.started_at is not None:
             alive_until = as_utc(row.started_at) + timedelta(
                 seconds=running_deadline_s(job.time_limit_s, settings)
@@ -139,7 +140,14 @@ def claim(submission_id: str, settings: Settings, worker: str) -> Claim | str:
             session, submission_id, SubmissionStatus.running, f"attempt {attempt} on {worker}"
         )
         return Claim(
-            submission_id, attempt, row.assignment, row.file_name, row.sha256, row.kind, row.phase
+            submission_id,
+            attempt,
+            row.assignment,
+            row.file_name,
+            row.sha256,
+            row.kind,
+            row.phase,
+            row.queue,
         )
 
 
@@ -246,7 +254,7 @@ def finish(
                         )
                     )
     if retry and dispatcher is not None:
-        job = job_spec(claimed.kind, claimed.assignment, claimed.file_name)
+        job = job_spec(claimed.kind, claimed.assignment, claimed.file_name, claimed.queue)
         try:
             dispatcher.dispatch(claimed.submission_id, job.queue, job.time_limit_s)
         except Exception:
@@ -296,6 +304,29 @@ def evaluate_challenge(claimed: Claim, upload: Path, box: Sandbox, settings: Set
     )
 
 
+def evaluate_reproduce(claimed: Claim, upload: Path, box: Sandbox, settings: Settings) -> Outcome:
+    """A reproducibility project: unpacked (checked again), run, judged; progress as events."""
+    from grader.reproduce.job import ClaimsError, ReproduceJob
+    from grader.service.uploads import UploadRejected, extract_zip
+
+    url = settings.resolved_database_url()
+
+    def progress(line: str) -> None:
+        with session_scope(url) as session:
+            add_event(session, claimed.submission_id, SubmissionStatus.running, line)
+
+    with tempfile.TemporaryDirectory(prefix="dlgrader-project-", dir=scratch_dir()) as tmp:
+        try:
+            project = extract_zip(upload.read_bytes(), Path(tmp))
+            report = ReproduceJob(project, box, progress=progress).execute()
+        except (ClaimsError, UploadRejected) as exc:
+            return Outcome("rejected", reason=str(exc))
+    if report.verdict == "input_mismatch":
+        return Outcome("rejected", reason=report.message, result_json=report.model_dump_json())
+    reproduced = sum(c.verdict.value == "reproduced" for c in report.claims)
+    return Outcome("graded", float(reproduced), float(len(report.claims)), report.model_dump_json())
+
+
 def grade_submission(
     submission_id: str,
     dispatcher: Dispatcher | None = None,
@@ -315,7 +346,9 @@ def grade_submission(
         with tempfile.TemporaryDirectory(prefix="dlgrader-upload-", dir=scratch_dir()) as tmp:
             upload = Path(tmp) / f"submission{suffix}"
             upload.write_bytes(data)
-            evaluate = evaluate_challenge if claimed.kind == "challenge" else evaluate_homework
+            evaluate = {"challenge": evaluate_challenge, "reproduce": evaluate_reproduce}.get(
+                claimed.kind, evaluate_homework
+            )
             outcome = evaluate(claimed, upload, box, settings)
     except Exception as exc:  # ours, not the student's: retried, never counted
         log.exception("grading %s attempt %d failed", submission_id, claimed.attempt)

@@ -59,7 +59,8 @@ def stuck_submissions(settings: Settings) -> list[tuple[str, str, int]]:
             if row.status == SubmissionStatus.running.value:
                 limit = timedelta(
                     seconds=running_deadline_s(
-                        job_spec(row.kind, row.assignment, row.file_name).time_limit_s, settings
+                        job_spec(row.kind, row.assignment, row.file_name, row.queue).time_limit_s,
+                        settings,
                     )
                 )
                 started = row.started_at or row.updated_at
@@ -82,7 +83,7 @@ def reap(settings: Settings, dispatcher: Dispatcher) -> Reaped:
             row = session.get(SubmissionRow, submission_id)
             if row is None:
                 continue
-            job = job_spec(row.kind, row.assignment, row.file_name)
+            job = job_spec(row.kind, row.assignment, row.file_name, row.queue)
             if row.status == SubmissionStatus.running.value and attempts >= settings.max_attempts:
                 failed = changed_rows(
                     session,

@@ -241,8 +241,14 @@ def reproduce(
     json_out: Annotated[Path | None, typer.Option("--json", help="the report as JSON")] = None,
     html_out: Annotated[Path | None, typer.Option("--html", help="the report as a page")] = None,
     markdown_out: Annotated[Path | None, typer.Option("--markdown", help="as Markdown")] = None,
+    submit: Annotated[
+        bool, typer.Option(help="run it on the server (after `dlgrader login`)")
+    ] = False,
 ) -> None:
     """Run a project's experiment under pinned seeds, check determinism, judge each claim."""
+    if submit:
+        _reproduce_remotely(project, json_out, html_out)
+        return
     from grader.reproduce.job import ClaimsError, ReproduceJob
     from grader.reproduce.report import to_html, to_markdown
     from grader.sandbox import SandboxUnavailable, select_sandbox
@@ -280,3 +286,51 @@ def reproduce(
     console.print(table)
     d = report.determinism
     console.print(f"determinism: {d.result.value if d else 'n/a'}")
+
+
+def _reproduce_remotely(project: Path, json_out: Path | None, html_out: Path | None) -> None:
+    """Zip the project, upload it, show its progress, then its verdicts."""
+    import io
+    import time
+    import uuid
+    import zipfile
+
+    from grader.cli.remote import _call, _client
+    from grader.reproduce.report import to_html
+
+    if not (project / "claims.yaml").is_file():
+        err_console.print(f"dlgrader: {project} has no claims.yaml")
+        raise typer.Exit(EXIT_USAGE)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(project.rglob("*")):
+            if path.is_file() and not {".git", "__pycache__"} & set(path.parts):
+                zf.write(path, path.relative_to(project).as_posix())
+    client = _client()
+    submission = _call(
+        client.submit_project, buffer.getvalue(), f"{project.name}.zip", uuid.uuid4().hex
+    )
+    console.print(f"submitted {submission.id}; following its progress")
+    shown = 0
+    while True:
+        detail = _call(client.submission, submission.id)
+        for event in detail.events[shown:]:
+            console.print(
+                f"  {event.at:%H:%M:%S} {event.message or event.status.value}",
+                markup=False,
+                highlight=False,
+            )
+        shown = len(detail.events)
+        if detail.status.value in ("graded", "failed", "rejected"):
+            break
+        time.sleep(1.0)
+    if detail.reproduce_report is None:
+        err_console.print(f"dlgrader: {detail.status.value}: {detail.reason}")
+        raise typer.Exit(1)
+    report = detail.reproduce_report
+    if json_out:
+        json_out.write_text(report.model_dump_json(indent=2))
+    if html_out:
+        html_out.write_text(to_html(report))
+    for claim in report.claims:
+        console.print(f"{claim.id}: {claim.verdict.value} — {claim.reason}", markup=False)

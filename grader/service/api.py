@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader.challenges.page import render_leaderboard
+from grader.reproduce.report import to_html
 from grader.service.accounts import create_token, has_role, user_for_token
 from grader.service.challenges import ChallengeService
 from grader.service.db import SubmissionRow, UserRow, engine_for, session_scope
@@ -282,6 +283,36 @@ def create_app(
     ) -> TokenCreated:
         with session_scope(url) as session:
             return create_token(session, user, role)
+
+    # --- reproducibility projects ----------------------------------------------------------
+
+    @app.post("/api/v1/projects", tags=["reproduce"], status_code=201, responses=ERRORS)
+    async def submit_project(
+        request: Request,
+        user: User,
+        file: Annotated[UploadFile, File(description="the project as a .zip with claims.yaml")],
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> JSONResponse:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > (60 << 20):
+            raise ServiceError(413, "upload_too_large", "the request is too large")
+        data = await file.read((50 << 20) + 1)
+        submission, created = service.submit_project(
+            user.id, file.filename or "project.zip", data, idempotency_key
+        )
+        return JSONResponse(submission.model_dump(mode="json"), status_code=201 if created else 200)
+
+    @app.get(
+        "/api/v1/submissions/{submission_id}/report.html",
+        tags=["reproduce"],
+        response_class=HTMLResponse,
+        responses=ERRORS,
+    )
+    def project_report(user: User, submission_id: str) -> HTMLResponse:
+        detail = get_submission(user, submission_id)
+        if detail.reproduce_report is None:
+            raise ServiceError(409, "no_report", f"submission {submission_id} has no report yet")
+        return HTMLResponse(to_html(detail.reproduce_report))
 
     # --- challenges --------------------------------------------------------------------
 

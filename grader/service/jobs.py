@@ -18,7 +18,12 @@ class JobSpec:
     time_limit_s: float
 
 
-def job_spec(kind: str, name: str, file_name: str) -> JobSpec:
+REPRODUCE_TIME_LIMIT_S = 3 * 3600.0  # every run of a project, with its determinism check
+
+
+def job_spec(kind: str, name: str, file_name: str, queue: str = "cpu") -> JobSpec:
+    if kind == "reproduce":  # the queue was chosen from claims.yaml when it arrived
+        return JobSpec(queue, REPRODUCE_TIME_LIMIT_S)
     if kind == "challenge":
         challenge = get_challenge(name)
         if PurePosixPath(file_name).suffix.lower() == ".py":  # code: trains in the sandbox

@@ -27,7 +27,7 @@ from grader.service.db import (
 from grader.service.jobs import job_spec
 from grader.service.queue import Dispatcher
 from grader.service.storage import BlobStore
-from grader.service.uploads import UploadRejected, check_upload
+from grader.service.uploads import UploadRejected, check_project_zip, check_upload
 from grader.specs import Assignment
 from submissions_schema import (
     GradingResult,
@@ -39,9 +39,11 @@ from submissions_schema import (
     Visibility,
 )
 from submissions_schema.challenges import ChallengeResult
+from submissions_schema.reproduce import ReproduceReport
 
 # Ours to fix or the student's unreadable upload: neither costs an attempt.
 UNCOUNTED = (SubmissionStatus.failed.value, SubmissionStatus.rejected.value)
+MAX_PROJECTS_PER_DAY = 10
 
 
 class ServiceError(Exception):
@@ -195,13 +197,80 @@ class SubmissionService:
         self.enqueue(submission_id)
         return self.get_model(submission_id), True
 
+    def submit_project(
+        self, user_id: int, file_name: str, data: bytes, idempotency_key: str | None
+    ) -> tuple[Submission, bool]:
+        """A reproducibility project (a zip with claims.yaml): checked, stored, queued to a
+        GPU worker when its claims ask for a GPU."""
+        import yaml
+        from pydantic import ValidationError
+
+        from submissions_schema.reproduce import ClaimsFile
+
+        if not file_name.lower().endswith(".zip"):
+            raise ServiceError(422, "wrong_file_type", "send the project as a .zip")
+        try:
+            claims = ClaimsFile.model_validate(yaml.safe_load(check_project_zip(data)))
+        except UploadRejected as exc:
+            raise ServiceError(422, exc.code, str(exc)) from None
+        except (yaml.YAMLError, ValidationError) as exc:
+            raise ServiceError(422, "bad_claims", f"claims.yaml: {exc}") from None
+        with session_scope(self.url) as session:
+            if idempotency_key:
+                existing = session.scalar(
+                    select(SubmissionRow).where(
+                        SubmissionRow.user_id == user_id,
+                        SubmissionRow.idempotency_key == idempotency_key,
+                    )
+                )
+                if existing is not None:
+                    return to_model(existing), False
+            today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+            runs_today = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(SubmissionRow)
+                    .where(
+                        SubmissionRow.user_id == user_id,
+                        SubmissionRow.kind == "reproduce",
+                        SubmissionRow.created_at >= today,
+                        SubmissionRow.status.not_in(UNCOUNTED),
+                    )
+                )
+                or 0
+            )
+            if runs_today >= MAX_PROJECTS_PER_DAY:
+                raise ServiceError(
+                    429, "limit_reached", f"at most {MAX_PROJECTS_PER_DAY} reproductions a day"
+                )
+            digest = self.blobs.put(data)
+            row = SubmissionRow(
+                user_id=user_id,
+                assignment="reproduce",
+                assignment_version="",
+                file_name=file_name[-255:],
+                sha256=digest,
+                size=len(data),
+                idempotency_key=idempotency_key,
+                status=SubmissionStatus.received.value,
+                kind="reproduce",
+                queue="gpu" if claims.run.gpu else "cpu",
+                method_name=(claims.title or "")[:200],
+            )
+            session.add(row)
+            session.flush()
+            add_event(session, row.id, SubmissionStatus.received)
+            submission_id = row.id
+        self.enqueue(submission_id)
+        return self.get_model(submission_id), True
+
     def enqueue(self, submission_id: str) -> bool:
         """Mark queued, then hand to the queue. If the queue is down the row goes back to
         'received'; either way the reaper finds it later, so nothing is lost."""
         with session_scope(self.url) as session:
             row = session.get(SubmissionRow, submission_id)
             assert row is not None
-            job = job_spec(row.kind, row.assignment, row.file_name)
+            job = job_spec(row.kind, row.assignment, row.file_name, row.queue)
             moved = changed_rows(
                 session,
                 update(SubmissionRow)
@@ -256,9 +325,11 @@ class SubmissionService:
     ) -> SubmissionDetail:
         with session_scope(self.url) as session:
             row = self.visible_row(session, viewer, submission_id)
-            result = challenge_result = None
+            result = challenge_result = reproduce_report = None
             if row.result_json and row.kind == "challenge":
                 challenge_result = ChallengeResult.model_validate_json(row.result_json)
+            elif row.result_json and row.kind == "reproduce":
+                reproduce_report = ReproduceReport.model_validate_json(row.result_json)
             elif row.result_json:
                 graded = GradingResult.model_validate_json(row.result_json)
                 result = redact(graded, viewer, assignment)
@@ -275,6 +346,7 @@ class SubmissionService:
                 ],
                 result=result,
                 challenge_result=challenge_result,
+                reproduce_report=reproduce_report,
             )
 
     def list_for(

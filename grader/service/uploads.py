@@ -7,13 +7,14 @@ from __future__ import annotations
 import io
 import stat
 import zipfile
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from submissions_schema import SubmissionPolicy
 
 MAX_ZIP_MEMBERS = 200
 MAX_UNCOMPRESSED_BYTES = 50 << 20
-MAX_RATIO = 100  # uncompressed / compressed, per member and overall
+MAX_RATIO = 100
+MAX_PROJECT_BYTES = 50 << 20  # uncompressed / compressed, per member and overall
 
 
 class UploadRejected(ValueError):
@@ -44,7 +45,7 @@ def check_upload(file_name: str, data: bytes, policy: SubmissionPolicy, module: 
         raise UploadRejected("not_source", "the .py file contains NUL bytes: not Python source")
 
 
-def check_zip(data: bytes, module: str) -> None:
+def check_zip(data: bytes, module: str | None) -> None:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
@@ -80,5 +81,47 @@ def check_zip(data: bytes, module: str) -> None:
         raise UploadRejected(
             "zip_bomb", f"the zip unpacks to {total} bytes; at most {MAX_UNCOMPRESSED_BYTES}"
         )
-    if not any(PurePosixPath(i.filename).name == f"{module}.py" for i in infos):
+    if module is not None and not any(
+        PurePosixPath(i.filename).name == f"{module}.py" for i in infos
+    ):
         raise UploadRejected("missing_module", f"the zip holds no {module}.py")
+
+
+def check_project_zip(data: bytes) -> bytes:
+    """A reproducibility project: a safe zip with claims.yaml at its root (or one folder down).
+    Returns claims.yaml's bytes, read without extracting anything."""
+    if not data:
+        raise UploadRejected("empty_upload", "the upload is empty")
+    if len(data) > MAX_PROJECT_BYTES:
+        raise UploadRejected(
+            "upload_too_large", f"a project zip may be {MAX_PROJECT_BYTES >> 20} MB"
+        )
+    check_zip(data, module=None)
+    zf = zipfile.ZipFile(io.BytesIO(data))
+    names = [
+        n
+        for n in zf.namelist()
+        if PurePosixPath(n).name == "claims.yaml" and len(PurePosixPath(n).parts) <= 2
+    ]
+    if not names:
+        raise UploadRejected("missing_claims", "the zip holds no claims.yaml (at its root)")
+    return zf.read(sorted(names, key=len)[0])
+
+
+def extract_zip(data: bytes, dest: Path) -> Path:
+    """Unpack a zip that check_zip accepted, checking every path again; returns the project
+    folder (the one holding claims.yaml)."""
+    check_zip(data, module=None)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            target = (dest / info.filename).resolve()
+            if not target.is_relative_to(dest.resolve()):
+                raise UploadRejected("zip_path_traversal", f"{info.filename} leaves the project")
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as source, open(target, "wb") as out:
+                out.write(source.read(MAX_UNCOMPRESSED_BYTES + 1))
+    holders = sorted(dest.rglob("claims.yaml"), key=lambda p: len(p.parts))
+    return holders[0].parent if holders else dest

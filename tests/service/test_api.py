@@ -240,3 +240,41 @@ def test_responses_validate_against_the_exported_json_schemas(tmp_path: Path) ->
             "/api/v1/admin/tokens", params={"user": "dan"}, headers=s.headers("root")
         ).json()
         jsonschema.validate(token, schemas["TokenCreated"])
+
+
+def test_a_reproducibility_project_runs_as_a_submission(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    study = Path(__file__).resolve().parents[2] / "examples" / "reproduce" / "digits-study"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for path in sorted(study.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                zf.write(path, f"digits-study/{path.relative_to(study).as_posix()}")
+    with embedded_service(tmp_path) as s:
+        response = s.client.post(
+            "/api/v1/projects",
+            headers=s.headers("alice"),
+            files={"file": ("study.zip", buffer.getvalue())},
+        )
+        assert response.status_code == 201, response.text
+        detail = s.wait("alice", response.json()["id"], timeout=300)
+        assert detail["status"] == "graded", detail["reason"]
+        verdicts = {c["id"]: c["verdict"] for c in detail["reproduce_report"]["claims"]}
+        assert verdicts["C2"] == "not_reproduced"
+        assert verdicts["C3"] == "reproduced"
+        messages = [e["message"] for e in detail["events"]]
+        assert any(m.startswith("run 1/15") for m in messages)  # progress, while it ran
+        page = s.client.get(
+            f"/api/v1/submissions/{response.json()['id']}/report.html", headers=s.headers("alice")
+        )
+        assert page.status_code == 200
+        assert "Reproduction:" in page.text
+        bad = s.client.post(
+            "/api/v1/projects",
+            headers=s.headers("alice"),
+            files={"file": ("x.zip", zip_bytes({"train.py": b"print(1)"}))},
+        )
+        assert bad.status_code == 422
+        assert bad.json()["code"] == "missing_claims"
