@@ -20,8 +20,14 @@ from submissions_schema import (
     TokenCreated,
     User,
 )
+from submissions_schema.challenges import Challenge, LeaderboardPage
+from submissions_schema.reproduce import ClaimsFile, ReproduceReport
 
 PUBLIC_MODELS: list[type[BaseModel]] = [
+    Challenge,
+    ClaimsFile,
+    LeaderboardPage,
+    ReproduceReport,
     ApiError,
     AssignmentInfo,
     GradingResult,

@@ -52,6 +52,13 @@ def fingerprint(env: dict[str, str]) -> dict[str, object]:
     except OSError:
         pass
     try:
+        query = ["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"]
+        driver = subprocess.run(query, capture_output=True, text=True, timeout=20)
+        if driver.returncode == 0:
+            info["nvidia_smi"] = driver.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    try:
         import torch
 
         info["torch"] = torch.__version__

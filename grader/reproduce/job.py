@@ -129,6 +129,18 @@ class ReproduceJob:
         self.progress = progress
         self.fingerprint: dict[str, Any] = {}
 
+    def image_digest(self) -> str | None:
+        """The sandbox image's id, when runs happen in Docker."""
+        image = getattr(self.sandbox, "image", None)
+        if self.sandbox.name != "docker" or image is None:
+            return None
+        try:
+            import docker
+
+            return str(docker.from_env().images.get(image).id)
+        except Exception:
+            return None
+
     def run_once(self, command: str, seed: int, variant: str, label: str) -> RunRecord:
         spec = self.claims.run
         root = Path(tempfile.mkdtemp(prefix="dlgrader-repro-", dir=scratch_dir()))
@@ -227,6 +239,7 @@ class ReproduceJob:
             git_dirty=dirty,
             sandbox=self.sandbox.name,
             rules=RULES,
+            image_digest=self.image_digest(),
         )
         found = {}
         for data in self.claims.data:
