@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
 import time
 import zipfile
@@ -60,8 +61,14 @@ def _crash_reason(run: SandboxRun) -> str:
         return "the process wrote too much into its output folder and was stopped"
     if run.timed_out:
         return "the whole run exceeded its time limit and was stopped"
-    if run.signal:
-        return f"the process was killed by signal {run.signal} (memory or CPU limit, or a crash)"
+    # bwrap's and Docker's init report a child killed by signal N as exit code 128 + N.
+    code = run.exit_code or 0
+    number = run.signal or (code - 128 if code > 128 else None)
+    if number == signal.SIGSEGV:
+        return "the process crashed with a segmentation fault (SIGSEGV), e.g. in ctypes or C code"
+    if number:
+        name = signal.Signals(number).name if number in signal.valid_signals() else str(number)
+        return f"the process was killed by {name} (memory or CPU limit, or a crash)"
     return f"the process ended early (exit code {run.exit_code})"
 
 

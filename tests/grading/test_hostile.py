@@ -322,3 +322,101 @@ def test_nothing_outside_changes(tmp_path: Path) -> None:
     sub.mkdir()
     run(sub, GOOD.replace("return dout * (cache > 0)", body))
     assert marker.read_text() == "untouched"
+
+
+def _processes_matching(marker: str) -> list[str]:
+    """Host processes whose command line holds `marker` (containers share the host's kernel)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in cmdline:
+            found.append(pid)
+    return found
+
+
+def test_orphaned_new_session_child_is_not_left_behind(tmp_path: Path) -> None:
+    marker = f"orphan-{os.getpid()}-{SANDBOX[0]}"
+    body = (
+        "import subprocess, sys\n"
+        "    subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', "
+        f"{marker!r}], start_new_session=True)\n"
+        "    return dout * (cache > 0)"
+    )
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body))
+    assert result.score == pytest.approx(3.0)
+    assert _processes_matching(marker) == []
+
+
+def test_killing_the_parent_harness(tmp_path: Path) -> None:
+    body = (
+        "import os, signal\n    os.kill(os.getppid(), signal.SIGKILL)\n"
+        "    os.kill(1, signal.SIGKILL)\n    return dout * (cache > 0)"
+    )
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body))
+    assert result.verdict == Verdict.graded
+    assert all(t.status == TestStatus.passed for t in result.tests if t.function == "relu_forward")
+
+
+def test_ctypes_segfault_is_a_crash_not_a_grader_error(tmp_path: Path) -> None:
+    body = "import ctypes\n    ctypes.string_at(0)"
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body))
+    assert result.verdict == Verdict.graded
+    backward = [t for t in result.tests if t.function == "relu_backward"]
+    assert {t.status for t in backward} == {TestStatus.error}
+    assert "segmentation fault (SIGSEGV)" in backward[0].message
+
+
+def test_malicious_pickle_in_an_output_file_is_never_loaded(tmp_path: Path) -> None:
+    witness = tmp_path / "pwned"
+    os.chmod(tmp_path, 0o777)
+    body = (
+        "import os, pickle\n"
+        "    class Evil:\n"
+        f"        def __reduce__(self): return (open, ({str(witness)!r}, 'w'))\n"
+        "    out = np.array([Evil()], dtype=object)\n"
+        "    for f in os.listdir('/out'):\n"
+        "        if f.endswith('.npy'): np.save('/out/' + f, out, allow_pickle=True)\n"
+        "    return dout * (cache > 0)"
+    )
+    sub = tmp_path / "s"
+    sub.mkdir()
+    result = run(sub, GOOD.replace("return dout * (cache > 0)", body))
+    assert result.verdict == Verdict.graded
+    assert not witness.exists()
+    forward = [t for t in result.tests if t.function == "relu_forward"]
+    assert forward
+    assert all(t.score == 0 for t in forward)  # its outputs were replaced, unread
+
+
+def test_a_10_gb_output_file_is_refused(tmp_path: Path) -> None:
+    # Even a sparse one (10 GB by its size, nothing on disk) stops at the file-size rlimit; past
+    # it, the trusted side checks each output's size before it reads a byte.
+    body = (
+        "import os\n"
+        "    for f in os.listdir('/out'):\n"
+        "        if f.endswith('.npy'):\n"
+        "            with open('/out/' + f, 'r+b') as h: h.truncate(10 << 30)\n"
+        "    return dout * (cache > 0)"
+    )
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body))
+    assert result.verdict == Verdict.graded
+    backward = [t for t in result.tests if t.function == "relu_backward"]
+    assert {t.status for t in backward} == {TestStatus.error}
+    assert "File too large" in backward[0].message
+
+
+def test_environment_holds_no_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "s3cr3t-" + str(os.getpid())
+    monkeypatch.setenv("DLGRADER_HIDDEN_SEED", secret)
+    monkeypatch.setenv("DLGRADER_DATABASE_URL", f"postgresql://u:{secret}@db/x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    body = "import os\n    raise RuntimeError(repr(dict(os.environ)))"
+    result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body))
+    backward = [t for t in result.tests if t.function == "relu_backward"]
+    assert "RuntimeError" in backward[0].message
+    assert secret not in result.model_dump_json()
