@@ -62,8 +62,12 @@ def _fresh_connections(**_: object) -> None:
 
 
 @worker_ready.connect
-def _clean_leftovers(**_: object) -> None:
+def _clean_leftovers(sender: object = None, **_: object) -> None:
     # Sandboxes of jobs this node ran before a crash or a restart.
     from workers.reaper import kill_orphan_sandboxes
 
     kill_orphan_sandboxes(settings)
+    if settings.broker_url and settings.broker_url.startswith(("redis://", "rediss://")):
+        from workers.heartbeat import start_heartbeat
+
+        start_heartbeat(settings.broker_url, getattr(sender, "hostname", None))

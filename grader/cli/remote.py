@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -77,6 +78,9 @@ def worker(
     queues: Annotated[str, typer.Option(help="comma-separated: cpu, gpu")] = "cpu",
     concurrency: Annotated[int, typer.Option(help="jobs at once (with --gpus: one per GPU)")] = 2,
     gpus: Annotated[str | None, typer.Option(help="GPU ids this worker owns, e.g. 0,1")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="node name; default QUEUES-PID@HOST, unique per process")
+    ] = None,
 ) -> None:
     """Run a Celery worker (needs DLGRADER_BROKER_URL). With --gpus, one job slot per GPU."""
     from grader.settings import get_settings
@@ -101,6 +105,8 @@ def worker(
             "--pool=prefork",
             "--without-gossip",
             "--without-mingle",
+            # Unique, so two workers on one host keep separate heartbeats and logs.
+            f"--hostname={name or queues.replace(',', '-') + f'-{os.getpid()}@%h'}",
         ]
     )
 

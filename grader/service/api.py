@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
@@ -28,6 +28,7 @@ from grader.reproduce.report import to_html
 from grader.service.accounts import create_token, has_role, user_for_token
 from grader.service.challenges import ChallengeService
 from grader.service.db import SubmissionRow, UserRow, engine_for, session_scope
+from grader.service.metrics import metrics_registry, render_metrics
 from grader.service.migrate import migrate
 from grader.service.queue import Dispatcher, InProcessDispatcher, dispatcher_from_settings
 from grader.service.storage import BlobStore
@@ -172,6 +173,18 @@ def create_app(
         if not dispatcher.ready():
             return error(503, "broker_unavailable", "the queue does not answer")
         return JSONResponse({"status": "ready"})
+
+    registry = metrics_registry(settings)
+
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}}, 503: {"model": ApiError}},
+    )
+    def metrics() -> Response:
+        """Prometheus text format; read from the database and the broker at each scrape."""
+        return Response(render_metrics(registry), media_type="text/plain; version=0.0.4")
 
     @app.get("/api/v1/assignments", tags=["assignments"], responses=ERRORS)
     def list_assignments(user: User) -> list[AssignmentInfo]:

@@ -278,3 +278,20 @@ def test_a_reproducibility_project_runs_as_a_submission(tmp_path: Path) -> None:
         )
         assert bad.status_code == 422
         assert bad.json()["code"] == "missing_claims"
+
+
+def test_metrics_count_what_the_database_holds(tmp_path: Path) -> None:
+    with embedded_service(tmp_path) as s:
+        graded = s.submit("alice", LAYERS).json()
+        s.wait("alice", graded["id"])
+        broken = s.submit("alice", b"def relu_forward(x) return", name="layers.py").json()
+        s.wait("alice", broken["id"])
+        response = s.client.get("/metrics")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain")
+        text = response.text
+        assert 'dlgrader_submissions{kind="homework",status="graded"} 2.0' in text
+        assert 'dlgrader_verdicts{verdict="graded"} 2.0' in text
+        assert 'dlgrader_verdicts{verdict="could_not_grade"} 0.0' in text
+        assert "dlgrader_grading_latency_seconds_count 2.0" in text
+        assert 'dlgrader_grading_latency_seconds_bucket{le="+Inf"} 2.0' in text

@@ -107,6 +107,11 @@ def test_cli_submissions_graded_by_two_celery_workers(stack: Stack, tmp_path: Pa
     assert regrade.returncode == 0, regrade.stderr
     assert "2 regraded" in regrade.stdout
     assert "0 still pending" in regrade.stdout
+    metrics = httpx.get(f"{stack.server}/metrics", timeout=10).text
+    assert "dlgrader_broker_up 1.0" in metrics
+    assert 'dlgrader_queue_depth{queue="cpu"} 0.0' in metrics
+    assert 'dlgrader_verdicts{verdict="graded"} 4.0' in metrics
+    assert metrics.count("dlgrader_worker_heartbeat_age_seconds{worker=") == 2
 
 
 def test_worker_killed_mid_grading_gives_exactly_one_result(stack: Stack, tmp_path: Path) -> None:
