@@ -6,6 +6,7 @@ import os
 import secrets
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,10 @@ class Settings(BaseSettings):
     )
     embedded_workers: int = Field(2, ge=1, description="threads grading in `dlgrader serve`")
     max_request_bytes: int = Field(16 << 20, description="largest upload the API reads")
+    log_format: Literal["json", "text"] = Field(
+        "json", description="service logs: one JSON object per line, or plain text"
+    )
+    log_level: str = Field("INFO", description="root log level of the API, workers and reaper")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import setup_logging, worker_process_init, worker_ready
 from kombu.entity import Queue
 
 from grader.settings import get_settings
@@ -36,6 +36,7 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     worker_cancel_long_tasks_on_connection_loss=False,
     worker_hijack_root_logger=False,
+    worker_redirect_stdouts=False,
 )
 
 
@@ -51,6 +52,14 @@ def grade_task(self, submission_id: str) -> str:  # type: ignore[no-untyped-def]
     from workers.grading import grade_submission
 
     return grade_submission(submission_id, dispatcher=CeleryDispatcher())
+
+
+@setup_logging.connect
+def _our_logging(**_: object) -> None:
+    # Connected, so Celery leaves logging to us: JSON lines with the submission id.
+    from grader.logs import configure_logging
+
+    configure_logging(settings)
 
 
 @worker_process_init.connect

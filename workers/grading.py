@@ -26,6 +26,7 @@ from sqlalchemy import update
 from grader.challenges.evaluate import SubmissionUnreadable, score_predictions
 from grader.challenges.specs import get_challenge
 from grader.grade import grade
+from grader.logs import submission_context
 from grader.sandbox import Sandbox, select_sandbox
 from grader.service.db import (
     LeaderboardDataRow,
@@ -334,11 +335,18 @@ def grade_submission(
     settings: Settings | None = None,
 ) -> str:
     """Grade one submission end to end; returns what happened, for logs and tests."""
-    settings = settings or get_settings()
+    with submission_context(submission_id):
+        return _grade_submission(submission_id, dispatcher, sandbox, settings or get_settings())
+
+
+def _grade_submission(
+    submission_id: str, dispatcher: Dispatcher | None, sandbox: Sandbox | None, settings: Settings
+) -> str:
     claimed = claim(submission_id, settings, worker_id())
     if isinstance(claimed, str):
-        log.info("submission %s not graded here: %s", submission_id, claimed)
+        log.info("not graded here: %s", claimed)
         return claimed
+    log.info("attempt %d of %s on %s", claimed.attempt, claimed.assignment, claimed.queue)
     try:
         box = sandbox or select_sandbox(settings.sandbox, gpu=assigned_gpu())
         data = BlobStore(settings.blob_dir).get(claimed.sha256)
@@ -353,4 +361,6 @@ def grade_submission(
     except Exception as exc:  # ours, not the student's: retried, never counted
         log.exception("grading %s attempt %d failed", submission_id, claimed.attempt)
         outcome = Outcome("error", reason=f"{type(exc).__name__}: {exc}")
-    return finish(claimed, outcome, settings, dispatcher)
+    done = finish(claimed, outcome, settings, dispatcher)
+    log.info("attempt %d: %s", claimed.attempt, done)
+    return done

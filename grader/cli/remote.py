@@ -60,6 +60,7 @@ def serve(
     and bubblewrap: the whole service on one machine."""
     import uvicorn
 
+    from grader.logs import configure_logging
     from grader.service.api import create_app
     from grader.settings import get_settings
 
@@ -70,7 +71,9 @@ def serve(
         f"{settings.resolved_database_url().split('@')[-1]}, {mode}",
         highlight=False,
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    configure_logging(settings)
+    # log_config=None: uvicorn's lines go through our handler, in our format.
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
 
 
 @app.command("worker")
@@ -117,11 +120,13 @@ def reaper(
     once: Annotated[bool, typer.Option(help="one pass, then exit")] = False,
 ) -> None:
     """Re-queue submissions the queue lost (Redis emptied, a worker killed)."""
+    from grader.logs import configure_logging
     from grader.service.queue import CeleryDispatcher
     from grader.settings import get_settings
     from workers.reaper import reap
 
     settings = get_settings()
+    configure_logging(settings)
     dispatcher = CeleryDispatcher()
     while True:
         reaped = reap(settings, dispatcher)

@@ -112,6 +112,14 @@ def test_cli_submissions_graded_by_two_celery_workers(stack: Stack, tmp_path: Pa
     assert 'dlgrader_queue_depth{queue="cpu"} 0.0' in metrics
     assert 'dlgrader_verdicts{verdict="graded"} 4.0' in metrics
     assert metrics.count("dlgrader_worker_heartbeat_age_seconds{worker=") == 2
+    worker_lines = [
+        json.loads(line)
+        for log in stack.tmp.glob("worker*.log")
+        for line in log.read_text().splitlines()
+        if line.startswith("{")
+    ]
+    about_first = [x for x in worker_lines if x["submission_id"] == first["submission_id"]]
+    assert any(x["message"].startswith("attempt 1 of autodiff") for x in about_first)
 
 
 def test_worker_killed_mid_grading_gives_exactly_one_result(stack: Stack, tmp_path: Path) -> None:
