@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     )
     embedded_workers: int = Field(2, ge=1, description="threads grading in `dlgrader serve`")
     max_request_bytes: int = Field(16 << 20, description="largest upload the API reads")
+    min_free_bytes: int = Field(
+        256 << 20, ge=0, description="uploads are refused when the data folder has less free"
+    )
     log_format: Literal["json", "text"] = Field(
         "json", description="service logs: one JSON object per line, or plain text"
     )

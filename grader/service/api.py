@@ -31,7 +31,7 @@ from grader.service.db import SubmissionRow, UserRow, engine_for, session_scope
 from grader.service.metrics import metrics_registry, render_metrics
 from grader.service.migrate import migrate
 from grader.service.queue import Dispatcher, InProcessDispatcher, dispatcher_from_settings
-from grader.service.storage import BlobStore
+from grader.service.storage import BlobStore, StorageFull
 from grader.service.submissions import ServiceError, SubmissionService
 from grader.settings import Settings
 from grader.specs import Assignment, shipped_assignments
@@ -57,7 +57,7 @@ from submissions_schema.challenges import (
 
 log = logging.getLogger(__name__)
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ApiError} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
+    code: {"model": ApiError} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503, 507)
 }
 
 
@@ -73,7 +73,9 @@ def create_app(
 ) -> FastAPI:
     url = settings.resolved_database_url()
     dispatcher = dispatcher or dispatcher_from_settings(settings)
-    service = SubmissionService(url, BlobStore(settings.blob_dir), dispatcher)
+    service = SubmissionService(
+        url, BlobStore(settings.blob_dir, settings.min_free_bytes), dispatcher
+    )
     assignments = assignments if assignments is not None else shipped_assignments()
     stop = threading.Event()
 
@@ -119,6 +121,16 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(StorageFull)
+    async def _storage_full(request: Request, exc: StorageFull) -> JSONResponse:
+        log.error("upload refused, storage full: %s", exc)
+        return error(
+            507,
+            "storage_full",
+            "the server's storage is full, so your upload was not stored and does not count; "
+            "try again later, and tell the course staff",
+        )
 
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:

@@ -295,3 +295,24 @@ def test_metrics_count_what_the_database_holds(tmp_path: Path) -> None:
         assert 'dlgrader_verdicts{verdict="could_not_grade"} 0.0' in text
         assert "dlgrader_grading_latency_seconds_count 2.0" in text
         assert 'dlgrader_grading_latency_seconds_bucket{le="+Inf"} 2.0' in text
+
+
+def test_almost_full_disk_refuses_uploads_and_keeps_what_is_stored(tmp_path: Path) -> None:
+    import shutil
+
+    with embedded_service(tmp_path) as s:
+        first = s.submit("alice", LAYERS).json()
+        assert s.wait("alice", first["id"])["status"] == "graded"
+        free = shutil.disk_usage(s.settings.blob_dir).free
+    # The same data folder, served again with less free than the service keeps in reserve.
+    with embedded_service(tmp_path, min_free_bytes=free + (1 << 30)) as s:
+        refused = s.submit("alice", AUTODIFF, name="autodiff.py", assignment="autodiff")
+        assert refused.status_code == 507
+        assert refused.json()["code"] == "storage_full"
+        assert "does not count" in refused.json()["message"]
+        listing = s.client.get("/api/v1/submissions", headers=s.headers("alice")).json()
+        assert [x["id"] for x in listing] == [first["id"]]
+        result = s.client.get(
+            f"/api/v1/submissions/{first['id']}/result", headers=s.headers("alice")
+        )
+        assert result.json()["score"] == 52
