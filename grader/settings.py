@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     stuck_margin_s: float = Field(
         120.0, description="how long past its limit a queued or running submission is re-queued"
     )
+    database_retry_s: float = Field(
+        120.0, ge=0, description="how long a worker keeps retrying an unreachable database"
+    )
     embedded_workers: int = Field(2, ge=1, description="threads grading in `dlgrader serve`")
     max_request_bytes: int = Field(16 << 20, description="largest upload the API reads")
     min_free_bytes: int = Field(

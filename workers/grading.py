@@ -16,12 +16,15 @@ import logging
 import os
 import socket
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 
 from grader.challenges.evaluate import SubmissionUnreadable, score_predictions
 from grader.challenges.specs import get_challenge
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
     from grader.service.queue import Dispatcher
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ACTIVE = (
     SubmissionStatus.received.value,
@@ -328,6 +332,22 @@ def evaluate_reproduce(claimed: Claim, upload: Path, box: Sandbox, settings: Set
     return Outcome("graded", float(reproduced), float(len(report.claims)), report.model_dump_json())
 
 
+def with_database_retry(step: Callable[[], T], settings: Settings) -> T:
+    """Run a database step, retried while the database is unreachable (a restart, a
+    failover) for up to settings.database_retry_s; the work already done is not lost."""
+    deadline = time.monotonic() + settings.database_retry_s
+    pause = 0.5
+    while True:
+        try:
+            return step()
+        except OperationalError as exc:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("database unavailable, retrying in %.1fs: %s", pause, exc.orig)
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
 def grade_submission(
     submission_id: str,
     dispatcher: Dispatcher | None = None,
@@ -342,7 +362,7 @@ def grade_submission(
 def _grade_submission(
     submission_id: str, dispatcher: Dispatcher | None, sandbox: Sandbox | None, settings: Settings
 ) -> str:
-    claimed = claim(submission_id, settings, worker_id())
+    claimed = with_database_retry(lambda: claim(submission_id, settings, worker_id()), settings)
     if isinstance(claimed, str):
         log.info("not graded here: %s", claimed)
         return claimed
@@ -361,6 +381,6 @@ def _grade_submission(
     except Exception as exc:  # ours, not the student's: retried, never counted
         log.exception("grading %s attempt %d failed", submission_id, claimed.attempt)
         outcome = Outcome("error", reason=f"{type(exc).__name__}: {exc}")
-    done = finish(claimed, outcome, settings, dispatcher)
+    done = with_database_retry(lambda: finish(claimed, outcome, settings, dispatcher), settings)
     log.info("attempt %d: %s", claimed.attempt, done)
     return done

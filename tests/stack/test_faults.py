@@ -1,0 +1,152 @@
+"""Faults on the real stack (PostgreSQL, Redis, Celery workers, the API as processes):
+a deploy's SIGTERM, a submission that kills its worker every time, PostgreSQL restarted
+mid-run. Each ends with exactly one outcome per submission and nothing lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from grader.sandbox.bwrap import BwrapSandbox
+from tests.stack.conftest import RedisServer, Stack, wait_until
+from tests.stack.test_celery_stack import LAYERS, STACK_SANDBOX, api, buggy
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.skipif(BwrapSandbox.available() is not None, reason="no bubblewrap"),
+]
+
+
+@pytest.fixture
+def stack(tmp_path: Path, postgres_url: str, redis_server: RedisServer) -> Iterator[Stack]:
+    s = Stack(
+        tmp_path,
+        postgres_url,
+        redis_server.url,
+        DLGRADER_STUCK_MARGIN_S="2",
+        DLGRADER_SANDBOX=STACK_SANDBOX,
+    )
+    s.start_api()
+    yield s
+    s.stop()
+
+
+def slow_layers(tmp_path: Path, seconds: float) -> Path:
+    return buggy(
+        tmp_path,
+        LAYERS,
+        "def relu_backward(dout, cache):\n",
+        f"def relu_backward(dout, cache):\n    import time; time.sleep({seconds})\n",
+    )
+
+
+def submit(stack: Stack, path: Path) -> str:
+    proc = stack.cli("submit", str(path), "-a", "cnn-layers")
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()[1]
+
+
+def detail(stack: Stack, submission_id: str) -> dict:  # type: ignore[type-arg]
+    return api(stack, stack.token("tina", "ta"), f"/api/v1/submissions/{submission_id}")
+
+
+def result_rows(stack: Stack, submission_id: str) -> int:
+    import psycopg
+
+    url = stack.env["DLGRADER_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM results WHERE submission_id = %s", (submission_id,)
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def running_child(stack: Stack, submission_id: str, attempt: int) -> int:
+    """The pid of the worker child running `attempt`, from the row's events."""
+    wait_until(
+        lambda: any(
+            e["message"].startswith(f"attempt {attempt} on")
+            for e in detail(stack, submission_id)["events"]
+        ),
+        90,
+        f"attempt {attempt} to start",
+    )
+    events = detail(stack, submission_id)["events"]
+    line = next(e["message"] for e in events if e["message"].startswith(f"attempt {attempt} on"))
+    return int(line.rsplit(":", 1)[1])
+
+
+def test_sigterm_during_a_job_lets_it_finish(stack: Stack, tmp_path: Path) -> None:
+    worker = stack.start_worker()
+    stack.login("alice")
+    submission_id = submit(stack, slow_layers(tmp_path, 1))
+    running_child(stack, submission_id, 1)
+    worker.send_signal(signal.SIGTERM)  # what a deploy does: a warm shutdown
+    assert worker.wait(timeout=180) == 0
+    row = detail(stack, submission_id)
+    assert row["status"] == "graded"
+    assert row["attempts"] == 1
+    assert row["score"] == 52
+    assert result_rows(stack, submission_id) == 1
+
+
+def test_a_submission_that_kills_its_worker_three_times_is_not_counted(
+    stack: Stack, tmp_path: Path
+) -> None:
+    stack.start_worker()
+    stack.login("alice")
+    submission_id = submit(stack, slow_layers(tmp_path, 30))
+    for attempt in (1, 2, 3):
+        os.kill(running_child(stack, submission_id, attempt), signal.SIGKILL)
+    wait_until(lambda: detail(stack, submission_id)["status"] == "failed", 120, "the verdict")
+    row = detail(stack, submission_id)
+    assert row["attempts"] == 3
+    assert "could not grade" in row["reason"]
+    assert "does not count against you" in row["reason"]
+    assert result_rows(stack, submission_id) == 0
+    time.sleep(3)  # no loop: nothing more happens to it
+    assert detail(stack, submission_id)["attempts"] == 3
+
+
+def _postgres(action: str) -> None:
+    version, cluster = subprocess.run(
+        ["pg_lsclusters", "-h"], capture_output=True, text=True, check=True
+    ).stdout.split()[:2]
+    subprocess.run(["pg_ctlcluster", version, cluster, action], check=True, timeout=60)
+
+
+def test_postgres_restarted_mid_run(stack: Stack, tmp_path: Path) -> None:
+    if subprocess.run(["which", "pg_ctlcluster"], capture_output=True).returncode != 0:
+        pytest.skip("PostgreSQL is not a local cluster here")
+    stack.start_worker()
+    token = stack.login("alice")
+    submission_id = submit(stack, slow_layers(tmp_path, 2))
+    running_child(stack, submission_id, 1)
+    _postgres("stop")
+    try:
+        down = httpx.get(
+            f"{stack.server}/api/v1/submissions/{submission_id}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert down.status_code == 503
+        assert down.json()["code"] == "database_unavailable"
+        assert httpx.get(f"{stack.server}/readyz", timeout=30).status_code == 503
+        time.sleep(5)  # the grading ends meanwhile; its worker keeps the result and retries
+    finally:
+        _postgres("start")
+    wait_until(lambda: detail(stack, submission_id)["status"] == "graded", 180, "the result")
+    row = detail(stack, submission_id)
+    assert row["attempts"] == 1
+    assert row["score"] == 52
+    assert result_rows(stack, submission_id) == 1
+    assert "database unavailable, retrying" in (stack.tmp / "worker0.log").read_text()
