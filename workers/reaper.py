@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from grader.service.db import SubmissionRow, changed_rows, session_scope, utcnow
 from grader.service.jobs import job_spec
@@ -74,15 +74,36 @@ def stuck_submissions(settings: Settings) -> list[tuple[str, str, int]]:
     return found
 
 
+def queues_holding_their_rows(settings: Settings, dispatcher: Dispatcher) -> set[str]:
+    """Queues whose broker holds at least as many messages as the database has queued
+    rows: nothing was lost there, so a long wait is a backlog and re-queuing would only
+    add duplicates (on a deadline night, one per row per pass)."""
+    with session_scope(settings.resolved_database_url()) as session:
+        counts = session.execute(
+            select(SubmissionRow.queue, func.count())
+            .where(SubmissionRow.status == SubmissionStatus.queued.value)
+            .group_by(SubmissionRow.queue)
+        ).all()
+    intact = set()
+    for queue, queued in counts:
+        waiting = dispatcher.waiting(queue)
+        if waiting is not None and waiting >= queued:
+            intact.add(queue)
+    return intact
+
+
 def reap(settings: Settings, dispatcher: Dispatcher) -> Reaped:
     reaped = Reaped()
     reaped.orphans = kill_orphan_sandboxes(settings)
     url = settings.resolved_database_url()
+    intact = queues_holding_their_rows(settings, dispatcher)
     for submission_id, why, attempts in stuck_submissions(settings):
         with session_scope(url) as session:
             row = session.get(SubmissionRow, submission_id)
             if row is None:
                 continue
+            if row.status == SubmissionStatus.queued.value and row.queue in intact:
+                continue  # a backlog, not a loss: its message is still waiting
             job = job_spec(row.kind, row.assignment, row.file_name, row.queue)
             if row.status == SubmissionStatus.running.value and attempts >= settings.max_attempts:
                 failed = changed_rows(

@@ -23,6 +23,9 @@ class Dispatcher(Protocol):
     def ready(self) -> bool:
         """Whether the transport answers (for /readyz)."""
 
+    def waiting(self, queue: str) -> int | None:
+        """Messages waiting in `queue`, or None when the transport cannot tell."""
+
 
 class InProcessDispatcher:
     """The embedded default: a thread pool running the same task code as the Celery workers."""
@@ -31,6 +34,8 @@ class InProcessDispatcher:
         self.settings = settings
         self.pool = ThreadPoolExecutor(settings.embedded_workers, thread_name_prefix="grading")
         self._closed = threading.Event()
+        self._lock = threading.Lock()
+        self._waiting = 0
 
     def dispatch(self, submission_id: str, queue: str, time_limit_s: float) -> None:
         if self._closed.is_set():
@@ -38,15 +43,23 @@ class InProcessDispatcher:
         from workers.grading import grade_submission
 
         def run() -> None:
+            with self._lock:
+                self._waiting -= 1
             try:
                 grade_submission(submission_id, dispatcher=self, settings=self.settings)
             except Exception:  # the row keeps its state; the reaper takes it from there
                 log.exception("grading %s failed in the in-process pool", submission_id)
 
+        with self._lock:
+            self._waiting += 1
         self.pool.submit(run)
 
     def ready(self) -> bool:
         return not self._closed.is_set()
+
+    def waiting(self, queue: str) -> int | None:
+        with self._lock:
+            return self._waiting
 
     def close(self) -> None:
         self._closed.set()
@@ -76,6 +89,15 @@ class CeleryDispatcher:
             return True
         except Exception:
             return False
+
+    def waiting(self, queue: str) -> int | None:
+        from workers.celery_app import app
+
+        try:
+            with app.connection_for_read() as conn:
+                return int(conn.default_channel.queue_declare(queue, passive=True).message_count)
+        except Exception:
+            return None
 
 
 def dispatcher_from_settings(settings: Settings) -> Dispatcher:

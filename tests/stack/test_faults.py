@@ -150,3 +150,25 @@ def test_postgres_restarted_mid_run(stack: Stack, tmp_path: Path) -> None:
     assert row["score"] == 52
     assert result_rows(stack, submission_id) == 1
     assert "database unavailable, retrying" in (stack.tmp / "worker0.log").read_text()
+
+
+def test_a_backlog_longer_than_the_margin_is_not_queued_twice(
+    stack: Stack, redis_server: RedisServer
+) -> None:
+    stack.login("alice")
+    ids = [submit(stack, LAYERS) for _ in range(3)]  # no worker: a backlog in Redis
+    time.sleep(3)  # past the 2 s margin
+    assert stack.cli("reaper", "--once").returncode == 0
+    for submission_id in ids:
+        events = detail(stack, submission_id)["events"]
+        assert not [e for e in events if e["message"].startswith("reaper:")]
+    import redis
+
+    assert redis.Redis.from_url(redis_server.url).llen("cpu") == 3
+    redis_server.restart_empty()  # now they are lost, and the reaper must see it
+    assert stack.cli("reaper", "--once").returncode == 0
+    for submission_id in ids:
+        events = detail(stack, submission_id)["events"]
+        assert len([e for e in events if e["message"].startswith("reaper:")]) == 1
+    stack.start_worker()
+    wait_until(lambda: all(detail(stack, i)["status"] == "graded" for i in ids), 180, "the grading")
