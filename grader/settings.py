@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     stuck_margin_s: float = Field(
         120.0, description="how long past its limit a queued or running submission is re-queued"
     )
+    visibility_timeout_s: float | None = Field(
+        None,
+        description="Redis redelivers an unacknowledged task after this long; unset: longer "
+        "than any task's hard limit (lower it only to test duplicate deliveries)",
+    )
     database_retry_s: float = Field(
         120.0, ge=0, description="how long a worker keeps retrying an unreachable database"
     )

@@ -21,6 +21,18 @@ log = logging.getLogger(__name__)
 settings = get_settings()
 MAX_TASK_S = 3600  # the longest hard limit any assignment may ask for
 
+def broker_transport_options(visibility_timeout_s: float | None) -> dict[str, float]:
+    if visibility_timeout_s is None:
+        return {"visibility_timeout": MAX_TASK_S + 600}
+    # A short timeout is only useful if unacknowledged tasks are swept as often.
+    sweep = max(1.0, visibility_timeout_s / 2)
+    return {
+        "visibility_timeout": visibility_timeout_s,
+        "unacked_restore_interval": sweep,
+        "unacked_restore_throttle": 1,
+    }
+
+
 app = Celery("dlgrader", broker=settings.broker_url or "memory://")
 app.conf.update(
     task_acks_late=True,
@@ -32,7 +44,7 @@ app.conf.update(
     task_ignore_result=True,
     task_default_queue="cpu",
     task_queues=[Queue("cpu"), Queue("gpu")],
-    broker_transport_options={"visibility_timeout": MAX_TASK_S + 600},
+    broker_transport_options=broker_transport_options(settings.visibility_timeout_s),
     broker_connection_retry_on_startup=True,
     worker_cancel_long_tasks_on_connection_loss=False,
     worker_hijack_root_logger=False,

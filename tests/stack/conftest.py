@@ -94,6 +94,11 @@ class RedisServer:
             self.proc.wait()
             self.proc = None
 
+    def restart_keeping_data(self) -> None:
+        """Killed (no clean shutdown) and started again from its append-only file."""
+        self.stop()
+        self.start(appendonly=True)
+
     def restart_empty(self) -> None:
         self.stop()
         for f in self.workdir.glob("*"):

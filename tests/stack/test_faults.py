@@ -172,3 +172,50 @@ def test_a_backlog_longer_than_the_margin_is_not_queued_twice(
         assert len([e for e in events if e["message"].startswith("reaper:")]) == 1
     stack.start_worker()
     wait_until(lambda: all(detail(stack, i)["status"] == "graded" for i in ids), 180, "the grading")
+
+
+def test_a_task_outliving_a_short_visibility_timeout_is_graded_once(
+    tmp_path: Path, postgres_url: str, redis_server: RedisServer
+) -> None:
+    stack = Stack(
+        tmp_path,
+        postgres_url,
+        redis_server.url,
+        DLGRADER_STUCK_MARGIN_S="2",
+        DLGRADER_SANDBOX=STACK_SANDBOX,
+        DLGRADER_VISIBILITY_TIMEOUT_S="2",
+    )
+    stack.start_api()
+    try:
+        stack.start_worker()
+        stack.start_worker()
+        stack.login("alice")
+        submission_id = submit(stack, slow_layers(tmp_path, 5))
+        wait_until(lambda: detail(stack, submission_id)["status"] == "graded", 240, "the result")
+        logs = "".join(p.read_text() for p in stack.tmp.glob("worker*.log"))
+        row = detail(stack, submission_id)
+    finally:
+        stack.stop()
+    # Redis handed the unacknowledged task to the other worker while the first still ran.
+    assert "duplicate delivery discarded" in logs
+    assert row["attempts"] == 1
+    assert row["score"] == 52
+    assert result_rows(stack, submission_id) == 1
+
+
+def test_redis_killed_and_restarted_from_its_append_only_file(
+    stack: Stack, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    redis_server.restart_keeping_data()  # from here on, every write is in the AOF
+    stack.start_worker()
+    stack.login("alice")
+    ids = [submit(stack, slow_layers(tmp_path, 1)) for _ in range(4)]
+    running_child(stack, ids[0], 1)
+    redis_server.restart_keeping_data()  # mid-job: one task unacknowledged, three waiting
+    time.sleep(3)
+    assert stack.cli("reaper", "--once").returncode == 0
+    wait_until(lambda: all(detail(stack, i)["status"] == "graded" for i in ids), 240, "the grading")
+    time.sleep(3)  # any late redelivery has had its chance to show a duplicate
+    for submission_id in ids:
+        assert result_rows(stack, submission_id) == 1
+        assert detail(stack, submission_id)["score"] == 52
