@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 settings = get_settings()
 MAX_TASK_S = 3600  # the longest hard limit any assignment may ask for
 
+
 def broker_transport_options(visibility_timeout_s: float | None) -> dict[str, float]:
     if visibility_timeout_s is None:
         return {"visibility_timeout": MAX_TASK_S + 600}

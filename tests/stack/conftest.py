@@ -223,3 +223,22 @@ class Stack:
         return "\n".join(
             f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.tmp.glob("*.log"))
         )
+
+
+# The production path: Docker sandboxes when the image is built (.ci/run builds it).
+STACK_SANDBOX = "auto"
+
+
+@pytest.fixture
+def stack(tmp_path: Path, postgres_url: str, redis_server: RedisServer) -> Iterator[Stack]:
+    """The API on PostgreSQL and Redis, no worker yet, a 2 s stuck margin."""
+    s = Stack(
+        tmp_path,
+        postgres_url,
+        redis_server.url,
+        DLGRADER_STUCK_MARGIN_S="2",
+        DLGRADER_SANDBOX=STACK_SANDBOX,
+    )
+    s.start_api()
+    yield s
+    s.stop()

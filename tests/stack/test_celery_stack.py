@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,24 +21,8 @@ pytestmark = [
     pytest.mark.skipif(BwrapSandbox.available() is not None, reason="no bubblewrap"),
 ]
 
-# The production path: Docker sandboxes when the image is built (.ci/run builds it).
-STACK_SANDBOX = "auto"
 LAYERS = ROOT / "examples" / "cnn-layers" / "layers.py"
 AUTODIFF = ROOT / "examples" / "autodiff" / "autodiff.py"
-
-
-@pytest.fixture
-def stack(tmp_path: Path, postgres_url: str, redis_server: RedisServer) -> Iterator[Stack]:
-    s = Stack(
-        tmp_path,
-        postgres_url,
-        redis_server.url,
-        DLGRADER_STUCK_MARGIN_S="2",
-        DLGRADER_SANDBOX=STACK_SANDBOX,
-    )
-    s.start_api()
-    yield s
-    s.stop()
 
 
 def buggy(tmp_path: Path, source: Path, old: str, new: str) -> Path:

@@ -8,35 +8,20 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from grader.sandbox.bwrap import BwrapSandbox
-from tests.stack.conftest import RedisServer, Stack, wait_until
-from tests.stack.test_celery_stack import LAYERS, STACK_SANDBOX, api, buggy
+from tests.stack.conftest import STACK_SANDBOX, RedisServer, Stack, wait_until
+from tests.stack.test_celery_stack import LAYERS, api, buggy
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
     pytest.mark.skipif(BwrapSandbox.available() is not None, reason="no bubblewrap"),
 ]
-
-
-@pytest.fixture
-def stack(tmp_path: Path, postgres_url: str, redis_server: RedisServer) -> Iterator[Stack]:
-    s = Stack(
-        tmp_path,
-        postgres_url,
-        redis_server.url,
-        DLGRADER_STUCK_MARGIN_S="2",
-        DLGRADER_SANDBOX=STACK_SANDBOX,
-    )
-    s.start_api()
-    yield s
-    s.stop()
 
 
 def slow_layers(tmp_path: Path, seconds: float) -> Path:
