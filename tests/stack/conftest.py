@@ -172,11 +172,11 @@ class Stack:
             cwd=ROOT,
         )
 
-    def _spawn(self, *args: str, log: str) -> subprocess.Popen[bytes]:
+    def _spawn(self, *args: str, log: str, **env: str) -> subprocess.Popen[bytes]:
         out = open(self.tmp / log, "ab")  # noqa: SIM115 - kept open for the process
         return subprocess.Popen(
             [sys.executable, "-m", "grader.cli", *args],
-            env=self.env,
+            env={**self.env, **env},
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
@@ -191,9 +191,9 @@ class Stack:
             "the API to be ready",
         )
 
-    def start_worker(self, concurrency: int = 1) -> subprocess.Popen[bytes]:
+    def start_worker(self, concurrency: int = 1, **env: str) -> subprocess.Popen[bytes]:
         worker = self._spawn(
-            "worker", "--concurrency", str(concurrency), log=f"worker{len(self.workers)}.log"
+            "worker", "--concurrency", str(concurrency), log=f"worker{len(self.workers)}.log", **env
         )
         self.workers.append(worker)
         return worker

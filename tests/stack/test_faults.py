@@ -4,9 +4,12 @@ mid-run. Each ends with exactly one outcome per submission and nothing lost."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -204,3 +207,82 @@ def test_redis_killed_and_restarted_from_its_append_only_file(
     for submission_id in ids:
         assert result_rows(stack, submission_id) == 1
         assert detail(stack, submission_id)["score"] == 52
+
+
+class CuttableProxy:
+    """A TCP relay to Redis that a test can cut: every open connection closed and new
+    ones refused, as a network partition looks to the worker."""
+
+    def __init__(self, target_port: int) -> None:
+
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.open = threading.Event()
+        self.open.set()
+        self.pairs: list[tuple[socket.socket, socket.socket]] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.open.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with self.lock:
+                self.pairs.append((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.close()
+
+    def cut(self) -> None:
+        self.open.clear()
+        with self.lock:
+            for pair in self.pairs:
+                for s in pair:
+                    with contextlib.suppress(OSError):
+                        s.shutdown(socket.SHUT_RDWR)
+                        s.close()
+            self.pairs.clear()
+
+    def heal(self) -> None:
+        self.open.set()
+
+
+def test_a_worker_cut_off_from_redis_for_30_s_never_grades_in_parallel(
+    stack: Stack, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    proxy = CuttableProxy(redis_server.port)
+    behind_proxy = f"redis://127.0.0.1:{proxy.port}/0"
+    stack.start_worker(DLGRADER_BROKER_URL=behind_proxy)  # takes the job, then loses Redis
+    stack.login("alice")
+    submission_id = submit(stack, slow_layers(tmp_path, 4))
+    claimer = running_child(stack, submission_id, 1)
+    stack.start_worker()  # keeps Redis: any redelivery during the cut comes here
+    proxy.cut()
+    time.sleep(30)
+    proxy.heal()
+    wait_until(lambda: detail(stack, submission_id)["status"] == "graded", 240, "the result")
+    time.sleep(5)
+    row = detail(stack, submission_id)
+    assert row["score"] == 52
+    assert result_rows(stack, submission_id) == 1
+    running = [e for e in row["events"] if e["status"] == "running" and "attempt" in e["message"]]
+    # Whoever had it first, no second attempt ran beside it.
+    assert len(running) == 1, (claimer, running)
