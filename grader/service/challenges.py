@@ -31,6 +31,7 @@ from grader.service.submissions import (
     SubmissionService,
     add_event,
     as_utc,
+    by_idempotency_key,
     to_model,
 )
 from submissions_schema import Role, Submission, SubmissionStatus
@@ -207,12 +208,7 @@ class ChallengeService:
         team = self.team_of(user, challenge.name)
         with session_scope(self.url) as session:
             if idempotency_key:
-                existing = session.scalar(
-                    select(SubmissionRow).where(
-                        SubmissionRow.user_id == user.id,
-                        SubmissionRow.idempotency_key == idempotency_key,
-                    )
-                )
+                existing = by_idempotency_key(session, user.id, idempotency_key)
                 if existing is not None:
                     return to_model(existing), False
         self.check_limits(challenge, phase, team, now)

@@ -6,7 +6,6 @@ figures and a restart loses none of them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 
 import redis
 from prometheus_client import CollectorRegistry, generate_latest
@@ -15,6 +14,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, or_, select
 
 from grader.service.db import EventRow, SubmissionRow, session_scope, utcnow
+from grader.service.submissions import as_utc
 from grader.settings import Settings
 from submissions_schema import SubmissionStatus, Verdict
 from workers.heartbeat import last_heartbeats
@@ -42,12 +42,6 @@ def failure_kind(message: str) -> str:
         if words.lower() in lowered:
             return kind
     return "other"
-
-
-def _seconds(end: datetime, start: datetime) -> float:
-    if end.tzinfo is None or start.tzinfo is None:
-        end, start = end.replace(tzinfo=None), start.replace(tzinfo=None)
-    return max(0.0, (end - start).total_seconds())
 
 
 class ServiceCollector(Collector):
@@ -114,7 +108,7 @@ class ServiceCollector(Collector):
         latencies = []
         for created, finished in spans:
             if finished is not None:
-                latencies.append(_seconds(finished, created))
+                latencies.append(max(0.0, (as_utc(finished) - as_utc(created)).total_seconds()))
         cumulative = [
             (str(le), float(sum(1 for s in latencies if s <= le))) for le in LATENCY_BUCKETS_S
         ]

@@ -92,6 +92,15 @@ class Lateness:
     penalty: float
 
 
+def by_idempotency_key(session: Session, user_id: int, key: str) -> SubmissionRow | None:
+    """The submission this user already made with this Idempotency-Key, if any."""
+    return session.scalar(
+        select(SubmissionRow).where(
+            SubmissionRow.user_id == user_id, SubmissionRow.idempotency_key == key
+        )
+    )
+
+
 def lateness(assignment: Assignment, now: datetime) -> Lateness:
     policy = assignment.policy
     if policy.due_at is None or now <= as_utc(policy.due_at):
@@ -150,12 +159,7 @@ class SubmissionService:
             user = session.get(UserRow, user_id)
             assert user is not None
             if idempotency_key:
-                existing = session.scalar(
-                    select(SubmissionRow).where(
-                        SubmissionRow.user_id == user_id,
-                        SubmissionRow.idempotency_key == idempotency_key,
-                    )
-                )
+                existing = by_idempotency_key(session, user_id, idempotency_key)
                 if existing is not None:
                     return to_model(existing), False
             now = utcnow()
@@ -184,12 +188,8 @@ class SubmissionService:
                 session.flush()
             except IntegrityError:  # the same Idempotency-Key, committed by a concurrent retry
                 session.rollback()
-                existing = session.scalar(
-                    select(SubmissionRow).where(
-                        SubmissionRow.user_id == user_id,
-                        SubmissionRow.idempotency_key == idempotency_key,
-                    )
-                )
+                assert idempotency_key is not None  # the only unique column a retry can hit
+                existing = by_idempotency_key(session, user_id, idempotency_key)
                 assert existing is not None
                 return to_model(existing), False
             add_event(session, row.id, SubmissionStatus.received)
@@ -217,12 +217,7 @@ class SubmissionService:
             raise ServiceError(422, "bad_claims", f"claims.yaml: {exc}") from None
         with session_scope(self.url) as session:
             if idempotency_key:
-                existing = session.scalar(
-                    select(SubmissionRow).where(
-                        SubmissionRow.user_id == user_id,
-                        SubmissionRow.idempotency_key == idempotency_key,
-                    )
-                )
+                existing = by_idempotency_key(session, user_id, idempotency_key)
                 if existing is not None:
                     return to_model(existing), False
             today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
