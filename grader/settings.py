@@ -46,6 +46,18 @@ class Settings(BaseSettings):
         description="Redis redelivers an unacknowledged task after this long; unset: longer "
         "than any task's hard limit (lower it only to test duplicate deliveries)",
     )
+    task_time_limits_s: tuple[float, float] | None = Field(
+        None,
+        description="Celery's (soft, hard) time limits for every grading task, as JSON "
+        "[soft, hard], a soft of 0 for none; unset: the assignment's wall limit plus 30 s and "
+        "plus 60 s, so the sandbox's own limit always fires first (set it to test a hard limit)",
+    )
+    sandbox_wait_s: float = Field(
+        120.0,
+        ge=0,
+        description="how long a Docker worker waits for its daemon to come back (a restart) "
+        "before taking a job; no attempt is spent meanwhile",
+    )
     database_retry_s: float = Field(
         120.0, ge=0, description="how long a worker keeps retrying an unreachable database"
     )

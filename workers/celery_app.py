@@ -9,9 +9,11 @@ running task is not redelivered while it still runs.
 from __future__ import annotations
 
 import logging
+import threading
 
 from celery import Celery
 from celery.signals import setup_logging, worker_process_init, worker_ready
+from celery.worker.request import Request
 from kombu.entity import Queue
 
 from grader.settings import get_settings
@@ -55,11 +57,39 @@ app.conf.update(
 
 def task_time_limits(time_limit_s: float) -> tuple[float, float]:
     """(soft, hard) for a grading whose sandbox wall limit is time_limit_s."""
+    if settings.task_time_limits_s is not None:
+        return settings.task_time_limits_s
     soft = min(time_limit_s + 30, MAX_TASK_S - 30)
     return soft, min(soft + 30, MAX_TASK_S)
 
 
-@app.task(name="dlgrader.grade", bind=True)
+class GradingRequest(Request):  # type: ignore[misc]
+    """At a hard time limit the pool kills the worker child mid-job. Its bubblewrap
+    sandbox dies with it, but a Docker container would not, and its row would wait for
+    the reaper; so here, in the main process, the attempt is ended at once: its
+    container removed, its outcome recorded as ours (retried, never counted)."""
+
+    def on_timeout(self, soft: bool, timeout: float) -> None:
+        super().on_timeout(soft, timeout)
+        if soft or not self.args or self.worker_pid is None:
+            return
+        from grader.service.queue import CeleryDispatcher
+        from workers.grading import abandon_attempt, worker_id
+
+        threading.Thread(
+            target=abandon_attempt,
+            kwargs=dict(
+                submission_id=str(self.args[0]),
+                worker=worker_id(self.worker_pid),
+                reason=f"the grading ran past its hard time limit ({timeout:g} s)",
+                settings=settings,
+                dispatcher=CeleryDispatcher(),
+            ),
+            daemon=True,
+        ).start()
+
+
+@app.task(name="dlgrader.grade", bind=True, Request=GradingRequest)
 def grade_task(self, submission_id: str) -> str:  # type: ignore[no-untyped-def]
     from grader.service.queue import CeleryDispatcher
     from workers.grading import grade_submission

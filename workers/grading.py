@@ -30,7 +30,7 @@ from grader.challenges.evaluate import SubmissionUnreadable, score_predictions
 from grader.challenges.specs import get_challenge
 from grader.grade import grade
 from grader.logs import submission_context
-from grader.sandbox import Sandbox, select_sandbox
+from grader.sandbox import Sandbox, SandboxFailed, SandboxUnavailable, select_sandbox
 from grader.service.db import (
     LeaderboardDataRow,
     ResultRow,
@@ -72,14 +72,28 @@ class Claim:
     phase: str | None = None
     queue: str = "cpu"
 
+    @staticmethod
+    def of(row: SubmissionRow, attempt: int) -> Claim:
+        return Claim(
+            row.id,
+            attempt,
+            row.assignment,
+            row.file_name,
+            row.sha256,
+            row.kind,
+            row.phase,
+            row.queue,
+        )
+
 
 def running_deadline_s(time_limit_s: float, settings: Settings) -> float:
     """How long a running row is trusted to its worker before it counts as abandoned."""
     return time_limit_s + settings.stuck_margin_s
 
 
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+def worker_id(pid: int | None = None) -> str:
+    """How a row names the process grading it: host and pid (this process by default)."""
+    return f"{socket.gethostname()}:{pid if pid is not None else os.getpid()}"
 
 
 def worker_is_dead(worker: str) -> bool:
@@ -144,16 +158,7 @@ def claim(submission_id: str, settings: Settings, worker: str) -> Claim | str:
         add_event(
             session, submission_id, SubmissionStatus.running, f"attempt {attempt} on {worker}"
         )
-        return Claim(
-            submission_id,
-            attempt,
-            row.assignment,
-            row.file_name,
-            row.sha256,
-            row.kind,
-            row.phase,
-            row.queue,
-        )
+        return Claim.of(row, attempt)
 
 
 @dataclass(frozen=True)
@@ -267,6 +272,35 @@ def finish(
     return status.value
 
 
+def abandon_attempt(
+    submission_id: str,
+    worker: str,
+    reason: str,
+    settings: Settings,
+    dispatcher: Dispatcher | None,
+) -> str:
+    """End the attempt `worker` holds on this row, if it still holds it (its process was
+    killed from outside): its sandbox container removed, the outcome recorded as ours."""
+    with submission_context(submission_id):
+        with session_scope(settings.resolved_database_url()) as session:
+            row = session.get(SubmissionRow, submission_id)
+            if row is None or row.status != SubmissionStatus.running.value or row.worker != worker:
+                return "not held by that worker any more"
+            claimed = Claim.of(row, row.attempts)
+        from grader.sandbox.docker_sandbox import remove_job_containers
+
+        removed = remove_job_containers(f"{submission_id}-{claimed.attempt}")
+        done = finish(claimed, Outcome("error", reason=reason), settings, dispatcher)
+        log.warning(
+            "attempt %d ended from outside: %s (containers removed: %s); %s",
+            claimed.attempt,
+            reason,
+            ", ".join(removed) or "none",
+            done,
+        )
+        return done
+
+
 def evaluate_homework(claimed: Claim, upload: Path, box: Sandbox, settings: Settings) -> Outcome:
     result = grade(
         upload,
@@ -332,6 +366,24 @@ def evaluate_reproduce(claimed: Claim, upload: Path, box: Sandbox, settings: Set
     return Outcome("graded", float(reproduced), float(len(report.claims)), report.model_dump_json())
 
 
+def sandbox_when_ready(settings: Settings) -> Sandbox | SandboxUnavailable:
+    """The configured sandbox; Docker's is waited for up to settings.sandbox_wait_s while
+    its daemon is down (a restart), so that an outage does not spend a job's attempts.
+    Other sandboxes do not come and go: their absence is reported at once."""
+    wait_s = settings.sandbox_wait_s if settings.sandbox == "docker" else 0.0
+    deadline = time.monotonic() + wait_s
+    pause = 0.5
+    while True:
+        try:
+            return select_sandbox(settings.sandbox, gpu=assigned_gpu())
+        except SandboxUnavailable as exc:
+            if time.monotonic() + pause > deadline:
+                return exc
+            log.warning("sandbox unavailable, waiting %.1fs: %s", pause, exc)
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
 def with_database_retry(step: Callable[[], T], settings: Settings) -> T:
     """Run a database step, retried while the database is unreachable (a restart, a
     failover) for up to settings.database_retry_s; the work already done is not lost."""
@@ -362,13 +414,15 @@ def grade_submission(
 def _grade_submission(
     submission_id: str, dispatcher: Dispatcher | None, sandbox: Sandbox | None, settings: Settings
 ) -> str:
+    box = sandbox or sandbox_when_ready(settings)
     claimed = with_database_retry(lambda: claim(submission_id, settings, worker_id()), settings)
     if isinstance(claimed, str):
         log.info("not graded here: %s", claimed)
         return claimed
     log.info("attempt %d of %s on %s", claimed.attempt, claimed.assignment, claimed.queue)
     try:
-        box = sandbox or select_sandbox(settings.sandbox, gpu=assigned_gpu())
+        if isinstance(box, SandboxUnavailable):
+            raise box
         data = BlobStore(settings.blob_dir).get(claimed.sha256)
         suffix = Path(claimed.file_name).suffix.lower() or ".py"
         with tempfile.TemporaryDirectory(prefix="dlgrader-upload-", dir=scratch_dir()) as tmp:
@@ -378,6 +432,9 @@ def _grade_submission(
                 claimed.kind, evaluate_homework
             )
             outcome = evaluate(claimed, upload, box, settings)
+    except SandboxFailed as exc:
+        log.warning("sandbox failed in attempt %d: %s", claimed.attempt, exc)
+        outcome = Outcome("error", reason=f"the sandbox failed, not your code: {exc}")
     except Exception as exc:  # ours, not the student's: retried, never counted
         log.exception("grading %s attempt %d failed", submission_id, claimed.attempt)
         outcome = Outcome("error", reason=f"{type(exc).__name__}: {exc}")

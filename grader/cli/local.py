@@ -156,7 +156,7 @@ def grade_command(
     from grader.grade import grade
     from grader.gradescope import to_gradescope
     from grader.render import print_result
-    from grader.sandbox import SandboxUnavailable, select_sandbox
+    from grader.sandbox import SandboxFailed, SandboxUnavailable, select_sandbox
     from grader.settings import get_settings
     from submissions_schema import Verdict
 
@@ -171,7 +171,11 @@ def grade_command(
         raise typer.Exit(EXIT_CANNOT_RUN) from None
     if box.name == "process":
         err_console.print("[yellow]warning: the process sandbox runs your code unisolated[/yellow]")
-    result = grade(path, spec, box, public_seed=seed)
+    try:
+        result = grade(path, spec, box, public_seed=seed)
+    except SandboxFailed as exc:
+        err_console.print(f"dlgrader: could not grade: {exc}; run it again", markup=False)
+        raise typer.Exit(EXIT_CANNOT_RUN) from None
     if json_out:
         json_out.write_text(result.model_dump_json(indent=2))
     if gradescope:
@@ -251,7 +255,7 @@ def reproduce(
         return
     from grader.reproduce.job import ClaimsError, ReproduceJob
     from grader.reproduce.report import to_html, to_markdown
-    from grader.sandbox import SandboxUnavailable, select_sandbox
+    from grader.sandbox import SandboxFailed, SandboxUnavailable, select_sandbox
     from grader.settings import get_settings
 
     if runs is not None and runs < 3:
@@ -268,7 +272,11 @@ def reproduce(
     except SandboxUnavailable as exc:
         err_console.print(f"dlgrader: {exc}", markup=False)
         raise typer.Exit(EXIT_CANNOT_RUN) from None
-    report = job.execute()
+    try:
+        report = job.execute()
+    except SandboxFailed as exc:
+        err_console.print(f"dlgrader: could not run: {exc}; run it again", markup=False)
+        raise typer.Exit(EXIT_CANNOT_RUN) from None
     if json_out:
         json_out.write_text(report.model_dump_json(indent=2))
     if html_out:

@@ -5,6 +5,7 @@ side does, after the sandbox is gone."""
 from grader.sandbox.base import (
     JobDirs,
     Sandbox,
+    SandboxFailed,
     SandboxLimits,
     SandboxRun,
     SandboxUnavailable,
@@ -14,6 +15,7 @@ from grader.sandbox.base import (
 __all__ = [
     "JobDirs",
     "Sandbox",
+    "SandboxFailed",
     "SandboxLimits",
     "SandboxRun",
     "SandboxUnavailable",

@@ -31,6 +31,11 @@ class SandboxUnavailable(RuntimeError):
     """The asked-for sandbox cannot run here; the message says what to install."""
 
 
+class SandboxFailed(RuntimeError):
+    """The sandbox itself broke during a run (its daemon went away, its container
+    vanished): ours, not the student's, so the attempt is retried and never counted."""
+
+
 class SandboxLimits(BaseModel):
     wall_s: float = Field(
         60.0, description="wall-clock limit for the whole run; the group is killed"

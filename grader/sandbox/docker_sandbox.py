@@ -12,15 +12,26 @@ deterministic name and labels, so the reaper can find orphans.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from grader.sandbox.base import JobDirs, Sandbox, SandboxLimits, SandboxRun, folder_bytes
+from grader.sandbox.base import (
+    JobDirs,
+    Sandbox,
+    SandboxFailed,
+    SandboxLimits,
+    SandboxRun,
+    folder_bytes,
+)
 from grader.sandbox.image import DEFAULT_IMAGE, image_problem
 
+log = logging.getLogger(__name__)
+
 LABEL = "org.dlgrader.job"
+DAEMON_RETURN_S = 60.0  # how long a failed run waits for a restarting daemon to clean up
 NAME_PREFIX = "dlgrader-job-"
 
 
@@ -55,15 +66,38 @@ class DockerSandbox(Sandbox):
         return image_problem(client, image)
 
     def run(self, job: JobDirs, limits: SandboxLimits) -> SandboxRun:
-        from docker.errors import APIError, NotFound
-        from docker.types import DeviceRequest, LogConfig, Ulimit
+        from docker.errors import DockerException, NotFound
+        from requests.exceptions import RequestException
 
-        client = _client()
         label = job.label or uuid.uuid4().hex
         name = container_name(label)
-        with contextlib.suppress(NotFound):  # a leftover of a killed attempt
-            client.containers.get(name).remove(force=True)
-        start = time.monotonic()
+        try:
+            client = _client()
+        except DockerException as exc:
+            problem = f"the Docker daemon does not answer ({type(exc).__name__})"
+            raise SandboxFailed(problem) from exc
+        try:
+            with contextlib.suppress(NotFound):  # a leftover of a killed attempt
+                client.containers.get(name).remove(force=True)
+            return self._run(client, name, label, job, limits)
+        except NotFound as exc:
+            raise SandboxFailed(
+                f"the sandbox container vanished mid-run ({exc.explanation})"
+            ) from exc
+        except (DockerException, RequestException) as exc:
+            raise SandboxFailed(
+                f"the Docker daemon stopped answering mid-run ({type(exc).__name__})"
+            ) from exc
+        finally:
+            remove_container(client, name)
+
+    def _run(
+        self, client: Any, name: str, label: str, job: JobDirs, limits: SandboxLimits
+    ) -> SandboxRun:
+        from docker.errors import APIError
+        from docker.types import DeviceRequest, LogConfig, Ulimit
+
+        start, started_at = time.monotonic(), time.time()
         container = client.containers.create(
             self.image,
             command=[
@@ -114,34 +148,45 @@ class DockerSandbox(Sandbox):
             log_config=LogConfig(
                 type="json-file", config={"max-size": str(limits.output_bytes), "max-file": "1"}
             ),
+            stop_signal="SIGKILL",  # a daemon shutting down need not wait for student code
         )
         timed_out = exceeded = False
-        try:
-            container.start()
-            deadline = start + limits.wall_s
-            while True:
-                container.reload()
-                if container.status not in ("created", "running"):
-                    break
-                if time.monotonic() >= deadline:
-                    timed_out = True
-                    break
-                if folder_bytes(job.out) > limits.out_dir_bytes:
-                    exceeded = True
-                    break
-                time.sleep(0.05)
-            if timed_out or exceeded:
-                with contextlib.suppress(APIError):
-                    container.kill()
-            state = container.wait(timeout=30)
+        container.start()
+        deadline = start + limits.wall_s
+        while True:
             container.reload()
-            oom = bool(container.attrs["State"].get("OOMKilled"))
-            code = int(state.get("StatusCode", -1))
-            stdout = container.logs(stdout=True, stderr=False)[-limits.output_bytes :]
-            stderr = container.logs(stdout=False, stderr=True)[-limits.output_bytes :]
-        finally:
+            if container.status not in ("created", "running"):
+                break
+            if time.monotonic() >= deadline:
+                timed_out = True
+                break
+            if folder_bytes(job.out) > limits.out_dir_bytes:
+                exceeded = True
+                break
+            time.sleep(0.05)
+        if timed_out or exceeded:
             with contextlib.suppress(APIError):
-                container.remove(force=True)
+                container.kill()
+        state = container.wait(timeout=30)
+        container.reload()
+        oom = bool(container.attrs["State"].get("OOMKilled"))
+        code = int(state.get("StatusCode", -1))
+        if code > 128 and not (timed_out or exceeded or oom):
+            # PID 1 of a container ignores the signals its own processes send it, so a
+            # signal death we did not cause is either a fault (SIGSEGV) or the daemon's.
+            stopped = client.events(
+                since=started_at - 1,
+                until=time.time(),
+                filters={"container": container.id, "event": "kill"},
+                decode=True,
+            )
+            if any(True for _ in stopped):
+                raise SandboxFailed(
+                    "the sandbox container was stopped from outside (the Docker daemon "
+                    "shutting down or restarting, or an administrator)"
+                )
+        stdout = container.logs(stdout=True, stderr=False)[-limits.output_bytes :]
+        stderr = container.logs(stdout=False, stderr=True)[-limits.output_bytes :]
         # Docker reports a signal death as 128 + signal.
         return SandboxRun(
             exit_code=None if code > 128 or timed_out else code,
@@ -154,6 +199,48 @@ class DockerSandbox(Sandbox):
             stderr=stderr.decode("utf-8", "replace"),
             sandbox=self.name,
         )
+
+
+def remove_container(client: Any, name: str, wait_s: float = DAEMON_RETURN_S) -> None:
+    """Remove a job's container, waiting up to wait_s for a daemon that is restarting;
+    past that it is the reaper's (a container of a job no longer running)."""
+    from docker.errors import DockerException, NotFound
+    from requests.exceptions import RequestException
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            client.containers.get(name).remove(force=True)
+            return
+        except NotFound:
+            return
+        except (DockerException, RequestException) as exc:
+            if time.monotonic() >= deadline:
+                log.warning("container %s not removed (%s); the reaper will", name, exc)
+                return
+            time.sleep(0.5)
+
+
+def remove_job_containers(job_label: str) -> list[str]:
+    """Remove the containers of one job (its worker was killed); none without a daemon."""
+    from docker.errors import APIError
+
+    removed: list[str] = []
+    try:
+        containers = _client().containers.list(all=True, filters={"label": f"{LABEL}={job_label}"})
+    except Exception as exc:  # no daemon here: nothing to remove
+        log.info("no containers of %s removed: %s", job_label, exc)
+        return removed
+    for container in containers:
+        try:
+            container.remove(force=True)
+            removed.append(container.name)
+        except APIError as exc:
+            if exc.status_code == 409:  # already being removed, by its own dying worker
+                removed.append(container.name)
+            else:
+                log.warning("container %s not removed: %s", container.name, exc)
+    return removed
 
 
 def kill_orphans(active_labels: Callable[[], set[str]]) -> list[str]:

@@ -104,11 +104,25 @@ def test_wrong_signature(tmp_path: Path) -> None:
     assert "TypeError" in forward[0].message
 
 
-@pytest.mark.parametrize("exit_call", ["import sys; sys.exit(0)", "import os; os._exit(0)"])
+@pytest.mark.parametrize(
+    "exit_call",
+    [
+        "import sys; sys.exit(0)",
+        "import os; os._exit(0)",
+        # The exit status of a container stopped from outside: still the student's doing.
+        "import os; os._exit(137)",
+    ],
+)
 def test_exit_at_import(tmp_path: Path, exit_call: str) -> None:
     result = run(tmp_path, f"{exit_call}\n{GOOD}")
     assert result.verdict == Verdict.graded
     assert result.score == 0
+
+
+def test_sigkill_to_itself_at_import_is_not_taken_for_a_sandbox_failure(tmp_path: Path) -> None:
+    # Under bubblewrap the harness dies; in Docker it is PID 1 and the kernel ignores it.
+    result = run(tmp_path, f"import os, signal; os.kill(os.getpid(), signal.SIGKILL)\n{GOOD}")
+    assert result.verdict == Verdict.graded
 
 
 def test_os_exit_inside_a_function(tmp_path: Path) -> None:

@@ -107,6 +107,23 @@ class RedisServer:
         self.start()
 
 
+def restart_dockerd() -> None:
+    """Stop the Docker daemon as a package upgrade or a restart does (SIGTERM) and start it
+    again the way scripts/services did; the images stay, running containers do not."""
+    pidfile = Path("/var/run/docker.pid")
+    require(pidfile.exists(), "no dockerd started by scripts/services")
+    pid = int(pidfile.read_text())
+    os.kill(pid, signal.SIGTERM)
+    wait_until(lambda: not Path(f"/proc/{pid}").exists(), 60, "dockerd to stop")
+    with open("/tmp/dockerd.log", "ab") as log:
+        subprocess.Popen(["dockerd"], stdout=log, stderr=log, start_new_session=True)
+    wait_until(
+        lambda: subprocess.run(["docker", "info"], capture_output=True).returncode == 0,
+        60,
+        "dockerd to start again",
+    )
+
+
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     binary = os.environ.get("DLGRADER_TEST_REDIS_SERVER", "")

@@ -17,7 +17,13 @@ import httpx
 import pytest
 
 from grader.sandbox.bwrap import BwrapSandbox
-from tests.stack.conftest import STACK_SANDBOX, RedisServer, Stack, wait_until
+from tests.stack.conftest import (
+    STACK_SANDBOX,
+    RedisServer,
+    Stack,
+    restart_dockerd,
+    wait_until,
+)
 from tests.stack.test_celery_stack import LAYERS, api, buggy
 
 pytestmark = [
@@ -286,3 +292,108 @@ def test_a_worker_cut_off_from_redis_for_30_s_never_grades_in_parallel(
     running = [e for e in row["events"] if e["status"] == "running" and "attempt" in e["message"]]
     # Whoever had it first, no second attempt ran beside it.
     assert len(running) == 1, (claimer, running)
+
+
+def _job_containers(submission_id: str) -> list[str]:
+    from grader.sandbox.docker_sandbox import LABEL
+
+    out = subprocess.run(
+        ["docker", "ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return [name for name in out if submission_id in name]
+
+
+def _docker_stack(tmp_path: Path, postgres_url: str, broker_url: str, **extra: str) -> Stack:
+    from grader.sandbox.docker_sandbox import DockerSandbox
+
+    problem = DockerSandbox.available()
+    if problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(problem)
+        pytest.skip(problem)
+    stack = Stack(tmp_path, postgres_url, broker_url, DLGRADER_STUCK_MARGIN_S="2", **extra)
+    stack.start_api()
+    return stack
+
+
+def test_dockerd_restarted_mid_job_is_retried_without_orphans(
+    tmp_path: Path, postgres_url: str, redis_server: RedisServer
+) -> None:
+    stack = _docker_stack(tmp_path, postgres_url, redis_server.url, DLGRADER_SANDBOX="docker")
+    try:
+        stack.start_worker()
+        stack.login("alice")
+        submission_id = submit(stack, slow_layers(tmp_path, 3))
+        running_child(stack, submission_id, 1)
+        wait_until(lambda: _job_containers(submission_id), 60, "the sandbox container")
+        restart_dockerd()
+        wait_until(lambda: detail(stack, submission_id)["status"] == "graded", 240, "the result")
+        row = detail(stack, submission_id)
+        logs = (stack.tmp / "worker0.log").read_text()
+    finally:
+        stack.stop()
+    # Attempt 1 lost its container with the daemon: our failure, said so, and retried.
+    assert row["attempts"] == 2
+    assert row["score"] == 52
+    assert result_rows(stack, submission_id) == 1
+    retried = [e["message"] for e in row["events"] if e["message"].startswith("retrying after:")]
+    assert len(retried) == 1, row["events"]
+    assert "the sandbox failed, not your code" in retried[0]
+    assert "sandbox failed in attempt 1" in logs
+    assert _job_containers(submission_id) == []
+
+
+@pytest.mark.parametrize("sandbox", ["docker", "bwrap"])
+def test_the_hard_time_limit_leaves_no_container_or_process(
+    tmp_path: Path, postgres_url: str, redis_server: RedisServer, sandbox: str
+) -> None:
+    # No soft limit, hard 5 s: the pool kills the worker child in the middle of a run.
+    stack = _docker_stack(
+        tmp_path,
+        postgres_url,
+        redis_server.url,
+        DLGRADER_SANDBOX=sandbox,
+        DLGRADER_TASK_TIME_LIMITS_S="[0, 5]",
+    )
+    marker = f"hard-limit-{os.getpid()}-{sandbox}"
+    slow = buggy(
+        tmp_path,
+        LAYERS,
+        "def relu_backward(dout, cache):\n",
+        "def relu_backward(dout, cache):\n"
+        "    import subprocess, sys, time\n"
+        f"    subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', {marker!r}])\n"
+        "    time.sleep(8)\n",
+    )
+    try:
+        worker = stack.start_worker()
+        stack.login("alice")
+        submission_id = submit(stack, slow)
+        wait_until(lambda: _processes_matching(marker), 60, "the student's code to run")
+        wait_until(lambda: detail(stack, submission_id)["status"] == "failed", 180, "the verdict")
+        row = detail(stack, submission_id)
+        time.sleep(2)  # the last kill has landed
+        assert worker.poll() is None  # the worker itself lives on
+        logs = (stack.tmp / "worker0.log").read_text()
+    finally:
+        stack.stop()
+    assert row["attempts"] == 3
+    assert "could not grade" in row["reason"]
+    assert "hard time limit (5 s)" in row["reason"]
+    assert "does not count against you" in row["reason"]
+    assert result_rows(stack, submission_id) == 0
+    assert "Hard time limit" in logs
+    assert _job_containers(submission_id) == []
+    assert _processes_matching(marker) == []
+
+
+def _processes_matching(marker: str) -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        with contextlib.suppress(OSError):
+            if pid.isdigit() and marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+    return found

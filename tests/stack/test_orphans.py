@@ -74,3 +74,25 @@ def test_orphans_go_and_live_jobs_stay(tmp_path: Path, docker_client) -> None:  
         for container in started:
             with contextlib.suppress(Exception):  # already removed by the reaper
                 container.remove(force=True)
+
+
+def test_a_docker_worker_waits_for_its_daemon_before_taking_a_job(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import workers.grading as grading
+    from grader.sandbox import SandboxUnavailable
+
+    answers: list[object] = [SandboxUnavailable("down"), SandboxUnavailable("down"), "box"]
+
+    def select(name: str, gpu: str | None = None) -> object:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(grading, "select_sandbox", select)
+    monkeypatch.setattr(grading.time, "sleep", lambda s: None)
+    assert grading.sandbox_when_ready(Settings(sandbox="docker", sandbox_wait_s=60)) == "box"
+    answers[:] = [SandboxUnavailable("no bubblewrap")]
+    gone = grading.sandbox_when_ready(Settings(sandbox="bwrap", sandbox_wait_s=60))
+    assert isinstance(gone, SandboxUnavailable)  # reported at once: it does not come back
