@@ -4,6 +4,7 @@ the submission being handled, so `grep <id>` over every worker's log tells one s
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,10 +27,19 @@ def submission_context(submission_id: str) -> Iterator[None]:
         current_submission.reset(token)
 
 
+# Celery's own lines about a task ("received", "succeeded") carry its arguments in `data`;
+# a grading task's first argument is the submission id.
+_CELERY_TASK_ARGS = re.compile(r"^\[\s*'([0-9a-f-]{36})'")
+
+
 class SubmissionIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "submission_id"):
-            record.submission_id = current_submission.get()
+        submission_id = getattr(record, "submission_id", None) or current_submission.get()
+        data = getattr(record, "data", None)
+        if submission_id is None and isinstance(data, dict):
+            match = _CELERY_TASK_ARGS.match(str(data.get("args", "")))
+            submission_id = match.group(1) if match else None
+        record.submission_id = submission_id
         return True
 
 

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextvars import Token
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_init, worker_ready
+from celery.signals import (
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+    worker_ready,
+)
 from celery.worker.request import Request
 from kombu.entity import Queue
 
+from grader.logs import current_submission
 from grader.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -103,6 +111,23 @@ def _our_logging(**_: object) -> None:
     from grader.logs import configure_logging
 
     configure_logging(settings)
+
+
+_log_context: dict[str, Token[str | None]] = {}
+
+
+@task_prerun.connect
+def _log_with_submission(task_id: str, args: tuple[object, ...] = (), **_: object) -> None:
+    # Celery's own lines for the task ("succeeded", a failure) carry the submission id too.
+    if args:
+        _log_context[task_id] = current_submission.set(str(args[0]))
+
+
+@task_postrun.connect
+def _log_without_submission(task_id: str, **_: object) -> None:
+    token = _log_context.pop(task_id, None)
+    if token is not None:
+        current_submission.reset(token)
 
 
 @worker_process_init.connect

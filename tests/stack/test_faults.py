@@ -5,6 +5,7 @@ mid-run. Each ends with exactly one outcome per submission and nothing lost."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -344,6 +345,10 @@ def test_dockerd_restarted_mid_job_is_retried_without_orphans(
     assert "the sandbox failed, not your code" in retried[0]
     assert "sandbox failed in attempt 1" in logs
     assert _job_containers(submission_id) == []
+    # Celery's own lines about the task ("received", "succeeded") name the submission too.
+    task_lines = [json.loads(x) for x in logs.splitlines() if "dlgrader.grade[" in x]
+    assert len(task_lines) >= 4
+    assert {line["submission_id"] for line in task_lines} == {submission_id}
 
 
 @pytest.mark.parametrize("sandbox", ["docker", "bwrap"])
