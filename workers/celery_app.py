@@ -17,6 +17,7 @@ from celery.signals import (
     setup_logging,
     task_postrun,
     task_prerun,
+    worker_init,
     worker_process_init,
     worker_ready,
 )
@@ -128,6 +129,13 @@ def _log_without_submission(task_id: str, **_: object) -> None:
     token = _log_context.pop(task_id, None)
     if token is not None:
         current_submission.reset(token)
+
+
+@worker_init.connect
+def _preload_grading(**_: object) -> None:
+    # Imported once in the main process, before the pool forks: a fresh child (the first,
+    # or one replacing a child killed at a hard time limit) starts grading at once.
+    import workers.grading  # noqa: F401
 
 
 @worker_process_init.connect
