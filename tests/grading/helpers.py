@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 import pytest
@@ -40,3 +42,13 @@ def broken_functions(result: GradingResult) -> set[str]:
 
 def hints_for(result: GradingResult, functions: set[str]) -> list[str]:
     return [t.hint for t in result.tests if t.function in functions and t.hint]
+
+
+def processes_matching(marker: str) -> list[str]:
+    """Host processes whose command line holds `marker` (containers share the host's kernel)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        with contextlib.suppress(OSError):
+            if pid.isdigit() and marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+    return found

@@ -28,18 +28,6 @@ def relu_backward(dout, cache):
 """
 
 
-@pytest.fixture
-def docker_client():  # type: ignore[no-untyped-def]
-    problem = DockerSandbox.available()
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(problem)
-        pytest.skip(problem)
-    import docker
-
-    return docker.from_env()
-
-
 def test_a_container_stopped_from_outside_is_a_sandbox_failure(
     tmp_path: Path,
     docker_client,  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from grader.sandbox import select_sandbox
 from grader.sandbox.bwrap import BwrapSandbox
 from grader.specs import Assignment, get_assignment
 from submissions_schema import GradingResult, TestStatus, Verdict
+from tests.grading.helpers import processes_matching
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cnn-layers" / "layers.py"
 
@@ -338,21 +339,6 @@ def test_nothing_outside_changes(tmp_path: Path) -> None:
     assert marker.read_text() == "untouched"
 
 
-def _processes_matching(marker: str) -> list[str]:
-    """Host processes whose command line holds `marker` (containers share the host's kernel)."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if marker.encode() in cmdline:
-            found.append(pid)
-    return found
-
-
 def test_orphaned_new_session_child_is_not_left_behind(tmp_path: Path) -> None:
     marker = f"orphan-{os.getpid()}-{SANDBOX[0]}"
     body = (
@@ -363,7 +349,7 @@ def test_orphaned_new_session_child_is_not_left_behind(tmp_path: Path) -> None:
     )
     result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body))
     assert result.score == pytest.approx(3.0)
-    assert _processes_matching(marker) == []
+    assert processes_matching(marker) == []
 
 
 def test_killing_the_parent_harness(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from grader.sandbox.bwrap import BwrapSandbox
+from tests.grading.helpers import processes_matching
 from tests.stack.conftest import (
     STACK_SANDBOX,
     RedisServer,
@@ -377,7 +378,7 @@ def test_the_hard_time_limit_leaves_no_container_or_process(
         worker = stack.start_worker()
         stack.login("alice")
         submission_id = submit(stack, slow)
-        wait_until(lambda: _processes_matching(marker), 60, "the student's code to run")
+        wait_until(lambda: processes_matching(marker), 60, "the student's code to run")
         wait_until(lambda: detail(stack, submission_id)["status"] == "failed", 180, "the verdict")
         row = detail(stack, submission_id)
         time.sleep(2)  # the last kill has landed
@@ -392,13 +393,4 @@ def test_the_hard_time_limit_leaves_no_container_or_process(
     assert result_rows(stack, submission_id) == 0
     assert "Hard time limit" in logs
     assert _job_containers(submission_id) == []
-    assert _processes_matching(marker) == []
-
-
-def _processes_matching(marker: str) -> list[str]:
-    found = []
-    for pid in os.listdir("/proc"):
-        with contextlib.suppress(OSError):
-            if pid.isdigit() and marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.append(pid)
-    return found
+    assert processes_matching(marker) == []

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 
 import pytest
 
-from grader.sandbox.docker_sandbox import LABEL, DockerSandbox, container_name
+from grader.sandbox.docker_sandbox import LABEL, container_name
 from grader.service.accounts import create_token
 from grader.service.db import SubmissionRow, session_scope
 from grader.service.migrate import migrate
@@ -17,18 +16,6 @@ from submissions_schema import Role
 from workers.reaper import kill_orphan_sandboxes
 
 pytestmark = [pytest.mark.integration]
-
-
-@pytest.fixture
-def docker_client():  # type: ignore[no-untyped-def]
-    problem = DockerSandbox.available()
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(problem)
-        pytest.skip(problem)
-    import docker
-
-    return docker.from_env()
 
 
 def test_orphans_go_and_live_jobs_stay(tmp_path: Path, docker_client) -> None:  # type: ignore[no-untyped-def]
