@@ -9,7 +9,6 @@ running task is not redelivered while it still runs.
 from __future__ import annotations
 
 import logging
-import threading
 from contextvars import Token
 
 from celery import Celery
@@ -85,17 +84,19 @@ class GradingRequest(Request):  # type: ignore[misc]
         from grader.service.queue import CeleryDispatcher
         from workers.grading import abandon_attempt, worker_id
 
-        threading.Thread(
-            target=abandon_attempt,
-            kwargs=dict(
+        # Synchronously, before the pool kills the child and forks its replacement: a
+        # thread here could hold a lock (the database pool's, the Docker client's) at
+        # that fork, and the new child would hang on it.
+        try:
+            abandon_attempt(
                 submission_id=str(self.args[0]),
                 worker=worker_id(self.worker_pid),
                 reason=f"the grading ran past its hard time limit ({timeout:g} s)",
                 settings=settings,
                 dispatcher=CeleryDispatcher(),
-            ),
-            daemon=True,
-        ).start()
+            )
+        except Exception:
+            log.exception("could not end the attempt of %s; the reaper will", self.args[0])
 
 
 @app.task(name="dlgrader.grade", bind=True, Request=GradingRequest)

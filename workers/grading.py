@@ -289,8 +289,9 @@ def abandon_attempt(
             claimed = Claim.of(row, row.attempts)
         from grader.sandbox.docker_sandbox import remove_job_containers
 
-        removed = remove_job_containers(f"{submission_id}-{claimed.attempt}")
+        # The outcome first: whatever the dying attempt still records is then discarded.
         done = finish(claimed, Outcome("error", reason=reason), settings, dispatcher)
+        removed = remove_job_containers(f"{submission_id}-{claimed.attempt}")
         log.warning(
             "attempt %d ended from outside: %s (containers removed: %s); %s",
             claimed.attempt,
