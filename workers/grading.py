@@ -421,6 +421,12 @@ def _grade_submission(
         log.info("not graded here: %s", claimed)
         return claimed
     log.info("attempt %d of %s on %s", claimed.attempt, claimed.assignment, claimed.queue)
+    if claimed.attempt > 1 and isinstance(box, Sandbox) and box.name == "docker":
+        # A killed worker's container outlives it; if it ran here, it goes now.
+        from grader.sandbox.docker_sandbox import remove_job_containers
+
+        for earlier in range(1, claimed.attempt):
+            remove_job_containers(f"{submission_id}-{earlier}")
     try:
         if isinstance(box, SandboxUnavailable):
             raise box

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from grader.sandbox.bwrap import BwrapSandbox
 from tests.stack.conftest import ROOT, RedisServer, Stack, wait_until
@@ -145,13 +146,23 @@ def test_worker_killed_mid_grading_gives_exactly_one_result(stack: Stack, tmp_pa
     assert results == (1,)
 
 
-def test_redis_restarted_empty_loses_nothing(stack: Stack, redis_server: RedisServer) -> None:
-    stack.login("alice")
+def test_redis_restarted_empty_while_50_wait_loses_nothing(
+    stack: Stack, redis_server: RedisServer
+) -> None:
+    tokens = [stack.token(f"student{i}") for i in range(5)]  # 10 each, under the daily cap
+    source = AUTODIFF.read_bytes()
     ids = []
-    for _ in range(5):  # no worker yet: they wait in Redis
-        proc = stack.cli("submit", str(AUTODIFF), "-a", "autodiff")
-        assert proc.returncode == 0, proc.stderr
-        ids.append(proc.stdout.split()[1])
+    with httpx.Client(base_url=stack.server, timeout=30) as client:
+        for n in range(50):  # no worker yet: they wait in Redis
+            response = client.post(
+                "/api/v1/submissions",
+                headers={"Authorization": f"Bearer {tokens[n % 5]}"},
+                files={"file": (AUTODIFF.name, source)},
+                data={"assignment": "autodiff"},
+            )
+            assert response.status_code == 201, response.text
+            ids.append(response.json()["id"])
+    assert redis.Redis.from_url(redis_server.url).llen("cpu") == 50
     redis_server.restart_empty()
     stack.start_worker()
     stack.start_worker()
@@ -160,7 +171,7 @@ def test_redis_restarted_empty_loses_nothing(stack: Stack, redis_server: RedisSe
     ta = stack.token("tina", "ta")
     wait_until(
         lambda: all(api(stack, ta, f"/api/v1/submissions/{i}")["status"] == "graded" for i in ids),
-        180,
+        300,
         "every submission to be graded",
     )
     assert {api(stack, ta, f"/api/v1/submissions/{i}")["score"] for i in ids} == {40}

@@ -95,6 +95,38 @@ def test_sigterm_during_a_job_lets_it_finish(stack: Stack, tmp_path: Path) -> No
     assert result_rows(stack, submission_id) == 1
 
 
+def test_the_main_worker_process_killed_mid_job_is_graded_once(
+    tmp_path: Path, postgres_url: str, redis_server: RedisServer
+) -> None:
+    # A 10 s visibility timeout, so Redis hands the unacknowledged task on within the test.
+    stack = Stack(
+        tmp_path,
+        postgres_url,
+        redis_server.url,
+        DLGRADER_STUCK_MARGIN_S="2",
+        DLGRADER_SANDBOX=STACK_SANDBOX,
+        DLGRADER_VISIBILITY_TIMEOUT_S="10",
+    )
+    stack.start_api()
+    try:
+        first = stack.start_worker()
+        stack.login("alice")
+        submission_id = submit(stack, slow_layers(tmp_path, 3))
+        running_child(stack, submission_id, 1)
+        first.kill()  # SIGKILL to the main process; its pool children die with it
+        first.wait()
+        stack.start_worker()
+        wait_until(lambda: detail(stack, submission_id)["status"] == "graded", 240, "the result")
+        time.sleep(3)  # a late duplicate has had its chance
+        row = detail(stack, submission_id)
+    finally:
+        stack.stop()
+    assert row["attempts"] == 2
+    assert row["score"] == 52
+    assert result_rows(stack, submission_id) == 1
+    assert _job_containers(submission_id) == []  # attempt 1's was removed at the takeover
+
+
 def test_a_submission_that_kills_its_worker_three_times_is_not_counted(
     stack: Stack, tmp_path: Path
 ) -> None:
