@@ -246,16 +246,17 @@ class Stack:
 STACK_SANDBOX = "auto"
 
 
+def started_stack(tmp_path: Path, postgres_url: str, broker_url: str, **env: str) -> Stack:
+    """The API on PostgreSQL and Redis, no worker yet, a 2 s stuck margin; `env` adds or
+    overrides settings. The caller stops it."""
+    settings = {"DLGRADER_STUCK_MARGIN_S": "2", "DLGRADER_SANDBOX": STACK_SANDBOX, **env}
+    s = Stack(tmp_path, postgres_url, broker_url, **settings)
+    s.start_api()
+    return s
+
+
 @pytest.fixture
 def stack(tmp_path: Path, postgres_url: str, redis_server: RedisServer) -> Iterator[Stack]:
-    """The API on PostgreSQL and Redis, no worker yet, a 2 s stuck margin."""
-    s = Stack(
-        tmp_path,
-        postgres_url,
-        redis_server.url,
-        DLGRADER_STUCK_MARGIN_S="2",
-        DLGRADER_SANDBOX=STACK_SANDBOX,
-    )
-    s.start_api()
+    s = started_stack(tmp_path, postgres_url, redis_server.url)
     yield s
     s.stop()

@@ -20,10 +20,10 @@ import pytest
 from grader.sandbox.bwrap import BwrapSandbox
 from tests.grading.helpers import processes_matching
 from tests.stack.conftest import (
-    STACK_SANDBOX,
     RedisServer,
     Stack,
     restart_dockerd,
+    started_stack,
     wait_until,
 )
 from tests.stack.test_celery_stack import LAYERS, api, buggy
@@ -99,15 +99,9 @@ def test_the_main_worker_process_killed_mid_job_is_graded_once(
     tmp_path: Path, postgres_url: str, redis_server: RedisServer
 ) -> None:
     # A 10 s visibility timeout, so Redis hands the unacknowledged task on within the test.
-    stack = Stack(
-        tmp_path,
-        postgres_url,
-        redis_server.url,
-        DLGRADER_STUCK_MARGIN_S="2",
-        DLGRADER_SANDBOX=STACK_SANDBOX,
-        DLGRADER_VISIBILITY_TIMEOUT_S="10",
+    stack = started_stack(
+        tmp_path, postgres_url, redis_server.url, DLGRADER_VISIBILITY_TIMEOUT_S="10"
     )
-    stack.start_api()
     try:
         first = stack.start_worker()
         stack.login("alice")
@@ -205,15 +199,9 @@ def test_a_backlog_longer_than_the_margin_is_not_queued_twice(
 def test_a_task_outliving_a_short_visibility_timeout_is_graded_once(
     tmp_path: Path, postgres_url: str, redis_server: RedisServer
 ) -> None:
-    stack = Stack(
-        tmp_path,
-        postgres_url,
-        redis_server.url,
-        DLGRADER_STUCK_MARGIN_S="2",
-        DLGRADER_SANDBOX=STACK_SANDBOX,
-        DLGRADER_VISIBILITY_TIMEOUT_S="2",
+    stack = started_stack(
+        tmp_path, postgres_url, redis_server.url, DLGRADER_VISIBILITY_TIMEOUT_S="2"
     )
-    stack.start_api()
     try:
         stack.start_worker()
         stack.start_worker()
@@ -340,23 +328,11 @@ def _job_containers(submission_id: str) -> list[str]:
     return [name for name in out if submission_id in name]
 
 
-def _docker_stack(tmp_path: Path, postgres_url: str, broker_url: str, **extra: str) -> Stack:
-    from grader.sandbox.docker_sandbox import DockerSandbox
-
-    problem = DockerSandbox.available()
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(problem)
-        pytest.skip(problem)
-    stack = Stack(tmp_path, postgres_url, broker_url, DLGRADER_STUCK_MARGIN_S="2", **extra)
-    stack.start_api()
-    return stack
-
-
+@pytest.mark.usefixtures("docker_client")
 def test_dockerd_restarted_mid_job_is_retried_without_orphans(
     tmp_path: Path, postgres_url: str, redis_server: RedisServer
 ) -> None:
-    stack = _docker_stack(tmp_path, postgres_url, redis_server.url, DLGRADER_SANDBOX="docker")
+    stack = started_stack(tmp_path, postgres_url, redis_server.url, DLGRADER_SANDBOX="docker")
     try:
         stack.start_worker()
         stack.login("alice")
@@ -384,12 +360,13 @@ def test_dockerd_restarted_mid_job_is_retried_without_orphans(
     assert {line["submission_id"] for line in task_lines} == {submission_id}
 
 
+@pytest.mark.usefixtures("docker_client")
 @pytest.mark.parametrize("sandbox", ["docker", "bwrap"])
 def test_the_hard_time_limit_leaves_no_container_or_process(
     tmp_path: Path, postgres_url: str, redis_server: RedisServer, sandbox: str
 ) -> None:
     # No soft limit, hard 8 s: the pool kills the worker child in the middle of a run.
-    stack = _docker_stack(
+    stack = started_stack(
         tmp_path,
         postgres_url,
         redis_server.url,
