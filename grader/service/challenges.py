@@ -29,7 +29,6 @@ from grader.service.submissions import (
     UNCOUNTED,
     ServiceError,
     SubmissionService,
-    add_event,
     as_utc,
     by_idempotency_key,
     to_model,
@@ -212,17 +211,15 @@ class ChallengeService:
                 if existing is not None:
                     return to_model(existing), False
         self.check_limits(challenge, phase, team, now)
-        digest = self.submissions.blobs.put(data)
         with session_scope(self.url) as session:
-            row = SubmissionRow(
-                user_id=user.id,
+            submission_id, created = self.submissions.record_received(
+                session,
+                user.id,
+                file_name,
+                data,
+                idempotency_key,
                 assignment=challenge.name,
                 assignment_version="",
-                file_name=file_name[-255:],
-                sha256=digest,
-                size=len(data),
-                idempotency_key=idempotency_key,
-                status=SubmissionStatus.received.value,
                 kind="challenge",
                 phase=phase.codename,
                 team=team,
@@ -231,12 +228,9 @@ class ChallengeService:
                 is_baseline=has_role(user, Role.ta),
                 queue=challenge.code_queue if suffix == ".py" else "cpu",
             )
-            session.add(row)
-            session.flush()
-            add_event(session, row.id, SubmissionStatus.received)
-            submission_id = row.id
-        self.submissions.enqueue(submission_id)
-        return self.submissions.get_model(submission_id), True
+        if created:
+            self.submissions.enqueue(submission_id)
+        return self.submissions.get_model(submission_id), created
 
     def select(self, user: UserRow, submission_id: str) -> Submission:
         """A team picks the submission that counts in a phase that asks it to."""

@@ -169,33 +169,56 @@ class SubmissionService:
                 check_upload(file_name, data, assignment.policy, assignment.module)
             except UploadRejected as exc:
                 raise ServiceError(422, exc.code, str(exc)) from None
-            digest = self.blobs.put(data)
-            row = SubmissionRow(
-                user_id=user_id,
+            submission_id, created = self.record_received(
+                session,
+                user_id,
+                file_name,
+                data,
+                idempotency_key,
                 assignment=assignment.name,
                 assignment_version=assignment.version,
-                file_name=file_name[-255:],
-                sha256=digest,
-                size=len(data),
-                idempotency_key=idempotency_key,
-                status=SubmissionStatus.received.value,
                 queue=assignment.policy.queue,
                 late=late.late,
                 penalty=late.penalty,
             )
-            session.add(row)
-            try:
-                session.flush()
-            except IntegrityError:  # the same Idempotency-Key, committed by a concurrent retry
-                session.rollback()
-                assert idempotency_key is not None  # the only unique column a retry can hit
-                existing = by_idempotency_key(session, user_id, idempotency_key)
-                assert existing is not None
-                return to_model(existing), False
-            add_event(session, row.id, SubmissionStatus.received)
-            submission_id = row.id
-        self.enqueue(submission_id)
-        return self.get_model(submission_id), True
+        if created:
+            self.enqueue(submission_id)
+        return self.get_model(submission_id), created
+
+    def record_received(
+        self,
+        session: Session,
+        user_id: int,
+        file_name: str,
+        data: bytes,
+        idempotency_key: str | None,
+        **fields: object,
+    ) -> tuple[str, bool]:
+        """Store an upload and its row as received, in the caller's transaction: (id, True).
+        A concurrent retry with the same Idempotency-Key that committed first wins: (its
+        id, False)."""
+        row = SubmissionRow(
+            user_id=user_id,
+            file_name=file_name[-255:],
+            sha256=self.blobs.put(data),
+            size=len(data),
+            idempotency_key=idempotency_key,
+            status=SubmissionStatus.received.value,
+            **fields,
+        )
+        session.add(row)
+        try:
+            session.flush()
+        except IntegrityError:  # the only unique column a retry can hit
+            session.rollback()
+            existing = (
+                by_idempotency_key(session, user_id, idempotency_key) if idempotency_key else None
+            )
+            if existing is None:
+                raise
+            return existing.id, False
+        add_event(session, row.id, SubmissionStatus.received)
+        return row.id, True
 
     def submit_project(
         self, user_id: int, file_name: str, data: bytes, idempotency_key: str | None
@@ -238,26 +261,21 @@ class SubmissionService:
                 raise ServiceError(
                     429, "limit_reached", f"at most {MAX_PROJECTS_PER_DAY} reproductions a day"
                 )
-            digest = self.blobs.put(data)
-            row = SubmissionRow(
-                user_id=user_id,
+            submission_id, created = self.record_received(
+                session,
+                user_id,
+                file_name,
+                data,
+                idempotency_key,
                 assignment="reproduce",
                 assignment_version="",
-                file_name=file_name[-255:],
-                sha256=digest,
-                size=len(data),
-                idempotency_key=idempotency_key,
-                status=SubmissionStatus.received.value,
                 kind="reproduce",
                 queue="gpu" if claims.run.gpu else "cpu",
                 method_name=(claims.title or "")[:200],
             )
-            session.add(row)
-            session.flush()
-            add_event(session, row.id, SubmissionStatus.received)
-            submission_id = row.id
-        self.enqueue(submission_id)
-        return self.get_model(submission_id), True
+        if created:
+            self.enqueue(submission_id)
+        return self.get_model(submission_id), created
 
     def enqueue(self, submission_id: str) -> bool:
         """Mark queued, then hand to the queue. If the queue is down the row goes back to

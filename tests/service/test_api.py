@@ -316,3 +316,22 @@ def test_almost_full_disk_refuses_uploads_and_keeps_what_is_stored(tmp_path: Pat
             f"/api/v1/submissions/{first['id']}/result", headers=s.headers("alice")
         )
         assert result.json()["score"] == 52
+
+
+def test_a_concurrent_retry_with_the_same_key_is_one_submission(tmp_path: Path) -> None:
+    """The race every upload kind shares: a retry that passed the key check before the
+    first upload committed loses its insert and answers with the first one."""
+    from grader.service.db import UserRow, session_scope
+    from grader.service.storage import BlobStore
+    from grader.service.submissions import SubmissionService
+
+    with embedded_service(tmp_path) as s:
+        first = s.submit("alice", LAYERS, key="same-key").json()
+        url = s.settings.resolved_database_url()
+        service = SubmissionService(url, BlobStore(s.settings.blob_dir), dispatcher=None)  # type: ignore[arg-type]
+        with session_scope(url) as session:
+            alice = session.query(UserRow).filter_by(name="alice").one()
+            found = service.record_received(
+                session, alice.id, "layers.py", LAYERS, "same-key", assignment="cnn-layers"
+            )
+        assert found == (first["id"], False)
