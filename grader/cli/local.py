@@ -17,6 +17,7 @@ from grader.cli.common import (
     assignment_app,
     console,
     err_console,
+    fail,
     reference_app,
     sandbox_app,
     schema_app,
@@ -225,16 +226,35 @@ def sandbox_build(
 
 
 @sandbox_app.command("status")
-def sandbox_status() -> None:
-    """Which sandboxes work here; exit 1 when the Docker image is missing or stale."""
-    from grader.sandbox.bwrap import BwrapSandbox
-    from grader.sandbox.docker_sandbox import DockerSandbox
+def sandbox_status(
+    require: Annotated[
+        str | None,
+        typer.Option(help="exit 3 unless this one works: bwrap, docker, process, or auto"),
+    ] = None,
+) -> None:
+    """Prove each sandbox by running the real harness on a one-call job. Exit 0 when the
+    required one works (by default the configured one: `auto` needs Docker or bubblewrap)."""
+    from grader.sandbox import SandboxUnavailable, select_sandbox
+    from grader.sandbox.probe import probe
+    from grader.settings import get_settings
 
-    docker_problem = DockerSandbox.available()
-    for name, problem in (("bwrap", BwrapSandbox.available()), ("docker", docker_problem)):
-        console.print(f"{name}: {problem or 'ready'}", markup=False)
-    if docker_problem:
-        raise typer.Exit(1)
+    problems: dict[str, str | None] = {}
+    for name in ("bwrap", "docker", "process"):
+        try:
+            problems[name] = probe(select_sandbox(name))
+        except SandboxUnavailable as exc:
+            problems[name] = str(exc)
+        note = " (no isolation: only for your own code)" if name == "process" else ""
+        console.print(f"{name}: {problems[name] or 'ready' + note}", markup=False)
+    wanted = require or get_settings().sandbox
+    if wanted == "auto":
+        ok = problems["docker"] is None or problems["bwrap"] is None
+    elif wanted in problems:
+        ok = problems[wanted] is None
+    else:
+        raise fail(f"unknown sandbox {wanted!r}; choose auto, bwrap, docker or process", EXIT_USAGE)
+    if not ok:
+        raise fail(f"the {wanted} sandbox cannot run the harness here", EXIT_CANNOT_RUN)
 
 
 @app.command("reproduce")

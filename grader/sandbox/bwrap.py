@@ -1,7 +1,8 @@
 """bubblewrap: the embedded default on Linux.
 
-No network, a new PID/IPC/UTS namespace, only /usr, the Python runtime (its
-site-packages hidden) and NumPy mounted, read-only; the submission and inputs
+No network, a new PID/IPC/UTS namespace, only /usr, the Python runtime dlgrader runs on
+(`runtime.py`: any venv, pyenv, uv, conda; its installed packages hidden) and the
+packages the harness imports mounted, read-only; the submission and inputs
 read-only; a private /tmp and the job's output folder writable; a cleared
 environment, a new session, dying with its parent. As root, the harness then
 drops to an unprivileged uid so RLIMIT_NPROC holds a fork bomb (the kernel does
@@ -27,6 +28,7 @@ from grader.sandbox.base import (
     run_limited,
     which,
 )
+from grader.sandbox.runtime import python_runtime
 
 
 def _dirs_for(path: Path) -> list[tuple[str, ...]]:
@@ -56,8 +58,7 @@ class BwrapSandbox(Sandbox):
 
     def argv(self, job: JobDirs, limits: SandboxLimits) -> list[str]:
         as_root = os.geteuid() == 0
-        prefix = Path(sys.base_prefix)
-        site_packages = next(p for p in map(Path, sys.path) if p.name == "site-packages")
+        runtime = python_runtime()
         isolation = [
             "--die-with-parent",
             "--new-session",
@@ -72,17 +73,20 @@ class BwrapSandbox(Sandbox):
         ]
         if not as_root:
             isolation += ["--unshare-user", "--cap-drop", "ALL"]
-        # Each entry: one mount, one line.
+        # Each entry: one mount, one line. The private /tmp comes first so that an
+        # interpreter or a package living under the host's /tmp is mounted over it.
         mounts: list[tuple[str, ...]] = [
             ("--ro-bind", "/usr", "/usr"),
             ("--symlink", "usr/lib", "/lib"),
             ("--symlink", "usr/lib64", "/lib64"),
             ("--symlink", "usr/bin", "/bin"),
+            ("--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"),
         ]
-        if not prefix.is_relative_to("/usr"):
-            mounts += [*_dirs_for(prefix), ("--ro-bind", str(prefix), str(prefix))]
-            if site_packages.is_relative_to(prefix):
-                mounts.append(("--tmpfs", str(site_packages)))  # hide every installed package
+        if not runtime.prefix.is_relative_to("/usr"):
+            mounts += [*_dirs_for(runtime.prefix), ("--ro-bind", *[str(runtime.prefix)] * 2)]
+        for extra in runtime.extra_files:
+            mounts += [*_dirs_for(extra), ("--ro-bind", *[str(extra)] * 2)]
+        mounts += [("--tmpfs", str(d)) for d in runtime.hidden]  # every installed package
         mounts += [("--perms", "0755", "--dir", "/opt"), ("--perms", "0755", "--dir", "/opt/site")]
         mounts += [
             ("--ro-bind", str(p), f"/opt/site/{p.name}") for p in package_roots(job.packages)
@@ -96,7 +100,6 @@ class BwrapSandbox(Sandbox):
             ("--bind", str(job.out), "/out"),
             ("--proc", "/proc"),
             ("--dev", "/dev"),
-            ("--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"),
         ]
         env = [
             ("--setenv", "PATH", "/usr/bin"),
@@ -131,7 +134,7 @@ class BwrapSandbox(Sandbox):
         )
         return [
             *args,
-            sys.executable,
+            str(runtime.executable),
             "-I",
             "-S",
             "-c",

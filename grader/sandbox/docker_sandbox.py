@@ -61,6 +61,8 @@ class DockerSandbox(Sandbox):
         try:
             client = _client()
             client.ping()
+        except ImportError:
+            return "the docker Python package is missing (pip install 'dlgrader[service]')"
         except Exception as exc:
             return f"the Docker daemon does not answer ({type(exc).__name__})"
         return image_problem(client, image)
