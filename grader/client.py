@@ -18,10 +18,13 @@ from submissions_schema import (
     AssignmentInfo,
     GradingResult,
     RegradeSummary,
+    StuckSubmission,
     Submission,
     SubmissionDetail,
     TokenCreated,
+    TokenInfo,
 )
+from submissions_schema.challenges import ChallengeInfo, LeaderboardEntry, LeaderboardPage
 
 CONFIG = Path(os.environ.get("DLGRADER_CONFIG", Path(user_config_dir("dlgrader")) / "config.json"))
 
@@ -32,7 +35,12 @@ class ClientConfig(BaseModel):
 
 
 class ClientError(Exception):
-    """One line for the user: what went wrong, from the server or the network."""
+    """One line for the user: what went wrong, from the server or the network. `status` is
+    the server's HTTP status, None when it could not be reached or did not speak JSON."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def save_config(config: ClientConfig, path: Path = CONFIG) -> None:
@@ -95,7 +103,7 @@ class Client:
             headers={"Authorization": f"Bearer {config.token}"},
         )
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
@@ -106,7 +114,11 @@ class Client:
                 message = f"{body['message']} ({body['code']}, HTTP {response.status_code})"
             except (ValueError, KeyError, TypeError):
                 message = f"HTTP {response.status_code} from the server"
-            raise ClientError(message)
+            raise ClientError(message, response.status_code)
+        return response
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.send(method, path, **kwargs)
         try:
             return response.json()
         except ValueError:
@@ -122,14 +134,14 @@ class Client:
 
     def submit(
         self,
-        path: Path,
+        data: bytes,
+        file_name: str,
         assignment: str,
         progress: Callable[[int], None] = lambda n: None,
         idempotency_key: str | None = None,
     ) -> Submission:
-        data = path.read_bytes()
         content_type, length, body = _multipart(
-            {"assignment": assignment}, "file", path.name, data, 16384, progress
+            {"assignment": assignment}, "file", file_name, data, 16384, progress
         )
         headers = {
             "Content-Type": content_type,
@@ -208,6 +220,49 @@ class Client:
         return TokenCreated.model_validate(
             self.request("POST", "/api/v1/admin/tokens", params={"user": user, "role": role})
         )
+
+    def challenges(self) -> list[ChallengeInfo]:
+        return [ChallengeInfo.model_validate(c) for c in self.request("GET", "/api/v1/challenges")]
+
+    def tokens(self, user: str | None = None) -> list[TokenInfo]:
+        params = {"user": user} if user else {}
+        return [
+            TokenInfo.model_validate(t)
+            for t in self.request("GET", "/api/v1/admin/tokens", params=params)
+        ]
+
+    def revoke_token(self, token_id: int) -> TokenInfo:
+        return TokenInfo.model_validate(self.request("DELETE", f"/api/v1/admin/tokens/{token_id}"))
+
+    def stuck(self) -> list[StuckSubmission]:
+        return [
+            StuckSubmission.model_validate(s) for s in self.request("GET", "/api/v1/admin/stuck")
+        ]
+
+    def leaderboard(
+        self, challenge: str, phase: str, split: str, order_by: str | None
+    ) -> LeaderboardPage:
+        """Every entry, all pages followed."""
+        params: dict[str, Any] = {"phase": phase, "split": split, "page_size": 1000}
+        if order_by:
+            params["order_by"] = order_by
+        path = f"/api/v1/challenges/{challenge}/leaderboard"
+        entries: list[LeaderboardEntry] = []
+        page = 1
+        while True:
+            board = LeaderboardPage.model_validate(
+                self.request("GET", path, params={**params, "page": page})
+            )
+            entries += board.results
+            if board.next is None:
+                return LeaderboardPage(count=len(entries), results=entries)
+            page += 1
+
+    def leaderboard_html(self, challenge: str, phase: str, split: str, order_by: str | None) -> str:
+        params = {"phase": phase, "split": split, **({"order_by": order_by} if order_by else {})}
+        return self.send(
+            "GET", f"/api/v1/challenges/{challenge}/leaderboard.html", params=params
+        ).text
 
 
 def dump(model: BaseModel) -> str:

@@ -13,11 +13,13 @@ from submissions_schema import (
     GradingResult,
     RegradeSummary,
     StatusEvent,
+    StuckSubmission,
     Submission,
     SubmissionDetail,
     SubmissionPolicy,
     TestResult,
     TokenCreated,
+    TokenInfo,
     User,
 )
 from submissions_schema.challenges import Challenge, LeaderboardPage
@@ -33,11 +35,13 @@ PUBLIC_MODELS: list[type[BaseModel]] = [
     GradingResult,
     RegradeSummary,
     StatusEvent,
+    StuckSubmission,
     Submission,
     SubmissionDetail,
     SubmissionPolicy,
     TestResult,
     TokenCreated,
+    TokenInfo,
     User,
 ]
 

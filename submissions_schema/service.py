@@ -35,6 +35,24 @@ class TokenCreated(BaseModel):
     token: str
 
 
+class TokenInfo(BaseModel):
+    """A token as staff list it: never the token itself."""
+
+    id: int
+    user: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class StuckSubmission(BaseModel):
+    """A submission that waited or ran longer than its limits (the reaper acts on these)."""
+
+    id: str
+    why: str
+    attempts: int
+
+
 class SubmissionPolicy(BaseModel):
     """When and how much a student may submit to one assignment."""
 

@@ -11,7 +11,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from grader.cli.common import EXIT_USAGE, app, challenge_app, console, fail
+from grader.cli.common import (
+    EXIT_CANNOT_RUN,
+    EXIT_USAGE,
+    app,
+    challenge_app,
+    check_output,
+    console,
+    fail,
+    write_output,
+)
 
 
 @challenge_app.command("import")
@@ -67,46 +76,23 @@ def leaderboard(
     html_out: Annotated[Path | None, typer.Option("--html", help="a static page here")] = None,
     order_by: Annotated[str | None, typer.Option(help="a metric label")] = None,
 ) -> None:
-    """Compute a leaderboard from this server's database, as hosts see it."""
-    from datetime import UTC, datetime
+    """A challenge's leaderboard from the server, as your token may see it (hosts and TAs
+    see private and host-only entries too); optionally saved as EvalAI-shaped JSON and a page."""
+    from grader.cli.remote import _call, _client
 
-    from grader.challenges.page import render_leaderboard
-    from grader.service.challenges import ChallengeService
-    from grader.service.db import UserRow
-    from grader.service.migrate import migrate
-    from grader.service.queue import InProcessDispatcher
-    from grader.service.storage import BlobStore
-    from grader.service.submissions import ServiceError, SubmissionService
-    from grader.settings import get_settings
-    from submissions_schema.challenges import LeaderboardPage
-
-    settings = get_settings()
-    url = settings.resolved_database_url()
-    migrate(url)
-    service = ChallengeService(
-        SubmissionService(url, BlobStore(settings.blob_dir), InProcessDispatcher(settings))
-    )
-    host = UserRow(id=0, name="host", role="admin")
-    try:
-        entries, updated = service.leaderboard(challenge, phase, split, host, order_by)
-        spec = service.challenge(challenge)
-    except ServiceError as exc:
-        raise fail(exc.message, EXIT_USAGE) from None
+    for out in (json_out, html_out):
+        check_output(out)
+    client = _client()
+    board = _call(client.leaderboard, challenge, phase, split, order_by)
+    spec = next((c for c in _call(client.challenges) if c.name == challenge), None)
     if json_out:
-        page = LeaderboardPage(count=len(entries), results=entries)
-        json_out.write_text(json.dumps(page.model_dump(mode="json"), indent=2))
+        write_output(json_out, json.dumps(board.model_dump(mode="json"), indent=2))
     if html_out:
-        html_out.write_text(
-            render_leaderboard(
-                spec,
-                spec.phase_split(phase, split),
-                entries,
-                updated or datetime.now(UTC),
-                order_by,
-            )
-        )
-    table = Table(title=f"{spec.title} — {phase} / {split}")
-    labels = spec.leaderboard_schema(spec.phase_split(phase, split)).labels
+        write_output(html_out, _call(client.leaderboard_html, challenge, phase, split, order_by))
+    entries = board.results
+    labels = entries[0].leaderboard__schema.labels if entries else []
+    title = spec.title if spec else challenge
+    table = Table(title=f"{title} — {phase} / {split}")
     for col in ("rank", "team", "method", *labels):
         table.add_column(col)
     for e in entries:
@@ -132,8 +118,10 @@ def challenge_submit(
     wait: Annotated[bool, typer.Option(help="wait for its scores")] = False,
     timeout: Annotated[float, typer.Option(help="seconds to wait")] = 900.0,
 ) -> None:
-    """Submit to a challenge phase; with --wait, print the scores."""
-    from grader.cli.remote import _call, _client
+    """Submit to a challenge phase; with --wait, print the scores. Exit 0 scored, 3 could
+    not be scored, 4 rejected."""
+    from grader.cli.remote import _call, _client, final_exit_code
+    from submissions_schema import FINAL_STATUSES
 
     client = _client()
     if not path.is_file():
@@ -147,13 +135,17 @@ def challenge_submit(
     deadline = time.monotonic() + timeout
     while True:
         detail = _call(client.submission, submission.id)
-        if detail.status.value in ("graded", "failed", "rejected"):
+        if detail.status in FINAL_STATUSES:
             break
         if time.monotonic() > deadline:
-            raise fail(f"still {detail.status.value}; see `dlgrader status {submission.id}`")
+            raise fail(
+                f"still {detail.status.value}; see `dlgrader status {submission.id}`",
+                EXIT_CANNOT_RUN,
+            )
         time.sleep(0.5)
     console.print(f"{detail.status.value}" + (f": {detail.reason}" if detail.reason else ""))
     if detail.challenge_result is not None:
         for score in detail.challenge_result.scores:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in score.metrics.items() if v is not None)
             console.print(f"  {score.split}: {shown}")
+    raise typer.Exit(final_exit_code(detail.status))

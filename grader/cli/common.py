@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from enum import IntEnum
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -35,11 +37,38 @@ admin_app.add_typer(token_app, name="token")
 console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True, soft_wrap=True)  # one line, however long
 
-EXIT_USAGE = 2
-EXIT_CANNOT_RUN = 3
+
+class ExitCode(IntEnum):
+    """What every command's exit status means (the table in README.md, "Exit codes")."""
+
+    OK = 0  # done: graded (whatever the score), reproduced, the checks agree
+    INTERNAL = 1  # a bug in dlgrader: one line says so, DLGRADER_DEBUG=1 shows the traceback
+    BAD_INPUT = 2  # usage, a missing or unwritable path, an unknown name, the server said no
+    CANNOT_RUN = 3  # could not grade or run: no sandbox, a crash of ours, server unreachable
+    FAILED = 4  # judged and failed: rejected, not reproduced, checks disagree
+    INTERRUPTED = 130  # Ctrl-C
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
+EXIT_USAGE = ExitCode.BAD_INPUT
+EXIT_CANNOT_RUN = ExitCode.CANNOT_RUN
+EXIT_FAILED = ExitCode.FAILED
+
+
+def fail(message: str, code: int = ExitCode.INTERNAL) -> typer.Exit:
     """Print one line to stderr and return the Exit to raise."""
     err_console.print(f"dlgrader: {message}", markup=False, highlight=False)
     return typer.Exit(code)
+
+
+def check_output(path: Path | None) -> None:
+    """Refuse an output path whose folder does not exist before any work is done."""
+    if path is not None and not path.parent.is_dir():
+        raise fail(f"cannot write {path}: {path.parent} is not a folder", EXIT_USAGE)
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write a file the user asked for; a path that cannot be written is their input error."""
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise fail(f"cannot write {path}: {exc.strerror or exc}", EXIT_USAGE) from None

@@ -12,19 +12,24 @@ from rich.table import Table
 
 from grader.cli.common import (
     EXIT_CANNOT_RUN,
+    EXIT_FAILED,
     EXIT_USAGE,
+    ExitCode,
     app,
     assignment_app,
+    check_output,
     console,
     err_console,
     fail,
     reference_app,
     sandbox_app,
     schema_app,
+    write_output,
 )
 
 if TYPE_CHECKING:
     from grader.specs import Assignment
+    from submissions_schema.reproduce import ReproduceReport
 
 
 def _fmt(x: float) -> str:
@@ -39,7 +44,7 @@ def reference_check(
     seed: Annotated[int, typer.Option(help="seed for every case's inputs")] = 0,
 ) -> None:
     """Run the parity suite: NumPy against torch float64, and every backward against
-    centred differences and the directional check. Exits 1 on any disagreement."""
+    centred differences and the directional check. Exits 4 on any disagreement."""
     from reference_impl.parity import DIRECTIONAL_TOLERANCE, NUMERIC_TOLERANCE, iter_parity_suite
     from reference_impl.torch_ref import TorchReference
 
@@ -85,7 +90,7 @@ def reference_check(
     )
     if failed:
         console.print(f"[red]{failed} of {table.row_count} checks FAILED[/red]")
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
     console.print(f"[green]all {table.row_count} checks agree[/green]")
 
 
@@ -153,7 +158,8 @@ def grade_command(
     seed: Annotated[int, typer.Option(help="seed of the visible cases")] = 0,
 ) -> None:
     """Grade a submission against the reference. Exit 0 when graded (whatever the score),
-    2 for a usage error or an unreadable submission, 3 when the grader could not grade."""
+    2 for a bad path or name, 3 when the grader could not grade, 4 when the submission
+    was rejected as ungradable (no such module in it, not a zip)."""
     from grader.grade import grade
     from grader.gradescope import to_gradescope
     from grader.render import print_result
@@ -162,8 +168,9 @@ def grade_command(
     from submissions_schema import Verdict
 
     if not path.exists():
-        err_console.print(f"dlgrader: {path} does not exist")
-        raise typer.Exit(EXIT_USAGE)
+        raise fail(f"{path} does not exist", EXIT_USAGE)
+    for out in (json_out, gradescope):
+        check_output(out)
     spec = _assignment(assignment)
     try:
         box = select_sandbox(sandbox or get_settings().sandbox)
@@ -178,13 +185,12 @@ def grade_command(
         err_console.print(f"dlgrader: could not grade: {exc}; run it again", markup=False)
         raise typer.Exit(EXIT_CANNOT_RUN) from None
     if json_out:
-        json_out.write_text(result.model_dump_json(indent=2))
+        write_output(json_out, result.model_dump_json(indent=2))
     if gradescope:
         document = to_gradescope(result, leaderboard=spec.gradescope_leaderboard)
-        gradescope.write_text(json.dumps(document, indent=2))
+        write_output(gradescope, json.dumps(document, indent=2))
     if result.verdict == Verdict.rejected:
-        err_console.print(f"dlgrader: not graded: {result.message}")
-        raise typer.Exit(EXIT_USAGE)
+        raise fail(f"not graded: {result.message}", EXIT_FAILED)
     if result.verdict == Verdict.could_not_grade:
         err_console.print(f"dlgrader: could not grade: {result.message}")
         raise typer.Exit(EXIT_CANNOT_RUN)
@@ -269,8 +275,19 @@ def reproduce(
         bool, typer.Option(help="run it on the server (after `dlgrader login`)")
     ] = False,
 ) -> None:
-    """Run a project's experiment under pinned seeds, check determinism, judge each claim."""
+    """Run a project's experiment under pinned seeds, check determinism, judge each claim.
+    Exit 0 when every claim reproduced, 3 when a claim's runs failed to run, 4 when a
+    claim was not reproduced or inconclusive, or the inputs do not match their hashes."""
+    for out in (json_out, html_out, markdown_out):
+        check_output(out)
     if submit:
+        if runs is not None or sandbox is not None or markdown_out is not None:
+            raise fail(
+                "with --submit the server runs the seeds claims.yaml lists (run.seeds) in "
+                "its own sandbox: set run.seeds there; --runs, --sandbox and --markdown "
+                "are for local runs",
+                EXIT_USAGE,
+            )
         _reproduce_remotely(project, json_out, html_out)
         return
     from grader.reproduce.job import ClaimsError, ReproduceJob
@@ -298,14 +315,13 @@ def reproduce(
         err_console.print(f"dlgrader: could not run: {exc}; run it again", markup=False)
         raise typer.Exit(EXIT_CANNOT_RUN) from None
     if json_out:
-        json_out.write_text(report.model_dump_json(indent=2))
+        write_output(json_out, report.model_dump_json(indent=2))
     if html_out:
-        html_out.write_text(to_html(report))
+        write_output(html_out, to_html(report))
     if markdown_out:
-        markdown_out.write_text(to_markdown(report))
+        write_output(markdown_out, to_markdown(report))
     if report.verdict == "input_mismatch":
-        err_console.print(f"dlgrader: stopped: {report.message}", markup=False)
-        raise typer.Exit(1)
+        raise fail(f"stopped: {report.message}", EXIT_FAILED)
     table = Table(title=f"reproduction: {report.title}")
     for col in ("claim", "verdict", "reason"):
         table.add_column(col, overflow="fold")
@@ -314,6 +330,18 @@ def reproduce(
     console.print(table)
     d = report.determinism
     console.print(f"determinism: {d.result.value if d else 'n/a'}")
+    raise typer.Exit(reproduce_exit_code(report))
+
+
+def reproduce_exit_code(report: ReproduceReport) -> ExitCode:
+    from submissions_schema.reproduce import ClaimVerdict
+
+    verdicts = {c.verdict for c in report.claims}
+    if ClaimVerdict.failed_to_run in verdicts:
+        return ExitCode.CANNOT_RUN
+    if verdicts - {ClaimVerdict.reproduced}:
+        return ExitCode.FAILED
+    return ExitCode.OK
 
 
 def _reproduce_remotely(project: Path, json_out: Path | None, html_out: Path | None) -> None:
@@ -353,12 +381,13 @@ def _reproduce_remotely(project: Path, json_out: Path | None, html_out: Path | N
             break
         time.sleep(1.0)
     if detail.reproduce_report is None:
-        err_console.print(f"dlgrader: {detail.status.value}: {detail.reason}")
-        raise typer.Exit(1)
+        code = EXIT_CANNOT_RUN if detail.status.value == "failed" else EXIT_FAILED
+        raise fail(f"{detail.status.value}: {detail.reason}", code)
     report = detail.reproduce_report
     if json_out:
-        json_out.write_text(report.model_dump_json(indent=2))
+        write_output(json_out, report.model_dump_json(indent=2))
     if html_out:
-        html_out.write_text(to_html(report))
+        write_output(html_out, to_html(report))
     for claim in report.claims:
         console.print(f"{claim.id}: {claim.verdict.value} — {claim.reason}", markup=False)
+    raise typer.Exit(reproduce_exit_code(report))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
@@ -13,10 +14,23 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 from rich.table import Table
 
-from grader.cli.common import EXIT_CANNOT_RUN, EXIT_USAGE, admin_app, app, console, fail, token_app
+from grader.cli.common import (
+    EXIT_CANNOT_RUN,
+    EXIT_USAGE,
+    ExitCode,
+    admin_app,
+    app,
+    check_output,
+    console,
+    fail,
+    token_app,
+    write_output,
+)
 from submissions_schema import FINAL_STATUSES, Role, Submission, SubmissionStatus
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from grader.client import Client
 
 P = ParamSpec("P")
@@ -41,10 +55,14 @@ def _call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     try:
         return fn(*args, **kwargs)
     except ClientError as exc:
-        raise fail(str(exc)) from None
+        # The server said no to what was asked (4xx): the user's input. Unreachable or a
+        # server error (5xx): it could not be done now.
+        asked_wrong = exc.status is not None and 400 <= exc.status < 500
+        raise fail(str(exc), EXIT_USAGE if asked_wrong else EXIT_CANNOT_RUN) from None
     except ValidationError as exc:  # a server of another version, or not ours
         raise fail(
-            f"unexpected answer from the server: {exc.error_count()} fields do not match"
+            f"unexpected answer from the server: {exc.error_count()} fields do not match",
+            EXIT_CANNOT_RUN,
         ) from None
 
 
@@ -177,15 +195,27 @@ def submit(
     json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait with --wait")] = 900.0,
 ) -> None:
-    """Upload a submission; with --wait, show its status live and then the result table."""
+    """Upload a submission (a folder is zipped as `dlgrader grade` reads it); with --wait,
+    show its status live, then the result. Exit 0 graded, 3 could not be graded, 4 rejected."""
+    from grader.archive import ArchiveError, zip_folder
     from grader.render import print_result
 
+    check_output(json_out)
     client = _client()
-    if path.is_dir():
-        raise fail("submit the module file or a .zip of the folder", EXIT_USAGE)
     if not path.exists():
         raise fail(f"{path} does not exist", EXIT_USAGE)
-    size = path.stat().st_size
+    if path.is_dir():
+        info = next((a for a in _call(client.assignments) if a.name == assignment), None)
+        if info is None:
+            raise fail(f"the server has no assignment {assignment!r}", EXIT_USAGE)
+        if not any(path.rglob(f"{info.module}.py")):
+            raise fail(f"no {info.module}.py in {path}", EXIT_USAGE)
+        try:
+            data, name = zip_folder(path), f"{path.resolve().name}.zip"
+        except ArchiveError as exc:
+            raise fail(str(exc), EXIT_USAGE) from None
+    else:
+        data, name = path.read_bytes(), path.name
     key = uuid.uuid4().hex  # one key for every retry of this upload: never two submissions
     with Progress(
         TextColumn("uploading {task.fields[name]}"),
@@ -194,9 +224,14 @@ def submit(
         console=console,
         transient=True,
     ) as bar:
-        task = bar.add_task("upload", total=size, name=path.name)
+        task = bar.add_task("upload", total=len(data), name=name)
         submission = _call(
-            client.submit, path, assignment, lambda n: bar.advance(task, n), idempotency_key=key
+            client.submit,
+            data,
+            name,
+            assignment,
+            lambda n: bar.advance(task, n),
+            idempotency_key=key,
         )
     console.print(f"submitted {submission.id} ({submission.status.value})")
     if not wait:
@@ -222,11 +257,15 @@ def submit(
     if detail.result is not None:
         print_result(console, detail.result)
         if json_out:
-            json_out.write_text(detail.result.model_dump_json(indent=2))
-    if detail.status != SubmissionStatus.graded:
-        raise typer.Exit(
-            EXIT_CANNOT_RUN if detail.status == SubmissionStatus.failed else EXIT_USAGE
-        )
+            write_output(json_out, detail.result.model_dump_json(indent=2))
+    raise typer.Exit(final_exit_code(detail.status))
+
+
+def final_exit_code(status: SubmissionStatus) -> ExitCode:
+    """A submission's final status as an exit code: graded 0, failed 3, rejected 4."""
+    if status == SubmissionStatus.graded:
+        return ExitCode.OK
+    return ExitCode.CANNOT_RUN if status == SubmissionStatus.failed else ExitCode.FAILED
 
 
 @app.command("status")
@@ -280,28 +319,72 @@ def result(
 def token_create(
     user: Annotated[str, typer.Option(help="user name (created when new)")],
     role: Annotated[Role, typer.Option(help="student, ta or admin")] = Role.student,
-    remote: Annotated[
+    local: Annotated[
         bool,
         typer.Option(
-            help="ask the server (as an admin) instead of writing this machine's database"
+            help="write this machine's database instead of asking the server: the first "
+            "admin token, before anyone can log in"
         ),
     ] = False,
 ) -> None:
-    """Create a bearer token. Printed once; the service keeps only its hash."""
-    if remote:
-        created = _call(_client().create_token, user, role.value)
-    else:
+    """Create a bearer token (as an admin, through the server). Printed once; the service
+    keeps only its hash."""
+    if local:
         from grader.service.accounts import create_token
-        from grader.service.db import session_scope
-        from grader.service.migrate import migrate
-        from grader.settings import get_settings
 
-        url = get_settings().resolved_database_url()
-        migrate(url)
-        with session_scope(url) as session:
+        with _local_database() as session:
             created = create_token(session, user, role)
+    else:
+        created = _call(_client().create_token, user, role.value)
     console.print(f"token for {created.user} ({created.role.value}):")
     print(created.token)
+
+
+@token_app.command("list")
+def token_list(
+    user: Annotated[str | None, typer.Option(help="only this user's tokens")] = None,
+) -> None:
+    """Every token the server knows (never the tokens themselves): id, user, role, state."""
+    rows = _call(_client().tokens, user)
+    table = Table()
+    for col in ("id", "user", "role", "created", "revoked"):
+        table.add_column(col)
+    for t in rows:
+        revoked = "" if t.revoked_at is None else f"{t.revoked_at:%Y-%m-%d %H:%M}"
+        table.add_row(str(t.id), t.user, t.role.value, f"{t.created_at:%Y-%m-%d %H:%M}", revoked)
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="the id `token list` shows")],
+) -> None:
+    """Revoke a token: the next request with it is refused."""
+    revoked = _call(_client().revoke_token, token_id)
+    console.print(f"revoked token {revoked.id} of {revoked.user}")
+
+
+@contextmanager
+def _local_database() -> Iterator[Session]:
+    """This machine's database, for the commands that bootstrap a server; one line if it
+    cannot be reached."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from grader.service.db import session_scope
+    from grader.service.migrate import migrate
+    from grader.settings import get_settings
+
+    url = get_settings().resolved_database_url()
+    where = url.split("@")[-1]
+    try:
+        migrate(url)
+        with session_scope(url) as session:
+            yield session
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise fail(
+            f"cannot use the database {where}: {reason} (DLGRADER_DATABASE_URL)", EXIT_CANNOT_RUN
+        ) from None
 
 
 @admin_app.command("regrade")
@@ -335,11 +418,8 @@ def regrade(
 @admin_app.command("stuck")
 def stuck() -> None:
     """Submissions that waited or ran longer than their limits, with the reason."""
-    from grader.settings import get_settings
-    from workers.reaper import stuck_submissions
-
-    found = stuck_submissions(get_settings())
-    for submission_id, why, attempts in found:
-        console.print(f"{submission_id}  {why}  (attempts {attempts})", highlight=False)
+    found = _call(_client().stuck)
+    for s in found:
+        console.print(f"{s.id}  {s.why}  (attempts {s.attempts})", highlight=False)
     if not found:
         console.print("nothing stuck")

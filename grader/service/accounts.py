@@ -8,8 +8,8 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grader.service.db import TokenRow, UserRow
-from submissions_schema import Role, TokenCreated
+from grader.service.db import TokenRow, UserRow, utcnow
+from submissions_schema import Role, TokenCreated, TokenInfo
 
 ROLE_RANK = {Role.student: 0, Role.ta: 1, Role.admin: 2}
 
@@ -43,3 +43,31 @@ def user_for_token(session: Session, token: str) -> UserRow | None:
 
 def has_role(user: UserRow, role: Role) -> bool:
     return ROLE_RANK[Role(user.role)] >= ROLE_RANK[role]
+
+
+def _info(row: TokenRow) -> TokenInfo:
+    return TokenInfo(
+        id=row.id,
+        user=row.user.name,
+        role=Role(row.user.role),
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def list_tokens(session: Session, user: str | None = None) -> list[TokenInfo]:
+    query = select(TokenRow).join(TokenRow.user).order_by(TokenRow.id)
+    if user is not None:
+        query = query.where(UserRow.name == user)
+    return [_info(row) for row in session.scalars(query)]
+
+
+def revoke_token(session: Session, token_id: int) -> TokenInfo | None:
+    """Revoke one token (once: a second revoke keeps the first time); None if unknown."""
+    row = session.get(TokenRow, token_id)
+    if row is None:
+        return None
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.flush()
+    return _info(row)

@@ -19,13 +19,20 @@ from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, Upload
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader.challenges.page import render_leaderboard
 from grader.reproduce.report import to_html
-from grader.service.accounts import create_token, has_role, user_for_token
+from grader.service.accounts import (
+    create_token,
+    has_role,
+    list_tokens,
+    revoke_token,
+    user_for_token,
+)
 from grader.service.challenges import ChallengeService
 from grader.service.db import SubmissionRow, UserRow, engine_for, session_scope
 from grader.service.metrics import metrics_registry, render_metrics
@@ -43,9 +50,11 @@ from submissions_schema import (
     RegradeSummary,
     Role,
     ScoreChange,
+    StuckSubmission,
     Submission,
     SubmissionDetail,
     TokenCreated,
+    TokenInfo,
 )
 from submissions_schema.challenges import (
     Challenge,
@@ -59,6 +68,23 @@ log = logging.getLogger(__name__)
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ApiError} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503, 507)
 }
+
+
+INDEX_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>dlgrader</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:3em auto;padding:0 1em}
+code{background:#f3f3f3;padding:0 .3em}</style></head><body>
+<h1>dlgrader</h1>
+<p>An autograder for deep-learning courses. This server speaks an HTTP API; students and
+staff use it with the <code>dlgrader</code> command line:</p>
+<pre><code>dlgrader login --server URL-OF-THIS-PAGE --token YOUR-TOKEN
+dlgrader submit layers.py -a cnn-layers --wait</code></pre>
+<ul>
+<li><a href="/docs">API documentation</a> (Swagger UI) or <a href="/redoc">ReDoc</a></li>
+<li><a href="/openapi.json">OpenAPI schema</a></li>
+<li><a href="/readyz">readiness</a> and <a href="/metrics">metrics</a></li>
+</ul></body></html>
+"""
 
 
 def error(status: int, code: str, message: str) -> JSONResponse:
@@ -100,7 +126,8 @@ def create_app(
         if isinstance(dispatcher, InProcessDispatcher):
             dispatcher.close()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from assets the package ships: the docs work without internet.
+    app = FastAPIOffline(
         title="dlgrader",
         version="1",
         lifespan=lifespan,
@@ -170,6 +197,10 @@ def create_app(
         if name not in assignments:
             raise ServiceError(404, "unknown_assignment", f"no assignment {name!r}")
         return assignments[name]
+
+    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+    def index() -> HTMLResponse:
+        return HTMLResponse(INDEX_PAGE)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -308,6 +339,31 @@ def create_app(
     ) -> TokenCreated:
         with session_scope(url) as session:
             return create_token(session, user, role)
+
+    @app.get("/api/v1/admin/tokens", tags=["admin"], responses=ERRORS)
+    def tokens(
+        admin: Admin, user: Annotated[str | None, Query(max_length=200)] = None
+    ) -> list[TokenInfo]:
+        with session_scope(url) as session:
+            return list_tokens(session, user)
+
+    @app.delete("/api/v1/admin/tokens/{token_id}", tags=["admin"], responses=ERRORS)
+    def revoke(admin: Admin, token_id: int) -> TokenInfo:
+        with session_scope(url) as session:
+            revoked = revoke_token(session, token_id)
+        if revoked is None:
+            raise ServiceError(404, "unknown_token", f"no token {token_id}")
+        return revoked
+
+    @app.get("/api/v1/admin/stuck", tags=["admin"], responses=ERRORS)
+    def stuck(ta: TA) -> list[StuckSubmission]:
+        """Submissions that waited or ran longer than their limits, with the reason."""
+        from workers.reaper import stuck_submissions
+
+        return [
+            StuckSubmission(id=i, why=why, attempts=attempts)
+            for i, why, attempts in stuck_submissions(settings)
+        ]
 
     # --- reproducibility projects ----------------------------------------------------------
 

@@ -335,3 +335,33 @@ def test_a_concurrent_retry_with_the_same_key_is_one_submission(tmp_path: Path) 
                 session, alice.id, "layers.py", LAYERS, "same-key", assignment="cnn-layers"
             )
         assert found == (first["id"], False)
+
+
+def test_the_docs_work_offline_and_the_root_points_to_them(tmp_path: Path) -> None:
+    with embedded_service(tmp_path) as s:
+        index = s.client.get("/")
+        assert index.status_code == 200
+        assert 'href="/docs"' in index.text
+        for page in ("/docs", "/redoc"):
+            html = s.client.get(page).text
+            assets = [a for a in html.split('"') if a.endswith((".js", ".css"))]
+            assert assets, html
+            for asset in assets:
+                assert asset.startswith("/"), f"{page} loads {asset} from elsewhere"
+                assert s.client.get(asset).status_code == 200, asset
+
+
+def test_staff_list_and_revoke_tokens_and_see_stuck_submissions(tmp_path: Path) -> None:
+    with embedded_service(tmp_path) as s:
+        listed = s.client.get("/api/v1/admin/tokens", headers=s.headers("root")).json()
+        assert {t["user"] for t in listed} == {"alice", "bob", "tina", "root"}
+        assert all("token" not in t for t in listed)
+        assert s.client.get("/api/v1/admin/tokens", headers=s.headers("tina")).status_code == 403
+        alice = next(t for t in listed if t["user"] == "alice")
+        revoked = s.client.delete(f"/api/v1/admin/tokens/{alice['id']}", headers=s.headers("root"))
+        assert revoked.json()["revoked_at"] is not None
+        assert s.client.get("/api/v1/assignments", headers=s.headers("alice")).status_code == 401
+        missing = s.client.delete("/api/v1/admin/tokens/999", headers=s.headers("root"))
+        assert missing.json()["code"] == "unknown_token"
+        assert s.client.get("/api/v1/admin/stuck", headers=s.headers("tina")).json() == []
+        assert s.client.get("/api/v1/admin/stuck", headers=s.headers("bob")).status_code == 403

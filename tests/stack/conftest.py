@@ -216,7 +216,7 @@ class Stack:
         return worker
 
     def token(self, user: str, role: str = "student") -> str:
-        proc = self.cli("admin", "token", "create", "--user", user, "--role", role)
+        proc = self.cli("admin", "token", "create", "--user", user, "--role", role, "--local")
         assert proc.returncode == 0, proc.stderr
         return proc.stdout.strip().splitlines()[-1]
 
