@@ -49,7 +49,17 @@ def cli(env: dict[str, str], *args: str, log: Path | None = None) -> subprocess.
 
 def token(env: dict[str, str]) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "grader.cli", "admin", "token", "create", "--user", "bench", "--local"],
+        [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            "admin",
+            "token",
+            "create",
+            "--user",
+            "bench",
+            "--local",
+        ],
         env=env,
         capture_output=True,
         text=True,
