@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from grader.cli.common import (
     EXIT_CANNOT_RUN,
@@ -19,6 +18,7 @@ from grader.cli.common import (
     check_output,
     console,
     fail,
+    new_table,
     write_output,
 )
 
@@ -54,7 +54,7 @@ def list_challenges() -> None:
     """The challenges this server knows: shipped and imported."""
     from grader.challenges.specs import all_challenges
 
-    table = Table(title="challenges")
+    table = new_table(title="challenges")
     for col in ("name", "title", "phases", "splits"):
         table.add_column(col)
     for c in all_challenges().values():
@@ -92,7 +92,7 @@ def leaderboard(
     entries = board.results
     labels = entries[0].leaderboard__schema.labels if entries else []
     title = spec.title if spec else challenge
-    table = Table(title=f"{title} — {phase} / {split}")
+    table = new_table(title=f"{title} — {phase} / {split}")
     for col in ("rank", "team", "method", *labels):
         table.add_column(col)
     for e in entries:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from grader.cli.common import (
     EXIT_CANNOT_RUN,
@@ -21,6 +20,7 @@ from grader.cli.common import (
     console,
     err_console,
     fail,
+    new_table,
     reference_app,
     sandbox_app,
     schema_app,
@@ -28,6 +28,7 @@ from grader.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from grader.sandbox import Sandbox
     from grader.specs import Assignment
     from submissions_schema.reproduce import ReproduceReport
 
@@ -55,7 +56,7 @@ def reference_check(
         raise typer.Exit(EXIT_CANNOT_RUN) from None
     torch = ref.torch
     where = torch.cuda.get_device_name(ref.device) if ref.device.type == "cuda" else "CPU"
-    table = Table(
+    table = new_table(
         title=f"reference parity on {device} ({where}, torch {torch.__version__}, float64)"
     )
     table.add_column("op", no_wrap=True)
@@ -99,12 +100,27 @@ def list_assignments() -> None:
     """List the assignments this grader ships."""
     from grader.specs import shipped_assignments
 
-    table = Table(title="assignments")
+    table = new_table(title="assignments")
     for col in ("name", "version", "title", "file", "points"):
         table.add_column(col)
     for a in shipped_assignments().values():
         table.add_row(a.name, a.version, a.title, f"{a.module}.py", f"{a.max_score:g}")
     console.print(table)
+
+
+def _sandbox(name: str | None) -> Sandbox:
+    """The named (or configured) sandbox; an unknown name is bad input, a missing one 3."""
+    from grader.sandbox import SandboxUnavailable, select_sandbox
+    from grader.sandbox.base import SANDBOX_NAMES
+    from grader.settings import get_settings
+
+    name = name or get_settings().sandbox
+    if name not in SANDBOX_NAMES:
+        raise fail(f"unknown sandbox {name!r}; choose {', '.join(SANDBOX_NAMES)}", EXIT_USAGE)
+    try:
+        return select_sandbox(name)
+    except SandboxUnavailable as exc:
+        raise fail(str(exc), EXIT_CANNOT_RUN) from None
 
 
 def _assignment(name: str) -> Assignment:
@@ -139,8 +155,11 @@ def init_command(
     if target.exists() and not force:
         err_console.print(f"dlgrader: {target} exists; pass --force to overwrite it")
         raise typer.Exit(EXIT_USAGE)
-    directory.mkdir(parents=True, exist_ok=True)
-    target.write_text(starter_file(spec))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fail(f"cannot make {directory}: {exc.strerror or exc}", EXIT_USAGE) from None
+    write_output(target, starter_file(spec))
     console.print(f"wrote {target}; check it with: dlgrader grade {target} --assignment {name}")
 
 
@@ -163,8 +182,7 @@ def grade_command(
     from grader.grade import grade
     from grader.gradescope import to_gradescope
     from grader.render import print_result
-    from grader.sandbox import SandboxFailed, SandboxUnavailable, select_sandbox
-    from grader.settings import get_settings
+    from grader.sandbox import SandboxFailed
     from submissions_schema import Verdict
 
     if not path.exists():
@@ -172,11 +190,7 @@ def grade_command(
     for out in (json_out, gradescope):
         check_output(out)
     spec = _assignment(assignment)
-    try:
-        box = select_sandbox(sandbox or get_settings().sandbox)
-    except SandboxUnavailable as exc:
-        err_console.print(f"dlgrader: {exc}")
-        raise typer.Exit(EXIT_CANNOT_RUN) from None
+    box = _sandbox(sandbox)
     if box.name == "process":
         err_console.print("[yellow]warning: the process sandbox runs your code unisolated[/yellow]")
     try:
@@ -292,23 +306,18 @@ def reproduce(
         return
     from grader.reproduce.job import ClaimsError, ReproduceJob
     from grader.reproduce.report import to_html, to_markdown
-    from grader.sandbox import SandboxFailed, SandboxUnavailable, select_sandbox
-    from grader.settings import get_settings
+    from grader.sandbox import SandboxFailed
 
     if runs is not None and runs < 3:
         err_console.print("dlgrader: --runs must be at least 3")
         raise typer.Exit(EXIT_USAGE)
+    box = _sandbox(sandbox)
     try:
-        box = select_sandbox(sandbox or get_settings().sandbox)
         job = ReproduceJob(
             project, box, runs, progress=lambda line: console.print(line, highlight=False)
         )
     except ClaimsError as exc:
-        err_console.print(f"dlgrader: {exc}", markup=False)
-        raise typer.Exit(EXIT_USAGE) from None
-    except SandboxUnavailable as exc:
-        err_console.print(f"dlgrader: {exc}", markup=False)
-        raise typer.Exit(EXIT_CANNOT_RUN) from None
+        raise fail(str(exc), EXIT_USAGE) from None
     try:
         report = job.execute()
     except SandboxFailed as exc:
@@ -322,7 +331,7 @@ def reproduce(
         write_output(markdown_out, to_markdown(report))
     if report.verdict == "input_mismatch":
         raise fail(f"stopped: {report.message}", EXIT_FAILED)
-    table = Table(title=f"reproduction: {report.title}")
+    table = new_table(title=f"reproduction: {report.title}")
     for col in ("claim", "verdict", "reason"):
         table.add_column(col, overflow="fold")
     for c in report.claims:

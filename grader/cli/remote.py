@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
-from rich.table import Table
 
 from grader.cli.common import (
     EXIT_CANNOT_RUN,
@@ -23,15 +21,16 @@ from grader.cli.common import (
     check_output,
     console,
     fail,
+    new_table,
     token_app,
     write_output,
 )
-from submissions_schema import FINAL_STATUSES, Role, Submission, SubmissionStatus
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from grader.client import Client
+    from submissions_schema import Submission, SubmissionStatus
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -216,6 +215,8 @@ def submit(
             raise fail(str(exc), EXIT_USAGE) from None
     else:
         data, name = path.read_bytes(), path.name
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
     key = uuid.uuid4().hex  # one key for every retry of this upload: never two submissions
     with Progress(
         TextColumn("uploading {task.fields[name]}"),
@@ -236,6 +237,8 @@ def submit(
     console.print(f"submitted {submission.id} ({submission.status.value})")
     if not wait:
         return
+    from submissions_schema import FINAL_STATUSES
+
     deadline = time.monotonic() + timeout
     last = None
     with console.status("waiting…") as spinner:
@@ -263,6 +266,8 @@ def submit(
 
 def final_exit_code(status: SubmissionStatus) -> ExitCode:
     """A submission's final status as an exit code: graded 0, failed 3, rejected 4."""
+    from submissions_schema import SubmissionStatus
+
     if status == SubmissionStatus.graded:
         return ExitCode.OK
     return ExitCode.CANNOT_RUN if status == SubmissionStatus.failed else ExitCode.FAILED
@@ -287,7 +292,7 @@ def submissions(
 ) -> None:
     """Your submissions (all of them, for course staff), newest first."""
     rows = _call(_client().submissions, assignment)
-    table = Table()
+    table = new_table()
     for col in ("id", "owner", "assignment", "submitted", "status", "score"):
         table.add_column(col)
     for s in rows:
@@ -318,7 +323,7 @@ def result(
 @token_app.command("create")
 def token_create(
     user: Annotated[str, typer.Option(help="user name (created when new)")],
-    role: Annotated[Role, typer.Option(help="student, ta or admin")] = Role.student,
+    role: Annotated[str, typer.Option(help="student, ta or admin")] = "student",
     local: Annotated[
         bool,
         typer.Option(
@@ -329,13 +334,17 @@ def token_create(
 ) -> None:
     """Create a bearer token (as an admin, through the server). Printed once; the service
     keeps only its hash."""
+    from submissions_schema import Role
+
+    if role not in set(Role):
+        raise fail(f"no role {role!r}; choose {', '.join(Role)}", EXIT_USAGE)
     if local:
         from grader.service.accounts import create_token
 
         with _local_database() as session:
-            created = create_token(session, user, role)
+            created = create_token(session, user, Role(role))
     else:
-        created = _call(_client().create_token, user, role.value)
+        created = _call(_client().create_token, user, role)
     console.print(f"token for {created.user} ({created.role.value}):")
     print(created.token)
 
@@ -346,7 +355,7 @@ def token_list(
 ) -> None:
     """Every token the server knows (never the tokens themselves): id, user, role, state."""
     rows = _call(_client().tokens, user)
-    table = Table()
+    table = new_table()
     for col in ("id", "user", "role", "created", "revoked"):
         table.add_column(col)
     for t in rows:
@@ -374,7 +383,14 @@ def _local_database() -> Iterator[Session]:
     from grader.service.migrate import migrate
     from grader.settings import get_settings
 
-    url = get_settings().resolved_database_url()
+    try:
+        url = get_settings().resolved_database_url()
+    except OSError as exc:
+        raise fail(
+            f"cannot use the data folder: {exc.strerror or exc}: {exc.filename} "
+            "(DLGRADER_DATA_DIR)",
+            EXIT_CANNOT_RUN,
+        ) from None
     where = url.split("@")[-1]
     try:
         migrate(url)
@@ -406,7 +422,7 @@ def regrade(
         f"{summary.assignment}: {summary.requested} regraded, {len(summary.changed)} "
         f"changed, {summary.unchanged} unchanged, {len(summary.pending)} still pending"
     )
-    table = Table()
+    table = new_table()
     for col in ("submission", "owner", "before", "after"):
         table.add_column(col)
     for change in summary.changed:

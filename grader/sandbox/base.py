@@ -266,6 +266,9 @@ def which(cmd: str) -> str | None:
     return shutil.which(cmd)
 
 
+SANDBOX_NAMES = ("auto", "bwrap", "docker", "process")
+
+
 def select_sandbox(name: str = "auto", gpu: str | None = None) -> Sandbox:
     """`auto`: Docker when its image is present and the daemon answers, else bubblewrap."""
     from grader.sandbox.bwrap import BwrapSandbox

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
+from fastapi import Path as FastAPIPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -348,7 +349,9 @@ def create_app(
             return list_tokens(session, user)
 
     @app.delete("/api/v1/admin/tokens/{token_id}", tags=["admin"], responses=ERRORS)
-    def revoke(admin: Admin, token_id: int) -> TokenInfo:
+    def revoke(
+        admin: Admin, token_id: Annotated[int, FastAPIPath(ge=1, le=2**31 - 1)]
+    ) -> TokenInfo:
         with session_scope(url) as session:
             revoked = revoke_token(session, token_id)
         if revoked is None:

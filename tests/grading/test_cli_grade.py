@@ -78,11 +78,24 @@ def test_a_folder_and_a_zip_are_graded_like_the_file(tmp_path: Path) -> None:
         (["grade", "nowhere.py", "-a", "cnn-layers"], "does not exist"),
         (["grade", str(LAYERS), "-a", "no-such-assignment"], "no assignment"),
         (["grade", str(LAYERS), "-a", "cnn-layers", "--sandbox", "chroot"], "unknown sandbox"),
+        (
+            ["grade", str(LAYERS), "-a", "cnn-layers", "--gradescope", "no/such/dir/r.json"],
+            "no/such/dir is not a folder",
+        ),
+        (["grade", str(LAYERS), "-a", "cnn-layers", "--json", "/proc/r.json"], "cannot write"),
+        (["grade", str(LAYERS)], "Missing option"),
+        (["reproduce", "nowhere"], "claims.yaml"),
+        (["reproduce", str(EXAMPLES / "reproduce" / "digits-study"), "--runs", "2"], "at least 3"),
+        (["reproduce", ".", "--submit", "--runs", "5"], "run.seeds"),
+        (["assignment", "show", "nope"], "no assignment"),
+        (["init", "cnn-layers", "/proc/hw"], "cannot make"),
+        (["sandbox", "status", "--require", "chroot"], "unknown sandbox"),
+        (["admin", "token", "create", "--user", "x", "--role", "king", "--local"], "no role"),
     ],
 )
-def test_usage_errors_exit_2_or_3_with_one_line(args: list[str], words: str) -> None:
+def test_bad_input_exits_2_with_one_line(args: list[str], words: str) -> None:
     proc = dlgrader(*args)
-    assert proc.returncode in (2, 3)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
     assert words in proc.stderr
     assert "Traceback" not in proc.stderr
 
@@ -90,13 +103,37 @@ def test_usage_errors_exit_2_or_3_with_one_line(args: list[str], words: str) -> 
 def test_an_unreadable_submission_is_rejected_not_graded(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello")
     proc = dlgrader("grade", str(tmp_path), "-a", "cnn-layers")
-    assert proc.returncode == 2
+    assert proc.returncode == 4
     assert "no layers.py" in proc.stderr
     bad_zip = tmp_path / "bad.zip"
     bad_zip.write_bytes(b"PK\x03\x04 not really")
     proc = dlgrader("grade", str(bad_zip), "-a", "cnn-layers")
-    assert proc.returncode == 2
+    assert proc.returncode == 4
     assert "not a valid zip" in proc.stderr
+
+
+def test_a_graded_submission_exits_0_whatever_its_score(tmp_path: Path) -> None:
+    wrong = tmp_path / "layers.py"
+    wrong.write_text(LAYERS.read_text().replace("np.maximum(0, x)", "x"))
+    proc = dlgrader("grade", str(wrong), "-a", "cnn-layers")
+    assert proc.returncode == 0
+    assert "total: 52 / 52" not in proc.stdout
+
+
+def test_a_data_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "DLGRADER_DATA_DIR": "/proc/no-such-place"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader.cli", "admin", "token", "create", "--user", "x", "--local"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert "cannot use the data folder" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
 def test_process_sandbox_grades_too_and_warns() -> None:

@@ -1,0 +1,204 @@
+"""The service's commands against a real `dlgrader serve` (embedded: SQLite, bubblewrap), as
+a student and a TA run them from their own machines: every answer an exit code of the
+README's table, every error one line."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from grader.sandbox.bwrap import BwrapSandbox
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(BwrapSandbox.available() is not None, reason="no bubblewrap"),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+LAYERS = ROOT / "examples" / "cnn-layers" / "layers.py"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    home: Path
+    admin_token: str
+
+    def env(self, who: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            # Each its own data folder: a client must never create a database there.
+            "DLGRADER_DATA_DIR": str(self.home / f"{who}-data"),
+            "DLGRADER_CONFIG": str(self.home / f"{who}.json"),
+        }
+
+    def cli(self, who: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "grader.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.env(who),
+        )
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str], code: int, words: str) -> None:
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    assert words in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("serve")
+    port = free_port()
+    stub = Server(f"http://127.0.0.1:{port}", home, "")
+    env = {**stub.env("server"), "DLGRADER_SANDBOX": "bwrap", "DLGRADER_HIDDEN_SEED": "5"}
+    created = stub.cli("server", "admin", "token", "create", "--user", "ta", "--role", "admin")
+    one_line_error(created, 2, "not logged in")  # staff commands go through the server
+    bootstrap = ["admin", "token", "create", "--user", "ta", "--role", "admin", "--local"]
+    created = subprocess.run(
+        [sys.executable, "-m", "grader.cli", *bootstrap],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grader.cli", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{stub.url}/readyz", timeout=1)
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise
+            time.sleep(0.2)
+    try:
+        yield Server(stub.url, home, created.stdout.strip().splitlines()[-1])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def ta(server: Server) -> Server:
+    login = server.cli("ta", "login", "--server", server.url, "--token", server.admin_token)
+    assert login.returncode == 0, login.stderr
+    return server
+
+
+def test_login_errors_are_bad_input_or_unreachable(server: Server) -> None:
+    one_line_error(server.cli("x", "submissions"), 2, "not logged in")
+    one_line_error(
+        server.cli("x", "login", "--server", server.url, "--token", "dlg_wrong"), 2, "HTTP 401"
+    )
+    closed = f"http://127.0.0.1:{free_port()}"
+    one_line_error(server.cli("x", "login", "--server", closed, "--token", "t"), 3, "cannot reach")
+
+
+def test_staff_manage_tokens_and_see_stuck_work_through_the_api(ta: Server) -> None:
+    created = ta.cli("ta", "admin", "token", "create", "--user", "bob")
+    assert created.returncode == 0, created.stderr
+    bob = created.stdout.strip().splitlines()[-1]
+    assert ta.cli("bob", "login", "--server", ta.url, "--token", bob).returncode == 0
+    one_line_error(ta.cli("bob", "admin", "token", "list"), 2, "needs the admin role")
+    one_line_error(ta.cli("bob", "admin", "stuck"), 2, "needs the ta role")
+    listing = ta.cli("ta", "admin", "token", "list")
+    assert listing.returncode == 0
+    row = next(line for line in listing.stdout.splitlines() if " bob " in line)
+    token_id = row.split()[1]
+    revoked = ta.cli("ta", "admin", "token", "revoke", token_id)
+    assert revoked.returncode == 0, revoked.stderr
+    assert "revoked token" in revoked.stdout
+    one_line_error(ta.cli("bob", "submissions"), 2, "unknown or revoked token")
+    one_line_error(ta.cli("ta", "admin", "token", "revoke", "99999"), 2, "no token 99999")
+    stuck = ta.cli("ta", "admin", "stuck")
+    assert stuck.returncode == 0
+    assert "nothing stuck" in stuck.stdout
+
+
+def test_submit_a_file_and_a_folder_and_wait(ta: Server, tmp_path: Path) -> None:
+    graded = ta.cli("ta", "submit", str(LAYERS), "-a", "cnn-layers", "--wait")
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    assert "total: 52 / 52" in graded.stdout
+    folder = tmp_path / "hw2"
+    (folder / "cs231n").mkdir(parents=True)
+    (folder / "cs231n" / "layers.py").write_text(LAYERS.read_text())
+    (folder / ".git").mkdir()
+    (folder / ".git" / "config").write_text("[core]\n")
+    (folder / "notes.md").write_text("my notes\n")
+    zipped = ta.cli("ta", "submit", str(folder), "-a", "cnn-layers", "--wait")
+    assert zipped.returncode == 0, zipped.stdout + zipped.stderr
+    assert "total: 52 / 52" in zipped.stdout
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.md").write_text("nothing here\n")
+    one_line_error(ta.cli("ta", "submit", str(empty), "-a", "cnn-layers"), 2, "no layers.py")
+    archive = tmp_path / "hw.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("notes.md", "no code\n")
+    one_line_error(ta.cli("ta", "submit", str(archive), "-a", "cnn-layers"), 2, "no layers.py")
+    one_line_error(ta.cli("ta", "submit", str(LAYERS), "-a", "nope"), 2, "no assignment")
+    one_line_error(
+        ta.cli("ta", "submit", str(LAYERS), "-a", "cnn-layers", "--json", "no/dir/r.json"),
+        2,
+        "not a folder",
+    )
+
+
+def test_a_submission_that_crashes_the_import_is_graded_not_failed(
+    ta: Server, tmp_path: Path
+) -> None:
+    crash = tmp_path / "layers.py"
+    crash.write_text("import os\nos._exit(3)\n")
+    proc = ta.cli("ta", "submit", str(crash), "-a", "cnn-layers", "--wait")
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # graded: zero, its own verdict
+    assert "graded" in proc.stdout
+
+
+def test_leaderboard_comes_from_the_server(ta: Server, tmp_path: Path) -> None:
+    board = ta.cli(
+        "ta",
+        "leaderboard",
+        "digits-convnet",
+        "--phase",
+        "dev",
+        "--split",
+        "dev",
+        "--json",
+        str(tmp_path / "b.json"),
+        "--html",
+        str(tmp_path / "b.html"),
+    )
+    assert board.returncode == 0, board.stderr
+    assert '"results": []' in (tmp_path / "b.json").read_text()
+    assert "<html" in (tmp_path / "b.html").read_text()
+    assert not list(ta.home.glob("ta-data/*.sqlite3"))
+    one_line_error(
+        ta.cli("ta", "leaderboard", "nope", "--phase", "dev", "--split", "dev"), 2, "nope"
+    )
