@@ -11,7 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from submissions_schema.base import SchemaModel
 
 
 class SplitVisibility(StrEnum):
@@ -27,12 +29,12 @@ class SubmissionKind(StrEnum):
     code = "code"  # a model.py trained in the sandbox, evaluated on the hidden split
 
 
-class MetricMeta(BaseModel):
+class MetricMeta(SchemaModel):
     sort_ascending: bool = False
     description: str = ""
 
 
-class LeaderboardSchema(BaseModel):
+class LeaderboardSchema(SchemaModel):
     labels: list[str] = Field(min_length=1)
     default_order_by: str
     metadata: dict[str, MetricMeta] = Field(default_factory=dict)
@@ -52,20 +54,20 @@ class LeaderboardSchema(BaseModel):
         return label in self.metadata and self.metadata[label].sort_ascending
 
 
-class LeaderboardSpec(BaseModel):
+class LeaderboardSpec(SchemaModel):
     model_config = ConfigDict(populate_by_name=True)
 
     id: int
     schema_: LeaderboardSchema = Field(alias="schema")
 
 
-class DatasetSplit(BaseModel):
+class DatasetSplit(SchemaModel):
     id: int
     name: str
     codename: str
 
 
-class Phase(BaseModel):
+class Phase(SchemaModel):
     id: int
     name: str
     codename: str
@@ -82,7 +84,7 @@ class Phase(BaseModel):
     submission_kind: SubmissionKind = SubmissionKind.predictions
 
 
-class PhaseSplit(BaseModel):
+class PhaseSplit(SchemaModel):
     id: int
     challenge_phase_id: int
     leaderboard_id: int
@@ -93,7 +95,7 @@ class PhaseSplit(BaseModel):
     show_leaderboard_by_latest_submission: bool = False
 
 
-class Challenge(BaseModel):
+class Challenge(SchemaModel):
     name: str
     title: str
     description: str = ""
@@ -157,12 +159,12 @@ class Challenge(BaseModel):
         return next(b.schema_ for b in self.leaderboards if b.id == phase_split.leaderboard_id)
 
 
-class LeaderboardSchemaOut(BaseModel):
+class LeaderboardSchemaOut(SchemaModel):
     labels: list[str]
     default_order_by: str
 
 
-class LeaderboardEntry(BaseModel):
+class LeaderboardEntry(SchemaModel):
     """One row, with the field names of EvalAI's leaderboard API (and a rank)."""
 
     id: str
@@ -178,21 +180,21 @@ class LeaderboardEntry(BaseModel):
     rank: int | None = Field(description="1, 2, 2, 4 on ties; baselines are shown, not ranked")
 
 
-class LeaderboardPage(BaseModel):
+class LeaderboardPage(SchemaModel):
     count: int
     next: str | None = None
     previous: str | None = None
     results: list[LeaderboardEntry]
 
 
-class SplitScore(BaseModel):
+class SplitScore(SchemaModel):
     split: str
     phase_split_id: int
     metrics: dict[str, float | None]
     fingerprint: str = Field(description="sha256 of the split's data: what was evaluated")
 
 
-class ChallengeResult(BaseModel):
+class ChallengeResult(SchemaModel):
     """What evaluating one challenge submission produced (stored beside the submission)."""
 
     challenge: str
@@ -203,14 +205,14 @@ class ChallengeResult(BaseModel):
     log_tail: str = Field("", description="the end of a code submission's output")
 
 
-class ChallengeInfo(BaseModel):
+class ChallengeInfo(SchemaModel):
     name: str
     title: str
     phases: list[Phase]
     dataset_splits: list[DatasetSplit]
 
 
-class TeamInfo(BaseModel):
+class TeamInfo(SchemaModel):
     challenge: str
     name: str
     members: list[str]

@@ -6,10 +6,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from submissions_schema.base import SchemaModel
 
 
-class Strict(BaseModel):
+class Strict(SchemaModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -126,7 +128,7 @@ class DeterminismClass(StrEnum):
     failed = "failed"
 
 
-class RunRecord(BaseModel):
+class RunRecord(SchemaModel):
     variant: str
     seed: int
     exit_code: int | None
@@ -142,7 +144,7 @@ class RunRecord(BaseModel):
         return self.exit_code == 0 and not self.timed_out and bool(self.metrics)
 
 
-class Aggregate(BaseModel):
+class Aggregate(SchemaModel):
     variant: str
     metric: str
     n: int
@@ -152,7 +154,7 @@ class Aggregate(BaseModel):
     cv: float | None
 
 
-class ClaimResult(BaseModel):
+class ClaimResult(SchemaModel):
     id: str
     type: str
     metric: str
@@ -165,13 +167,13 @@ class ClaimResult(BaseModel):
     details: dict[str, float | str | None] = Field(default_factory=dict)
 
 
-class Determinism(BaseModel):
+class Determinism(SchemaModel):
     result: DeterminismClass
     max_relative_difference: float | None = None
     command: str = ""
 
 
-class ReproduceReport(BaseModel):
+class ReproduceReport(SchemaModel):
     title: str
     started_at: datetime
     finished_at: datetime

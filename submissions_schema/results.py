@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from submissions_schema.base import SchemaModel
 
 
 class TestStatus(StrEnum):
@@ -33,7 +35,7 @@ class Verdict(StrEnum):
     could_not_grade = "could_not_grade"  # our failure: never counts against the student
 
 
-class TestResult(BaseModel):
+class TestResult(SchemaModel):
     __test__ = False
     model_config = ConfigDict(frozen=True)
 
@@ -49,7 +51,7 @@ class TestResult(BaseModel):
     hint: str | None = Field(None, description="a classic backprop mistake the numbers match")
 
 
-class GradingResult(BaseModel):
+class GradingResult(SchemaModel):
     assignment: str
     assignment_version: str
     verdict: Verdict

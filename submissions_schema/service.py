@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from submissions_schema.base import SchemaModel
 from submissions_schema.challenges import ChallengeResult
 from submissions_schema.reproduce import ReproduceReport
 from submissions_schema.results import GradingResult
@@ -19,7 +20,7 @@ class Role(StrEnum):
     admin = "admin"
 
 
-class User(BaseModel):
+class User(SchemaModel):
     model_config = ConfigDict(from_attributes=True)
 
     name: str
@@ -27,7 +28,7 @@ class User(BaseModel):
     created_at: datetime
 
 
-class TokenCreated(BaseModel):
+class TokenCreated(SchemaModel):
     """Shown once: the service keeps only a hash of `token`."""
 
     user: str
@@ -35,7 +36,7 @@ class TokenCreated(BaseModel):
     token: str
 
 
-class TokenInfo(BaseModel):
+class TokenInfo(SchemaModel):
     """A token as staff list it: never the token itself."""
 
     id: int
@@ -45,7 +46,7 @@ class TokenInfo(BaseModel):
     revoked_at: datetime | None = None
 
 
-class StuckSubmission(BaseModel):
+class StuckSubmission(SchemaModel):
     """A submission that waited or ran longer than its limits (the reaper acts on these)."""
 
     id: str
@@ -53,7 +54,7 @@ class StuckSubmission(BaseModel):
     attempts: int
 
 
-class SubmissionPolicy(BaseModel):
+class SubmissionPolicy(SchemaModel):
     """When and how much a student may submit to one assignment."""
 
     due_at: datetime | None = Field(None, description="after this, submissions are late")
@@ -68,7 +69,7 @@ class SubmissionPolicy(BaseModel):
     queue: str = Field("cpu", description="cpu or gpu: which workers run it")
 
 
-class AssignmentInfo(BaseModel):
+class AssignmentInfo(SchemaModel):
     name: str
     version: str
     title: str
@@ -92,7 +93,7 @@ class SubmissionStatus(StrEnum):
 FINAL_STATUSES = {SubmissionStatus.graded, SubmissionStatus.failed, SubmissionStatus.rejected}
 
 
-class Submission(BaseModel):
+class Submission(SchemaModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: str
@@ -113,7 +114,7 @@ class Submission(BaseModel):
     updated_at: datetime
 
 
-class StatusEvent(BaseModel):
+class StatusEvent(SchemaModel):
     model_config = ConfigDict(from_attributes=True)
 
     submission_id: str
@@ -129,14 +130,14 @@ class SubmissionDetail(Submission):
     reproduce_report: ReproduceReport | None = None
 
 
-class ScoreChange(BaseModel):
+class ScoreChange(SchemaModel):
     submission_id: str
     owner: str
     before: float | None
     after: float | None
 
 
-class RegradeSummary(BaseModel):
+class RegradeSummary(SchemaModel):
     assignment: str
     requested: int
     changed: list[ScoreChange] = Field(default_factory=list)
@@ -144,7 +145,7 @@ class RegradeSummary(BaseModel):
     pending: list[str] = Field(default_factory=list, description="queued, not graded yet")
 
 
-class ApiError(BaseModel):
+class ApiError(SchemaModel):
     """Every error the API returns: a stable code and a message for a person."""
 
     code: str = Field(description="stable, e.g. 'not_found', 'limit_reached', 'upload_rejected'")
