@@ -113,14 +113,26 @@ class Settings(BaseModel):
         return self.data_dir / "blobs"
 
 
+class SettingsError(ValueError):
+    """A DLGRADER_* variable holds a value its setting cannot take; one line says which."""
+
+
 @cache
 def get_settings() -> Settings:
-    return Settings()
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = f"{ENV_PREFIX}{str(first['loc'][0]).upper()}" if first["loc"] else "a setting"
+        raise SettingsError(f"{name}: {first['msg']}") from None
 
 
 def scratch_dir() -> Path | None:
     configured = get_settings().scratch_dir
     if configured is not None:
+        configured.mkdir(parents=True, exist_ok=True)  # ours to make, like the data folder
         return configured
     shm = Path("/dev/shm")
     return shm if shm.is_dir() and os.access(shm, os.W_OK) else None

@@ -7,6 +7,7 @@ import sys
 
 from grader.cli import challenges, local, remote  # noqa: F401  (they register their commands)
 from grader.cli.common import ExitCode, app, err_console
+from grader.settings import SettingsError
 
 
 def main() -> None:
@@ -14,6 +15,15 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(ExitCode.INTERRUPTED)
+    except SettingsError as exc:
+        err_console.print(f"dlgrader: {exc}", markup=False, highlight=False)
+        sys.exit(ExitCode.BAD_INPUT)
+    except OSError as exc:  # the machine, not the input: a full disk, a folder we may not use
+        where = f" {exc.filename}" if exc.filename else ""
+        err_console.print(
+            f"dlgrader: cannot use{where}: {exc.strerror or exc}", markup=False, highlight=False
+        )
+        sys.exit(ExitCode.CANNOT_RUN)
     except Exception as exc:  # a bug of ours: one line, never a traceback, unless asked
         if os.environ.get("DLGRADER_DEBUG"):
             raise

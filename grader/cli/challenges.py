@@ -33,10 +33,14 @@ def challenge_import(
     from grader.challenges.evalai import EvalAIImportError, import_evalai_config
     from grader.challenges.specs import save_imported
 
-    if not file.exists():
-        raise fail(f"{file} does not exist", EXIT_USAGE)
+    if not file.is_file():
+        raise fail(f"{file} is not a file", EXIT_USAGE)
     try:
-        challenge = import_evalai_config(file.read_text(), name, evaluation)
+        text = file.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read {file}: {exc}", EXIT_USAGE) from None
+    try:
+        challenge = import_evalai_config(text, name, evaluation)
     except EvalAIImportError as exc:
         raise fail(f"cannot import {file}: {exc}", EXIT_USAGE) from None
     path = save_imported(challenge)

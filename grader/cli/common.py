@@ -61,7 +61,8 @@ EXIT_FAILED = ExitCode.FAILED
 
 def fail(message: str, code: int = ExitCode.INTERNAL) -> typer.Exit:
     """Print one line to stderr and return the Exit to raise."""
-    err_console.print(f"dlgrader: {message}", markup=False, highlight=False)
+    line = " ".join(message.split())  # a YAML or pydantic error's lines, joined
+    err_console.print(f"dlgrader: {line}", markup=False, highlight=False)
     return typer.Exit(code)
 
 

@@ -216,7 +216,11 @@ def schema_export(directory: Annotated[Path, typer.Argument(help="output folder"
     """Write one JSON Schema file per public model."""
     from submissions_schema.export import export_schemas
 
-    for path in export_schemas(directory):
+    try:
+        written = export_schemas(directory)
+    except OSError as exc:
+        raise fail(f"cannot write {directory}: {exc.strerror or exc}", EXIT_USAGE) from None
+    for path in written:
         console.print(f"wrote {path}")
 
 
@@ -254,27 +258,35 @@ def sandbox_status(
 ) -> None:
     """Prove each sandbox by running the real harness on a one-call job. Exit 0 when the
     required one works (by default the configured one: `auto` needs Docker or bubblewrap)."""
-    from grader.sandbox import SandboxUnavailable, select_sandbox
+    from grader.sandbox import select_sandbox
+    from grader.sandbox.base import SANDBOX_NAMES
     from grader.sandbox.probe import probe
     from grader.settings import get_settings
 
-    problems: dict[str, str | None] = {}
-    for name in ("bwrap", "docker", "process"):
-        try:
-            problems[name] = probe(select_sandbox(name))
-        except SandboxUnavailable as exc:
-            problems[name] = str(exc)
-        note = " (no isolation: only for your own code)" if name == "process" else ""
-        console.print(f"{name}: {problems[name] or 'ready' + note}", markup=False)
     wanted = require or get_settings().sandbox
-    if wanted == "auto":
-        ok = problems["docker"] is None or problems["bwrap"] is None
-    elif wanted in problems:
-        ok = problems[wanted] is None
+    if wanted not in SANDBOX_NAMES:
+        raise fail(f"unknown sandbox {wanted!r}; choose {', '.join(SANDBOX_NAMES)}", EXIT_USAGE)
+
+    def tried(name: str) -> str | None:
+        try:
+            return probe(select_sandbox(name))
+        except Exception as exc:  # whatever breaks one sandbox is that sandbox's line
+            return str(exc) or type(exc).__name__
+
+    problems = {name: tried(name) for name in ("bwrap", "docker", "process")}
+    for name, problem in problems.items():
+        note = " (no isolation: only for your own code)" if name == "process" else ""
+        console.print(f"{name}: {problem or 'ready' + note}", markup=False)
+    if wanted == "auto":  # auto grades with the one select_sandbox picks: prove that one
+        try:
+            picked = select_sandbox("auto").name
+            problem = problems[picked] and f"it picks {picked}: {problems[picked]}"
+        except Exception as exc:
+            problem = str(exc)
     else:
-        raise fail(f"unknown sandbox {wanted!r}; choose auto, bwrap, docker or process", EXIT_USAGE)
-    if not ok:
-        raise fail(f"the {wanted} sandbox cannot run the harness here", EXIT_CANNOT_RUN)
+        problem = problems[wanted]
+    if problem:
+        raise fail(f"the {wanted} sandbox cannot run the harness here: {problem}", EXIT_CANNOT_RUN)
 
 
 @app.command("reproduce")

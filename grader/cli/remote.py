@@ -166,11 +166,22 @@ def login(
     token: Annotated[str, typer.Option(help="the token course staff gave you")],
 ) -> None:
     """Check the token against the server and save both (the file is private to you)."""
+    import httpx
+
     from grader.client import CONFIG, Client, ClientConfig, save_config
 
+    try:
+        url = httpx.URL(server)
+    except httpx.InvalidURL as exc:
+        raise fail(f"--server {server!r} is not a URL: {exc}", EXIT_USAGE) from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise fail(f"--server {server!r}: give http(s)://HOST[:PORT]", EXIT_USAGE)
     config = ClientConfig(server=server, token=token)
     assignments = _call(Client(config).assignments)
-    save_config(config)
+    try:
+        save_config(config)
+    except OSError as exc:
+        raise fail(f"cannot save {CONFIG}: {exc.strerror or exc}", EXIT_USAGE) from None
     console.print(f"logged in to {server}; {len(assignments)} assignments; saved to {CONFIG}")
 
 

@@ -91,7 +91,8 @@ def main(manifest_path: str, inputs_dir: str, project_dir: str, out_dir: str) ->
     seed = str(manifest["seed"])
     python_dir = str(Path(sys.executable).parent)
     env = {
-        "PATH": f"{python_dir}:/usr/bin:/bin",
+        # /opt/bin: `python` and `python3` for the project's command (bubblewrap links them).
+        "PATH": f"/opt/bin:{python_dir}:/usr/bin:/bin",
         "HOME": "/tmp",
         "PYTHONHASHSEED": seed,
         "REPRO_SEED": seed,

@@ -82,12 +82,17 @@ class BwrapSandbox(Sandbox):
             ("--symlink", "usr/bin", "/bin"),
             ("--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"),
         ]
-        if not runtime.prefix.is_relative_to("/usr"):
-            mounts += [*_dirs_for(runtime.prefix), ("--ro-bind", *[str(runtime.prefix)] * 2)]
-        for extra in runtime.extra_files:
-            mounts += [*_dirs_for(extra), ("--ro-bind", *[str(extra)] * 2)]
-        mounts += [("--tmpfs", str(d)) for d in runtime.hidden]  # every installed package
+        for path in [*runtime.trees, *runtime.extra_files]:
+            mounts += [*_dirs_for(path), ("--ro-bind", str(path), str(path))]
+        for hidden in runtime.hidden:  # every installed package: an empty, read-only folder
+            mounts += [("--tmpfs", str(hidden)), ("--remount-ro", str(hidden))]
         mounts += [("--perms", "0755", "--dir", "/opt"), ("--perms", "0755", "--dir", "/opt/site")]
+        # `python` and `python3` for a project's command, whatever the binary is named.
+        mounts += [
+            ("--perms", "0755", "--dir", "/opt/bin"),
+            ("--symlink", str(runtime.executable), "/opt/bin/python"),
+            ("--symlink", str(runtime.executable), "/opt/bin/python3"),
+        ]
         mounts += [
             ("--ro-bind", str(p), f"/opt/site/{p.name}") for p in package_roots(job.packages)
         ]
@@ -100,6 +105,7 @@ class BwrapSandbox(Sandbox):
             ("--bind", str(job.out), "/out"),
             ("--proc", "/proc"),
             ("--dev", "/dev"),
+            ("--remount-ro", "/"),  # bwrap's root is a tmpfs: only /tmp and /out are writable
         ]
         env = [
             ("--setenv", "PATH", "/usr/bin"),

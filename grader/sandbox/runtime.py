@@ -2,13 +2,16 @@
 
 A virtualenv's `bin/python` is a link to (or a copy of) a base interpreter whose standard
 library lives under `sys.base_prefix`; pyenv, uv, pipx, conda and the system Python differ
-only in where that is. A sandbox needs the real binary, the standard library and nothing
-installed beside them: the packages a harness imports are mounted one by one
-(`package_roots`), so neither dlgrader nor anything else of this environment is visible.
+only in where that is. A sandbox mounts the real binary and the base's library folder
+(the standard library, lib-dynload, libpython, a conda env's shared libraries), and hides
+every installed-package folder inside what it mounts: virtualenvs nested in the prefix
+(pyenv-virtualenv, conda's envs/), Debian's dist-packages, this environment itself. The
+packages a harness imports are mounted one by one (`package_roots`).
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import site
 import sys
@@ -17,38 +20,75 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+ALWAYS_MOUNTED = Path("/usr")
+# Installed packages of any Python on the host, and source trees (/usr/src/app is where
+# the official python images put an application).
+HOST_PACKAGE_GLOBS = (
+    "/usr/lib/python3*/site-packages",
+    "/usr/lib/python3*/dist-packages",
+    "/usr/lib64/python3*/site-packages",
+    "/usr/local/lib/python3*/site-packages",
+    "/usr/local/lib/python3*/dist-packages",
+    "/usr/local/lib64/python3*/site-packages",
+    "/usr/src",
+    "/usr/local/src",
+)
+
 
 @dataclass(frozen=True)
 class PythonRuntime:
     executable: Path  # the binary itself, links resolved
-    prefix: Path  # the standard library, lib-dynload, libpython: mounted whole
-    extra_files: tuple[Path, ...]  # outside the prefix: a copied venv binary and its pyvenv.cfg
-    hidden: tuple[Path, ...]  # installed-package folders inside what is mounted
+    trees: tuple[Path, ...]  # library folders mounted whole (outside /usr)
+    extra_files: tuple[Path, ...]  # the binary when outside them, and a copy's pyvenv.cfg
+    hidden: tuple[Path, ...]  # installed packages inside what is mounted: empty in the box
 
 
-def _site_dirs(prefix: Path) -> set[Path]:
+def _real(path: str | Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def _library_trees(prefix: Path) -> set[Path]:
+    base = str(prefix)
+    keys = ("installed_base", "installed_platbase", "base", "platbase")
+    paths = sysconfig.get_paths(vars=dict.fromkeys(keys, base))
+    trees = {_real(paths["stdlib"]).parent, _real(paths["platstdlib"]).parent}
+    if (prefix / "lib").is_dir():  # libpython, and a conda env's shared libraries
+        trees.add(_real(prefix / "lib"))
+    return {t for t in trees if not t.is_relative_to(ALWAYS_MOUNTED)}
+
+
+def _package_dirs(prefix: Path) -> set[Path]:
     paths = sysconfig.get_paths(vars={"base": str(prefix), "platbase": str(prefix)})
-    # Debian's Python adds dist-packages folders (also under /usr/local) that only its
-    # own site.getsitepackages names.
-    return {
-        Path(paths["purelib"]),
-        Path(paths["platlib"]),
-        *map(Path, site.getsitepackages([str(prefix)])),
-    }
+    found = {Path(paths["purelib"]), Path(paths["platlib"])}
+    found |= {Path(p) for p in site.getsitepackages([str(prefix)])}
+    found |= {Path(p) for pattern in HOST_PACKAGE_GLOBS for p in glob.glob(pattern)}
+    found.add(_real(sys.prefix))  # a virtualenv nested in a mounted tree: this one
+    found.add(_real(Path(__file__).parents[2]))  # dlgrader's own source, if it is there
+    return {_real(p) for p in found}
 
 
 @cache
 def python_runtime() -> PythonRuntime:
-    executable = Path(os.path.realpath(sys.executable))
-    prefix = Path(os.path.realpath(sys.base_prefix))
+    executable = _real(sys.executable)
+    prefix = _real(sys.base_prefix)
+    trees = _library_trees(prefix)
+    mounted = [ALWAYS_MOUNTED, *trees]
     extra: list[Path] = []
-    if not executable.is_relative_to(prefix):
+    if not any(executable.is_relative_to(t) for t in mounted):
+        extra.append(executable)
         # `python -m venv --copies`: the binary sits in the venv and finds its standard
         # library through the pyvenv.cfg beside it or one folder up.
-        extra.append(executable)
         for cfg in (executable.parent / "pyvenv.cfg", executable.parent.parent / "pyvenv.cfg"):
             if cfg.is_file():
                 extra.append(cfg)
                 break
-    hidden = tuple(sorted(d for d in _site_dirs(prefix) if d.is_dir()))
-    return PythonRuntime(executable, prefix, tuple(extra), hidden)
+    needed = [executable, *trees, *extra]
+    hidden = sorted(
+        d
+        for d in _package_dirs(prefix)
+        if d.is_dir()
+        and any(d.is_relative_to(t) for t in mounted)
+        and not any(n.is_relative_to(d) for n in needed)  # never hide what must run
+    )
+    outermost = [d for d in hidden if not any(d != o and d.is_relative_to(o) for o in hidden)]
+    return PythonRuntime(executable, tuple(sorted(trees)), tuple(extra), tuple(outermost))

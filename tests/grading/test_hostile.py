@@ -140,6 +140,7 @@ def test_sys_exit_inside_a_function(tmp_path: Path) -> None:
     assert all(t.status == TestStatus.error and "SystemExit" in t.message for t in backward)
 
 
+@pytest.mark.slow  # each waits out its time limit
 @pytest.mark.parametrize(
     "body",
     [
@@ -155,6 +156,7 @@ def test_loops_and_sleeps_time_out(tmp_path: Path, body: str) -> None:
     assert TestStatus.timeout in {t.status for t in backward}
 
 
+@pytest.mark.slow  # waits out the wall limit
 def test_alarm_swallowed_by_the_student_hits_the_wall_limit(tmp_path: Path) -> None:
     body = "while True:\n        try:\n            while True: pass\n        except BaseException: pass"
     result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body), time_limit_s=6)
@@ -174,6 +176,7 @@ def test_allocating_100_gb(tmp_path: Path) -> None:
     assert "MemoryError" in backward[0].message
 
 
+@pytest.mark.slow  # waits for the process limit to hold the bomb
 def test_fork_bomb(tmp_path: Path) -> None:
     body = "import os\n    while True:\n        try: os.fork()\n        except OSError: pass"
     result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body), time_limit_s=8)

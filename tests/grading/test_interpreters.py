@@ -7,6 +7,7 @@ needed: `sys.executable` and `sys.prefix` are the venv's, as in a user's.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import sysconfig
@@ -69,20 +70,46 @@ def test_grade_and_status_in_a_venv(tmp_path: Path, copies: bool, under_tmp: boo
 
 
 def test_the_sandbox_sees_no_installed_package(tmp_path: Path) -> None:
-    """Only the harness's packages are mounted: dlgrader and the rest of site-packages are not."""
+    """Only the harness's packages are mounted: dlgrader, the rest of this environment,
+    Debian's dist-packages and a virtualenv nested in the interpreter's prefix (as
+    pyenv-virtualenv and conda make them) are empty, read-only folders, and so is / ."""
     from grader.grade import grade
     from grader.sandbox import select_sandbox
+    from grader.sandbox.runtime import python_runtime
     from grader.specs import get_assignment
 
-    probe = tmp_path / "layers.py"
-    probe.write_text(
-        "import importlib.util, sys\n"
-        "seen = [m for m in ('grader', 'reference_impl', 'pydantic', 'torch', 'yaml')\n"
-        "        if importlib.util.find_spec(m) is not None]\n"
-        "if seen:\n"
-        "    raise ImportError('visible in the sandbox: ' + ', '.join(seen))\n"
-    )
-    result = grade(probe, get_assignment("cnn-layers"), select_sandbox("bwrap"))
-    assert "visible in the sandbox" not in (result.message or ""), result.message
+    nested = Path(sys.base_prefix) / "envs" / f"dlgrader-test-{tmp_path.name}"
+    if os.access(Path(sys.base_prefix), os.W_OK):
+        make_venv(nested, copies=False)
+    python_runtime.cache_clear()  # the nested venv is new
+    try:
+        looked_at = [
+            *(p for p in sys.path if p.endswith(("site-packages", "dist-packages"))),
+            "/usr/lib/python3/dist-packages",
+            str(nested),
+            str(ROOT),
+        ]
+        probe = tmp_path / "layers.py"
+        probe.write_text(
+            "import importlib.util, os\n"
+            "seen = [m for m in ('grader', 'reference_impl', 'pydantic', 'torch', 'yaml')\n"
+            "        if importlib.util.find_spec(m) is not None]\n"
+            f"for d in {looked_at!r}:\n"
+            "    if os.path.isdir(d) and os.listdir(d):\n"
+            "        seen.append(d)\n"
+            "for d in ['/', '/opt', '/usr/lib/python3/dist-packages']:\n"
+            "    try:\n"
+            "        open(os.path.join(d, 'written'), 'w').close()\n"
+            "        seen.append('wrote ' + d)\n"
+            "    except OSError:\n"
+            "        pass\n"
+            "if seen:\n"
+            "    raise ImportError('visible in the sandbox: ' + ', '.join(seen))\n"
+        )
+        result = grade(probe, get_assignment("cnn-layers"), select_sandbox("bwrap"))
+    finally:
+        subprocess.run(["rm", "-rf", str(nested)], check=False)
+        python_runtime.cache_clear()
+    assert "visible in the sandbox" not in result.message, result.message
     assert result.tests
     assert all("is not defined" in t.message for t in result.tests[:3])

@@ -242,6 +242,7 @@ def test_responses_validate_against_the_exported_json_schemas(tmp_path: Path) ->
         jsonschema.validate(token, schemas["TokenCreated"])
 
 
+@pytest.mark.slow  # five seeded training runs
 def test_a_reproducibility_project_runs_as_a_submission(tmp_path: Path) -> None:
     import io
     import zipfile
