@@ -82,10 +82,10 @@ def serve(
     from grader.settings import get_settings
 
     settings = get_settings()
+    url = _open_database()
     mode = f"Celery on {settings.broker_url}" if settings.broker_url else "embedded workers"
     console.print(
-        f"dlgrader API on http://{host}:{port} — database "
-        f"{settings.resolved_database_url().split('@')[-1]}, {mode}",
+        f"dlgrader API on http://{host}:{port} — database {url.split('@')[-1]}, {mode}",
         highlight=False,
     )
     configure_logging(settings)
@@ -113,6 +113,7 @@ def worker(
             "`dlgrader serve` grades in-process without one",
             EXIT_USAGE,
         )
+    _open_database(migrated=False)
     if gpus:
         slots = configure_gpu_slots(gpus)
         concurrency = len(slots)
@@ -143,6 +144,7 @@ def reaper(
     from workers.reaper import reap
 
     settings = get_settings()
+    _open_database(migrated=False)
     configure_logging(settings)
     dispatcher = CeleryDispatcher()
     while True:
@@ -384,13 +386,14 @@ def token_revoke(
     console.print(f"revoked token {revoked.id} of {revoked.user}")
 
 
-@contextmanager
-def _local_database() -> Iterator[Session]:
-    """This machine's database, for the commands that bootstrap a server; one line if it
-    cannot be reached."""
+def _open_database(migrated: bool = True) -> str:
+    """This machine's database for the commands that run or bootstrap a server: migrated
+    (the API and the first token), or only reached (workers and the reaper, which start
+    beside the API and must not race its migration); one line, exit 3, when unreachable."""
+    from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
 
-    from grader.service.db import session_scope
+    from grader.service.db import engine_for
     from grader.service.migrate import migrate
     from grader.settings import get_settings
 
@@ -402,16 +405,27 @@ def _local_database() -> Iterator[Session]:
             "(DLGRADER_DATA_DIR)",
             EXIT_CANNOT_RUN,
         ) from None
-    where = url.split("@")[-1]
     try:
-        migrate(url)
-        with session_scope(url) as session:
-            yield session
+        if migrated:
+            migrate(url)
+        else:
+            with engine_for(url).connect() as connection:
+                connection.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise fail(
-            f"cannot use the database {where}: {reason} (DLGRADER_DATABASE_URL)", EXIT_CANNOT_RUN
+            f"cannot use the database {url.split('@')[-1]}: {reason} (DLGRADER_DATABASE_URL)",
+            EXIT_CANNOT_RUN,
         ) from None
+    return url
+
+
+@contextmanager
+def _local_database() -> Iterator[Session]:
+    from grader.service.db import session_scope
+
+    with session_scope(_open_database()) as session:
+        yield session
 
 
 @admin_app.command("regrade")

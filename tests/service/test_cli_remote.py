@@ -202,3 +202,22 @@ def test_leaderboard_comes_from_the_server(ta: Server, tmp_path: Path) -> None:
     one_line_error(
         ta.cli("ta", "leaderboard", "nope", "--phase", "dev", "--split", "dev"), 2, "nope"
     )
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "1"], ["reaper", "--once"], ["worker"]])
+def test_server_commands_without_their_database_say_so(command: list[str]) -> None:
+    env = {
+        **os.environ,
+        "DLGRADER_DATABASE_URL": f"postgresql+psycopg://x:y@127.0.0.1:{free_port()}/none",
+        "DLGRADER_BROKER_URL": "redis://127.0.0.1:1/0",
+    }
+    if command[0] == "serve":
+        env.pop("DLGRADER_BROKER_URL")
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader.cli", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    one_line_error(proc, 3, "cannot use the database")
