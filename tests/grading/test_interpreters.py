@@ -37,32 +37,21 @@ def test_grade_and_status_in_a_venv(tmp_path: Path, copies: bool, under_tmp: boo
     where = base / f"dlgrader-venv-{tmp_path.name}"
     try:
         python = make_venv(where, copies)
-        status = subprocess.run(
-            [python, "-m", "grader.cli", "sandbox", "status", "--require", "bwrap"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=tmp_path,
-        )
+
+        def dlgrader(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [python, "-m", "grader.cli", *args],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                cwd=tmp_path,
+            )
+
+        status = dlgrader("sandbox", "status", "--require", "bwrap")
         assert status.returncode == 0, status.stdout + status.stderr
         assert "bwrap: ready" in status.stdout
-        graded = subprocess.run(
-            [
-                python,
-                "-m",
-                "grader.cli",
-                "grade",
-                EXAMPLES / "cnn-layers" / "layers.py",
-                "-a",
-                "cnn-layers",
-                "--sandbox",
-                "bwrap",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=tmp_path,
-        )
+        layers = str(EXAMPLES / "cnn-layers" / "layers.py")
+        graded = dlgrader("grade", layers, "-a", "cnn-layers", "--sandbox", "bwrap")
         assert graded.returncode == 0, graded.stdout + graded.stderr
         assert "total: 52 / 52" in graded.stdout
     finally:
