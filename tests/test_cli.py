@@ -37,3 +37,38 @@ def test_unknown_device_is_a_clear_error() -> None:
     proc = dlgrader("reference", "check", "--device", "tpu")
     assert proc.returncode == 3
     assert "Traceback" not in proc.stderr
+
+
+def test_final_statuses_and_claim_verdicts_map_to_the_exit_code_table() -> None:
+    from datetime import UTC, datetime
+
+    from grader.cli.common import ExitCode
+    from grader.cli.local import reproduce_exit_code
+    from grader.cli.remote import final_exit_code
+    from submissions_schema import SubmissionStatus
+    from submissions_schema.reproduce import ClaimResult, ClaimVerdict, ReproduceReport
+
+    assert final_exit_code(SubmissionStatus.graded) == ExitCode.OK
+    assert final_exit_code(SubmissionStatus.failed) == ExitCode.CANNOT_RUN
+    assert final_exit_code(SubmissionStatus.rejected) == ExitCode.FAILED
+
+    def report(*verdicts: ClaimVerdict) -> ReproduceReport:
+        now = datetime.now(UTC)
+        claims = [
+            ClaimResult(id=f"C{i}", type="absolute", metric="m", verdict=v, reason="")
+            for i, v in enumerate(verdicts)
+        ]
+        return ReproduceReport(
+            title="t",
+            started_at=now,
+            finished_at=now,
+            code_sha256="0",
+            sandbox="bwrap",
+            claims=claims,
+        )
+
+    assert reproduce_exit_code(report(ClaimVerdict.reproduced)) == ExitCode.OK
+    assert reproduce_exit_code(report(ClaimVerdict.reproduced, ClaimVerdict.inconclusive)) == 4
+    assert reproduce_exit_code(report(ClaimVerdict.not_reproduced)) == ExitCode.FAILED
+    every_run_failed = report(ClaimVerdict.failed_to_run, ClaimVerdict.failed_to_run)
+    assert reproduce_exit_code(every_run_failed) == ExitCode.CANNOT_RUN
