@@ -83,7 +83,7 @@ def test_cli_submissions_graded_by_two_celery_workers(stack: Stack, tmp_path: Pa
     as_json = stack.cli("result", first["submission_id"], "--json")
     assert json.loads(as_json.stdout)["verdict"] == "graded"
     missing = stack.cli("status", "no-such-id")
-    assert missing.returncode == 1
+    assert missing.returncode == 2  # the server says 404: bad input (README, Exit codes)
     assert missing.stderr.strip().count("\n") == 0  # one line, no traceback
     assert "not_found" in missing.stderr
     stack.login("tina", "ta")
