@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 from grader.cases import EPS, Case
 from grader.hints import Context, find_hint
 from grader.specs import GraphFunction, Kind
+from grader.untrusted_fs import load_npy, read_bytes
 from reference_impl.gradcheck import rel_error, worst_index
 from reference_impl.graph import is_topological_order
 from submissions_schema import TestResult, TestStatus
@@ -27,42 +27,34 @@ MAX_ARRAY_BYTES = 64 << 20
 MAX_STATUS_BYTES = 4 << 20
 
 
+class UnreadableOutput(ValueError):
+    """The output folder holds something the harness never writes where its status file
+    should be (a link, a FIFO, a folder, too many bytes): the submission's doing."""
+
+
 def read_status(out: Path) -> dict[str, dict[str, Any]]:
     path = out / "status.jsonl"
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return {}
-    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_STATUS_BYTES:
-        return {}
+    data = read_bytes(path, MAX_STATUS_BYTES)
+    if data is None and os.path.lexists(path):
+        raise UnreadableOutput("status.jsonl was replaced by something that is not the file")
     statuses: dict[str, dict[str, Any]] = {}
-    with open(path, "rb") as f:
-        for line in f:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
-                statuses.setdefault(entry["id"], entry)  # the harness's line comes first
+    for line in (data or b"").splitlines():
+        try:
+            entry = json.loads(line)
+        except (ValueError, RecursionError):  # RecursionError: [[[[...]]]] nested 10^5 deep
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+            statuses.setdefault(entry["id"], entry)  # the harness's line comes first
+    if data is not None and "__start__" not in statuses:
+        # The harness writes its start line before anything else runs: without it, the
+        # file was overwritten. (No file at all: the harness never started, ours.)
+        raise UnreadableOutput("status.jsonl was overwritten")
     return statuses
 
 
 def load_output(out: Path, key: str) -> np.ndarray | None:
-    """A regular, size-checked, pickle-free .npy, or None."""
-    path = out / f"{key}.npy"
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ARRAY_BYTES:
-            return None
-        try:
-            array = np.load(f, allow_pickle=False)
-        except (ValueError, OSError, EOFError):
-            return None
-    return array if isinstance(array, np.ndarray) else None
+    """A regular, size-checked, pickle-free numeric .npy, or None."""
+    return load_npy(out / f"{key}.npy", MAX_ARRAY_BYTES)
 
 
 @dataclass

@@ -10,10 +10,11 @@ import zipfile
 from pathlib import Path
 
 from grader.cases import REFERENCE_VERSION, build_cases, write_job
-from grader.compare import judge_case, read_status
+from grader.compare import UnreadableOutput, judge_case, read_status
 from grader.sandbox import JobDirs, Sandbox, SandboxLimits, SandboxRun
 from grader.settings import scratch_dir
 from grader.specs import Assignment
+from grader.untrusted_fs import remove_tree
 from submissions_schema import GradingResult, Verdict
 
 MAX_SUBMISSION_BYTES = 10 << 20
@@ -106,7 +107,17 @@ def grade(
             limit_address_space=assignment.limit_address_space,
         )
         run = sandbox.run(job, limits)
-        statuses = read_status(job.out)
+        try:
+            statuses = read_status(job.out)
+        except UnreadableOutput as exc:  # the submission's doing: its verdict, counted
+            message = f"your code damaged the grader's output folder: {exc}"
+            return base.model_copy(
+                update={
+                    "message": message,
+                    "execution_time_s": run.wall_s,
+                    "tests": _all_failed(cases, job.out, message),
+                }
+            )
         imported = statuses.get("__import__")
         if imported is None and "__start__" in statuses:
             message = f"importing your module ended the run: {_crash_reason(run)}"
@@ -146,7 +157,7 @@ def grade(
             }
         )
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        remove_tree(root)
 
 
 def _all_failed(cases: list, out: Path, message: str) -> list:  # type: ignore[type-arg]

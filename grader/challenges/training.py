@@ -18,6 +18,7 @@ from grader.challenges.evaluate import SubmissionUnreadable, phase_splits_of
 from grader.compare import load_output
 from grader.sandbox import JobDirs, Sandbox, SandboxLimits
 from grader.settings import scratch_dir
+from grader.untrusted_fs import remove_tree
 from submissions_schema.challenges import Challenge, ChallengeResult, SplitScore, SubmissionKind
 
 TRAINING_SEED = 1234
@@ -118,4 +119,4 @@ def train_and_score(
             log_tail=tail,
         )
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        remove_tree(root)

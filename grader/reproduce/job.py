@@ -6,21 +6,26 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import stat
-import subprocess
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from grader.reproduce.stats import RULES, judge_absolute, judge_comparison, judge_threshold, summary
 from grader.sandbox import JobDirs, Sandbox, SandboxLimits
 from grader.settings import scratch_dir
+from grader.untrusted_fs import (
+    UnreadableTree,
+    copy_tree,
+    open_regular,
+    read_text,
+    remove_tree,
+    walk_files,
+)
+from grader.untrusted_yaml import MAX_YAML_BYTES, UntrustedYAMLError, load_yaml
 from submissions_schema.reproduce import (
     AbsoluteClaim,
     Aggregate,
@@ -47,9 +52,12 @@ def load_claims(project: Path) -> ClaimsFile:
     path = project / CLAIMS_FILE
     if not path.is_file():
         raise ClaimsError(f"{project} has no {CLAIMS_FILE}")
+    text = read_text(path, MAX_YAML_BYTES)
+    if text is None:
+        raise ClaimsError(f"{CLAIMS_FILE} is not a readable UTF-8 file of at most 256 KB")
     try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
+        document = load_yaml(text)
+    except UntrustedYAMLError as exc:
         raise ClaimsError(f"{CLAIMS_FILE} is not valid YAML: {exc}") from None
     try:
         return ClaimsFile.model_validate(document)
@@ -61,52 +69,72 @@ def load_claims(project: Path) -> ClaimsFile:
 
 
 def sha256_path(path: Path) -> str:
-    """A file's sha256; a folder's is that of its files' relative paths and hashes, sorted."""
-    if path.is_file():
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
+    """A file's sha256; a folder's is that of its files' relative paths and hashes, sorted
+    (regular files only, .git left out, read through the untrusted-tree walker)."""
+    if path.is_symlink():
+        return hashlib.sha256(b"symlink").hexdigest()
+    if not path.is_dir():
+        return _sha256_file(path)
     h = hashlib.sha256()
-    for child in sorted(p for p in path.rglob("*") if p.is_file() and ".git" not in p.parts):
-        h.update(f"{child.relative_to(path)}\0{sha256_path(child)}\n".encode())
+    try:
+        entries = sorted(
+            (e for e in walk_files(path) if ".git" not in e.relative.parts),
+            key=lambda e: e.relative.as_posix(),
+        )
+    except UnreadableTree as exc:
+        raise ClaimsError(f"{path.name}: {exc}") from None
+    for entry in entries:
+        h.update(f"{entry.relative.as_posix()}\0{_sha256_file(entry.path)}\n".encode())
+    return h.hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    fd = open_regular(path, MAX_PROJECT_BYTES)
+    if fd is None:  # a FIFO, a device, a link or too large: its name is all we hash
+        return hashlib.sha256(b"not a regular file").hexdigest()
+    with os.fdopen(fd, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
     return h.hexdigest()
 
 
 def git_state(project: Path) -> tuple[str | None, bool | None]:
-    if not (project / ".git").exists():
+    """The checked-out commit, read from .git's own files: git is never run on a project
+    (its config can run commands: core.fsmonitor, hooks). Whether the tree is dirty
+    cannot be known without running git, so it is reported as unknown (None)."""
+    git = project / ".git"
+    head = read_text(git / "HEAD", 4096)
+    if head is None:
         return None, None
-    try:
-        commit = (
-            subprocess.run(
-                ["git", "-C", str(project), "rev-parse", "HEAD"],
-                capture_output=True,
-                text=True,
-                timeout=30,
-            ).stdout.strip()
-            or None
-        )
-        dirty = bool(
-            subprocess.run(
-                ["git", "-C", str(project), "status", "--porcelain"],
-                capture_output=True,
-                text=True,
-                timeout=30,
-            ).stdout.strip()
-        )
-    except (OSError, subprocess.TimeoutExpired):
+    head = head.strip()
+    if not head.startswith("ref: "):
+        return (head if _is_sha(head) else None), None
+    ref = head[5:].strip()
+    if not ref.startswith("refs/") or ".." in ref.split("/"):
         return None, None
-    return commit, dirty
+    loose = read_text(git / ref, 4096)
+    if loose is not None and _is_sha(loose.strip()):
+        return loose.strip(), None
+    packed = read_text(git / "packed-refs", 4 << 20) or ""
+    for line in packed.splitlines():
+        sha, _, name = line.partition(" ")
+        if name.strip() == ref and _is_sha(sha):
+            return sha, None
+    return None, None
+
+
+def _is_sha(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
 
 
 def _read_json(path: Path, cap: int = 1 << 20) -> dict[str, Any] | None:
+    text = read_text(path, cap)
+    if text is None:
+        return None
     try:
-        st = os.lstat(path)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > cap:
-            return None
-        value = json.loads(path.read_text())
-    except (OSError, ValueError, UnicodeDecodeError):
+        value = json.loads(text)
+    except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 
@@ -148,14 +176,7 @@ class ReproduceJob:
             job = JobDirs.create(
                 root, label, entry="repro_runner.py", packages=tuple(spec.packages)
             )
-            shutil.copytree(
-                self.project,
-                job.submission,
-                dirs_exist_ok=True,
-                ignore=shutil.ignore_patterns(".git", "__pycache__"),
-            )
-            for path in [job.submission, *job.submission.rglob("*")]:
-                path.chmod(0o755 if path.is_dir() else 0o644)
+            copy_tree(self.project, job.submission, skip=frozenset({".git", "__pycache__"}))
             formatted = command.replace("{seed}", str(seed)).replace(
                 "{args}", spec.variants[variant]
             )
@@ -198,7 +219,7 @@ class ReproduceJob:
                 nondeterministic_ops=list(record.get("nondeterministic_ops", []))[:50],
             )
         finally:
-            shutil.rmtree(root, ignore_errors=True)
+            remove_tree(root)
 
     def determinism(self) -> Determinism:
         spec = self.claims.run

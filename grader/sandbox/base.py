@@ -19,6 +19,8 @@ from typing import IO, ClassVar
 
 from pydantic import BaseModel, Field
 
+from grader.untrusted_fs import tree_bytes
+
 HARNESS_DIR = Path(__file__).resolve().parent.parent / "harness"
 HARNESS_FILES = (
     "runner.py",
@@ -122,16 +124,6 @@ def _read_capped(stream: IO[bytes], cap: int, into: list[bytes]) -> None:
     # Keep draining past the cap so a student printing forever never blocks on a full pipe.
 
 
-def folder_bytes(root: Path) -> int:
-    """Bytes of the regular files under root, links not followed."""
-    total = 0
-    for folder, _, files in os.walk(root):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(folder, name)).st_size
-    return total
-
-
 def rlimits(limits: SandboxLimits, nproc: bool) -> Callable[[], None]:
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
@@ -185,7 +177,7 @@ def run_limited(
             if time.monotonic() >= deadline:
                 timed_out = True
                 break
-            if watch is not None and folder_bytes(watch) > limits.out_dir_bytes:
+            if watch is not None and tree_bytes(watch) > limits.out_dir_bytes:
                 exceeded = True
                 break
             with contextlib.suppress(subprocess.TimeoutExpired):

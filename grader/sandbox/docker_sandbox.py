@@ -25,9 +25,9 @@ from grader.sandbox.base import (
     SandboxFailed,
     SandboxLimits,
     SandboxRun,
-    folder_bytes,
 )
 from grader.sandbox.image import DEFAULT_IMAGE, image_problem
+from grader.untrusted_fs import tree_bytes
 
 DOCKER_SOCKET = "/var/run/docker.sock"
 
@@ -168,7 +168,7 @@ class DockerSandbox(Sandbox):
             if time.monotonic() >= deadline:
                 timed_out = True
                 break
-            if folder_bytes(job.out) > limits.out_dir_bytes:
+            if tree_bytes(job.out) > limits.out_dir_bytes:
                 exceeded = True
                 break
             time.sleep(0.05)

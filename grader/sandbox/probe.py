@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from grader.sandbox.base import JobDirs, Sandbox, SandboxLimits, SandboxRun
 from grader.settings import scratch_dir
+from grader.untrusted_fs import remove_tree
 
 PROBE_SOURCE = "def double(x):\n    return 2 * x\n"
 PROBE_LIMITS = SandboxLimits(wall_s=60.0, cpu_s=30)
@@ -72,4 +72,4 @@ def probe(box: Sandbox) -> str | None:
             return "the harness answered wrong: double([0, 1, 2]) gave something else"
         return None
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        remove_tree(root)

@@ -23,6 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader.challenges.page import render_leaderboard
@@ -257,8 +258,8 @@ def create_app(
             raise ServiceError(413, "upload_too_large", "the request is too large")
         spec = assignment(assignment_name)
         data = await file.read(spec.policy.max_upload_bytes + 1)
-        submission, created = service.submit(
-            user.id, spec, file.filename or "upload", data, idempotency_key
+        submission, created = await run_in_threadpool(
+            service.submit, user.id, spec, file.filename or "upload", data, idempotency_key
         )
         return JSONResponse(submission.model_dump(mode="json"), status_code=201 if created else 200)
 
@@ -381,8 +382,9 @@ def create_app(
         if length and length.isdigit() and int(length) > (60 << 20):
             raise ServiceError(413, "upload_too_large", "the request is too large")
         data = await file.read((50 << 20) + 1)
-        submission, created = service.submit_project(
-            user.id, file.filename or "project.zip", data, idempotency_key
+        # Off the event loop: unpacking and parsing must never stall /healthz for others.
+        submission, created = await run_in_threadpool(
+            service.submit_project, user.id, file.filename or "project.zip", data, idempotency_key
         )
         return JSONResponse(submission.model_dump(mode="json"), status_code=201 if created else 200)
 
@@ -440,7 +442,8 @@ def create_app(
         if length and length.isdigit() and int(length) > settings.max_request_bytes:
             raise ServiceError(413, "upload_too_large", "the request is too large")
         data = await file.read((2 << 20) + 1)
-        submission, created = challenge_service.submit(
+        submission, created = await run_in_threadpool(
+            challenge_service.submit,
             user,
             name,
             phase,

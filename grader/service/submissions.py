@@ -225,19 +225,23 @@ class SubmissionService:
     ) -> tuple[Submission, bool]:
         """A reproducibility project (a zip with claims.yaml): checked, stored, queued to a
         GPU worker when its claims ask for a GPU."""
-        import yaml
         from pydantic import ValidationError
 
+        from grader.untrusted_yaml import UntrustedYAMLError, load_yaml
         from submissions_schema.reproduce import ClaimsFile
 
         if not file_name.lower().endswith(".zip"):
             raise ServiceError(422, "wrong_file_type", "send the project as a .zip")
         try:
-            claims = ClaimsFile.model_validate(yaml.safe_load(check_project_zip(data)))
+            text = check_project_zip(data).decode("utf-8")
+            claims = ClaimsFile.model_validate(load_yaml(text))
         except UploadRejected as exc:
             raise ServiceError(422, exc.code, str(exc)) from None
-        except (yaml.YAMLError, ValidationError) as exc:
-            raise ServiceError(422, "bad_claims", f"claims.yaml: {exc}") from None
+        except UnicodeDecodeError:
+            raise ServiceError(422, "bad_claims", "claims.yaml is not UTF-8 text") from None
+        except (UntrustedYAMLError, ValidationError) as exc:
+            message = " ".join(f"claims.yaml: {exc}".split())
+            raise ServiceError(422, "bad_claims", message) from None
         with session_scope(self.url) as session:
             if idempotency_key:
                 existing = by_idempotency_key(session, user_id, idempotency_key)

@@ -109,11 +109,13 @@ def check_project_zip(data: bytes) -> bytes:
 
 
 def extract_zip(data: bytes, dest: Path) -> Path:
-    """Unpack a zip that check_zip accepted, checking every path again; returns the project
-    folder (the one holding claims.yaml)."""
+    """Unpack a zip that check_zip accepted, checking every path again and leaving out
+    version-control folders; returns the project folder (the one holding claims.yaml)."""
     check_zip(data, module=None)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         for info in zf.infolist():
+            if {".git", ".hg", ".svn"} & set(PurePosixPath(info.filename).parts):
+                continue  # version-control metadata: tools would execute its config
             target = (dest / info.filename).resolve()
             if not target.is_relative_to(dest.resolve()):
                 raise UploadRejected("zip_path_traversal", f"{info.filename} leaves the project")

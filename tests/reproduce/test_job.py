@@ -146,3 +146,42 @@ def test_cli_writes_every_report_and_the_page_reads_in_chromium(tmp_path: Path) 
     )
     assert bad.returncode == 2
     assert "has no claims.yaml" in bad.stderr
+
+
+def test_a_hostile_project_tree_is_read_never_executed(tmp_path: Path) -> None:
+    """git is never run on a project (core.fsmonitor ran as root before); links, FIFOs
+    and .git stay out of the sandbox; the commit is read from .git's own files."""
+    marker = tmp_path / "fsmonitor-ran"
+    proj = project(tmp_path / "p", SEEDED, CLAIMS)
+    git = proj / ".git"
+    (git / "refs" / "heads").mkdir(parents=True)
+    (git / "HEAD").write_text("ref: refs/heads/main\n")
+    (git / "refs" / "heads" / "main").write_text("a" * 40 + "\n")
+    (git / "config").write_text(f"[core]\n\tfsmonitor = touch {marker}\n")
+    (git / "hooks").mkdir()
+    os.mkfifo(proj / "fifo")
+    (proj / "passwd").symlink_to("/etc/passwd")
+    (proj / "train.py").write_text(
+        SEEDED
+        + "\nimport os\n"
+        + "assert not os.path.exists('passwd') and not os.path.exists('.git'), 'leaked'\n"
+    )
+    report = ReproduceJob(proj, select_sandbox("bwrap")).execute()
+    assert not marker.exists()
+    assert report.git_commit == "a" * 40
+    assert report.git_dirty is None  # unknowable without running git
+    assert report.claims[0].verdict == ClaimVerdict.reproduced, report.claims[0].reason
+
+
+def test_claims_with_yaml_aliases_are_refused_at_once(tmp_path: Path) -> None:
+    import time
+
+    from grader.reproduce.job import ClaimsError, load_claims
+
+    levels = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    levels += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    proj = project(tmp_path / "bomb", SEEDED, "\n".join(levels) + "\n" + CLAIMS)
+    start = time.monotonic()
+    with pytest.raises(ClaimsError, match="aliases"):
+        load_claims(proj)
+    assert time.monotonic() - start < 1

@@ -366,3 +366,19 @@ def test_staff_list_and_revoke_tokens_and_see_stuck_submissions(tmp_path: Path) 
         assert missing.json()["code"] == "unknown_token"
         assert s.client.get("/api/v1/admin/stuck", headers=s.headers("tina")).json() == []
         assert s.client.get("/api/v1/admin/stuck", headers=s.headers("bob")).status_code == 403
+
+
+def test_a_project_with_yaml_aliases_is_refused_at_once(tmp_path: Path) -> None:
+    import time
+
+    levels = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    levels += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    bomb = zip_bytes({"claims.yaml": "\n".join(levels).encode(), "train.py": b"print(1)\n"})
+    with embedded_service(tmp_path) as s:
+        start = time.monotonic()
+        response = s.client.post(
+            "/api/v1/projects", headers=s.headers("alice"), files={"file": ("p.zip", bomb)}
+        )
+        assert time.monotonic() - start < 2
+        assert response.status_code == 422
+        assert "aliases" in response.json()["message"]
