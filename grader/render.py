@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from grader.specs import Assignment
 from grader.starter import student_functions
@@ -30,7 +31,7 @@ def print_result(console: Console, result: GradingResult) -> None:
         note = t.hint or t.message.split("\n")[0]
         table.add_row(
             escape(t.name),
-            f"[{STATUS_COLOURS[t.status.value]}]{t.status.value}[/]",
+            Text(t.status.value, STATUS_COLOURS[t.status.value]),
             f"{t.score:.2f}/{t.max_score:.2f}",
             "" if t.worst_error is None else f"{t.worst_error:.1e}",
             escape(("hint: " if t.hint else "") + note[:200]),
@@ -43,11 +44,12 @@ def print_result(console: Console, result: GradingResult) -> None:
 
 def print_assignment(console: Console, assignment: Assignment) -> None:
     console.print(
-        f"[bold]{escape(assignment.title)}[/bold] ({assignment.name} {assignment.version})"
+        f"[bold]{escape(assignment.title)}[/bold] ({assignment.name} {assignment.version})",
+        markup=True,
     )
     if assignment.description:
         console.print(assignment.description.strip(), markup=False, highlight=False)
-    console.print(f"Write [bold]{assignment.module}.py[/bold] with:")
+    console.print(f"Write [bold]{assignment.module}.py[/bold] with:", markup=True)
     table = Table()
     for col in ("function", "points", "cases (hidden)", "what it does"):
         table.add_column(col, overflow="fold")

@@ -72,3 +72,18 @@ def test_final_statuses_and_claim_verdicts_map_to_the_exit_code_table() -> None:
     assert reproduce_exit_code(report(ClaimVerdict.not_reproduced)) == ExitCode.FAILED
     every_run_failed = report(ClaimVerdict.failed_to_run, ClaimVerdict.failed_to_run)
     assert reproduce_exit_code(every_run_failed) == ExitCode.CANNOT_RUN
+
+
+def test_names_from_students_print_as_they_are() -> None:
+    """A method or team name like "[/oops]" is text, not rich markup (which raised)."""
+    from rich.console import Console
+
+    from grader.cli import common
+
+    table = common.new_table()
+    table.add_column("method")
+    common.add_plain_row(table, "[/oops] [bold]x")
+    out = Console(record=True, width=80)
+    out.print(table)
+    common.console.print("[/oops]")  # the shared consoles read no markup either
+    assert "[/oops] [bold]x" in out.export_text()

@@ -13,6 +13,7 @@ import typer
 from grader.cli.common import (
     EXIT_CANNOT_RUN,
     EXIT_USAGE,
+    add_plain_row,
     app,
     challenge_app,
     check_output,
@@ -62,7 +63,8 @@ def list_challenges() -> None:
     for col in ("name", "title", "phases", "splits"):
         table.add_column(col)
     for c in all_challenges().values():
-        table.add_row(
+        add_plain_row(
+            table,
             c.name,
             c.title,
             ", ".join(p.codename for p in c.phases),
@@ -103,7 +105,8 @@ def leaderboard(
         team = e.submission__participant_team__team_name + (
             " (baseline)" if e.submission__is_baseline else ""
         )
-        table.add_row(
+        add_plain_row(
+            table,
             "" if e.rank is None else str(e.rank),
             team,
             e.submission__method_name,

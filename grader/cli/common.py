@@ -39,8 +39,10 @@ token_app = typer.Typer(help="Bearer tokens.", no_args_is_help=True, rich_markup
 admin_app.add_typer(token_app, name="token")
 
 # Logs and CI have no terminal: give tables room instead of folding them into 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 120)
-err_console = Console(stderr=True, soft_wrap=True)  # one line, however long
+# markup=False: what we print holds names, reasons and messages from students and hosts;
+# the few styled words of our own are Text objects.
+console = Console(width=None if sys.stdout.isatty() else 120, markup=False)
+err_console = Console(stderr=True, soft_wrap=True, markup=False)  # one line, however long
 
 
 class ExitCode(IntEnum):
@@ -85,3 +87,11 @@ def new_table(*args: Any, **kwargs: Any) -> Table:
     from rich.table import Table
 
     return Table(*args, **kwargs)
+
+
+def add_plain_row(table: Table, *cells: str) -> None:
+    """A row of text shown as it is: names and reasons come from students and hosts, and
+    rich would read "[/oops]" in a method name as markup (and crash on it)."""
+    from rich.text import Text
+
+    table.add_row(*(Text(cell) for cell in cells))

@@ -14,6 +14,7 @@ from grader.cli.common import (
     EXIT_FAILED,
     EXIT_USAGE,
     ExitCode,
+    add_plain_row,
     app,
     assignment_app,
     check_output,
@@ -46,13 +47,15 @@ def reference_check(
 ) -> None:
     """Run the parity suite: NumPy against torch float64, and every backward against
     centred differences and the directional check. Exits 4 on any disagreement."""
+    from rich.text import Text
+
     from reference_impl.parity import DIRECTIONAL_TOLERANCE, NUMERIC_TOLERANCE, iter_parity_suite
     from reference_impl.torch_ref import TorchReference
 
     try:
         ref = TorchReference(device)
     except (RuntimeError, ValueError) as exc:
-        err_console.print(f"[red]dlgrader: cannot run the torch path on {device!r}: {exc}[/red]")
+        err_console.print(f"dlgrader: cannot run the torch path on {device!r}: {exc}", style="red")
         raise typer.Exit(EXIT_CANNOT_RUN) from None
     torch = ref.torch
     where = torch.cuda.get_device_name(ref.device) if ref.device.type == "cuda" else "CPU"
@@ -68,11 +71,12 @@ def reference_check(
     with console.status("checking…"):
         for r in iter_parity_suite(device, seed):
             failed += not r.passed
-            status = "[green]ok[/green]" if r.passed else "[red]FAIL[/red] " + "; ".join(r.failures)
+            failures = "; ".join(r.failures)
+            status = Text("ok", "green") if r.passed else Text(f"FAIL {failures}", "red")
             if r.note:
                 if r.note not in notes:
                     notes.append(r.note)
-                status += f" [{notes.index(r.note) + 1}]"
+                status.append(f" [{notes.index(r.note) + 1}]")
             table.add_row(
                 r.op,
                 _fmt(r.forward_error),
@@ -90,9 +94,9 @@ def reference_check(
         f"directional ≤ {DIRECTIONAL_TOLERANCE:g}"
     )
     if failed:
-        console.print(f"[red]{failed} of {table.row_count} checks FAILED[/red]")
+        console.print(f"{failed} of {table.row_count} checks FAILED", style="red")
         raise typer.Exit(EXIT_FAILED)
-    console.print(f"[green]all {table.row_count} checks agree[/green]")
+    console.print(f"all {table.row_count} checks agree", style="green")
 
 
 @app.command("assignments")
@@ -104,7 +108,7 @@ def list_assignments() -> None:
     for col in ("name", "version", "title", "file", "points"):
         table.add_column(col)
     for a in shipped_assignments().values():
-        table.add_row(a.name, a.version, a.title, f"{a.module}.py", f"{a.max_score:g}")
+        add_plain_row(table, a.name, a.version, a.title, f"{a.module}.py", f"{a.max_score:g}")
     console.print(table)
 
 
@@ -192,7 +196,7 @@ def grade_command(
     spec = _assignment(assignment)
     box = _sandbox(sandbox)
     if box.name == "process":
-        err_console.print("[yellow]warning: the process sandbox runs your code unisolated[/yellow]")
+        err_console.print("warning: the process sandbox runs your code unisolated", style="yellow")
     try:
         result = grade(path, spec, box, public_seed=seed)
     except SandboxFailed as exc:
@@ -347,7 +351,7 @@ def reproduce(
     for col in ("claim", "verdict", "reason"):
         table.add_column(col, overflow="fold")
     for c in report.claims:
-        table.add_row(c.id, c.verdict.value, c.reason)
+        add_plain_row(table, c.id, c.verdict.value, c.reason)
     console.print(table)
     d = report.determinism
     console.print(f"determinism: {d.result.value if d else 'n/a'}")

@@ -16,6 +16,7 @@ from grader.cli.common import (
     EXIT_CANNOT_RUN,
     EXIT_USAGE,
     ExitCode,
+    add_plain_row,
     admin_app,
     app,
     check_output,
@@ -310,8 +311,14 @@ def submissions(
         table.add_column(col)
     for s in rows:
         score = "" if s.score is None else f"{s.score:g}/{s.max_score:g}"
-        table.add_row(
-            s.id, s.owner, s.assignment, f"{s.created_at:%Y-%m-%d %H:%M}", s.status.value, score
+        add_plain_row(
+            table,
+            s.id,
+            s.owner,
+            s.assignment,
+            f"{s.created_at:%Y-%m-%d %H:%M}",
+            s.status.value,
+            score,
         )
     console.print(table)
 
@@ -373,7 +380,9 @@ def token_list(
         table.add_column(col)
     for t in rows:
         revoked = "" if t.revoked_at is None else f"{t.revoked_at:%Y-%m-%d %H:%M}"
-        table.add_row(str(t.id), t.user, t.role.value, f"{t.created_at:%Y-%m-%d %H:%M}", revoked)
+        add_plain_row(
+            table, str(t.id), t.user, t.role.value, f"{t.created_at:%Y-%m-%d %H:%M}", revoked
+        )
     console.print(table)
 
 
@@ -451,7 +460,9 @@ def regrade(
     for col in ("submission", "owner", "before", "after"):
         table.add_column(col)
     for change in summary.changed:
-        table.add_row(change.submission_id, change.owner, f"{change.before}", f"{change.after}")
+        add_plain_row(
+            table, change.submission_id, change.owner, f"{change.before}", f"{change.after}"
+        )
     if summary.changed:
         console.print(table)
 
