@@ -88,6 +88,22 @@ class Settings(BaseModel):
         "json", description="service logs: one JSON object per line, or plain text"
     )
     log_level: str = Field("INFO", description="root log level of the API, workers and reaper")
+    allowed_packages: list[str] = Field(
+        default_factory=lambda: [
+            "numpy",
+            "scipy",
+            "scikit-learn",
+            "pandas",
+            "matplotlib",
+            "pillow",
+            "torch",
+            "torchvision",
+            "tqdm",
+            "pyyaml",
+        ],
+        description="distributions a reproducibility project may ask the sandbox to mount "
+        "(claims.yaml run.packages), with what they require; JSON list",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from grader.reproduce.stats import RULES, judge_absolute, judge_comparison, judge_threshold, summary
 from grader.sandbox import JobDirs, Sandbox, SandboxLimits
-from grader.settings import scratch_dir
+from grader.settings import get_settings, scratch_dir
 from grader.untrusted_fs import (
     UnreadableTree,
     copy_tree,
@@ -139,6 +139,21 @@ def _read_json(path: Path, cap: int = 1 << 20) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def check_packages(claims: ClaimsFile, allowed: list[str]) -> None:
+    """run.packages must be on the host's list: a name there is mounted into the sandbox
+    (dlgrader's own distribution would expose the grader)."""
+
+    def key(name: str) -> str:
+        return name.lower().replace("_", "-")
+
+    refused = [p for p in claims.run.packages if key(p) not in {key(a) for a in allowed}]
+    if refused:
+        raise ClaimsError(
+            f"run.packages: {', '.join(refused)} not allowed here; this server allows "
+            f"{', '.join(allowed)} (DLGRADER_ALLOWED_PACKAGES)"
+        )
+
+
 class ReproduceJob:
     def __init__(
         self,
@@ -150,6 +165,7 @@ class ReproduceJob:
         self.project = project.resolve()
         self.sandbox = sandbox
         self.claims = load_claims(self.project)
+        check_packages(self.claims, get_settings().allowed_packages)
         seeds = self.claims.run.seeds
         self.seeds = seeds[: max(3, runs)] if runs else seeds
         if runs and runs > len(seeds):

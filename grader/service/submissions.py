@@ -227,6 +227,8 @@ class SubmissionService:
         GPU worker when its claims ask for a GPU."""
         from pydantic import ValidationError
 
+        from grader.reproduce.job import ClaimsError, check_packages
+        from grader.settings import get_settings
         from grader.untrusted_yaml import UntrustedYAMLError, load_yaml
         from submissions_schema.reproduce import ClaimsFile
 
@@ -242,6 +244,10 @@ class SubmissionService:
         except (UntrustedYAMLError, ValidationError) as exc:
             message = " ".join(f"claims.yaml: {exc}".split())
             raise ServiceError(422, "bad_claims", message) from None
+        try:
+            check_packages(claims, get_settings().allowed_packages)
+        except ClaimsError as exc:
+            raise ServiceError(422, "package_not_allowed", str(exc)) from None
         with session_scope(self.url) as session:
             if idempotency_key:
                 existing = by_idempotency_key(session, user_id, idempotency_key)

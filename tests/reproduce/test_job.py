@@ -185,3 +185,14 @@ def test_claims_with_yaml_aliases_are_refused_at_once(tmp_path: Path) -> None:
     with pytest.raises(ClaimsError, match="aliases"):
         load_claims(proj)
     assert time.monotonic() - start < 1
+
+
+def test_run_packages_must_be_on_the_hosts_list(tmp_path: Path) -> None:
+    """Naming dlgrader (or anything the host did not allow) mounted the grader itself."""
+    from grader.reproduce.job import ClaimsError
+
+    for asked in ("dlgrader", "pydantic"):
+        claims = CLAIMS.replace("packages: [numpy]", f"packages: [numpy, {asked}]")
+        proj = project(tmp_path / asked, SEEDED, claims)
+        with pytest.raises(ClaimsError, match=f"{asked} not allowed here"):
+            ReproduceJob(proj, select_sandbox("bwrap"))

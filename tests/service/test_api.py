@@ -382,3 +382,17 @@ def test_a_project_with_yaml_aliases_is_refused_at_once(tmp_path: Path) -> None:
         assert time.monotonic() - start < 2
         assert response.status_code == 422
         assert "aliases" in response.json()["message"]
+
+
+def test_a_project_asking_for_a_package_off_the_list_is_refused(tmp_path: Path) -> None:
+    claims = (
+        b'run: {cmd: "python t.py --seed {seed} --out {out}", packages: [numpy, dlgrader]}\n'
+        b"claims: [{id: C1, type: threshold, metric: score, min: 0.0}]\n"
+    )
+    project = zip_bytes({"claims.yaml": claims, "t.py": b"print(1)\n"})
+    with embedded_service(tmp_path) as s:
+        response = s.client.post(
+            "/api/v1/projects", headers=s.headers("alice"), files={"file": ("p.zip", project)}
+        )
+        assert response.status_code == 422
+        assert response.json()["code"] == "package_not_allowed"
