@@ -134,7 +134,7 @@ def read_text(path: Path, max_bytes: int) -> str | None:
 
 
 def load_npy(path: Path, max_bytes: int) -> np.ndarray | None:
-    """A plain numeric .npy: the header is read and checked (version, dtype, shape, and
+    """A plain numeric or string .npy: the header is read and checked (version, dtype, shape, and
     that the data the header claims is exactly what the file holds) before any array is
     allocated; no pickles, no object or structured dtypes."""
     data = read_bytes(path, max_bytes)
@@ -153,7 +153,7 @@ def load_npy(path: Path, max_bytes: int) -> np.ndarray | None:
             return None
     except (ValueError, OSError, EOFError, SyntaxError, TypeError):
         return None
-    if dtype.kind not in "biufc" or dtype.hasobject or dtype.fields is not None:
+    if dtype.kind not in "biufcUS" or dtype.hasobject or dtype.fields is not None:
         return None
     count = 1
     for n in shape:

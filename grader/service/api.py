@@ -35,6 +35,7 @@ from grader.service.accounts import (
     revoke_token,
     user_for_token,
 )
+from grader.service.body_guard import BodyGuard
 from grader.service.challenges import ChallengeService
 from grader.service.db import SubmissionRow, UserRow, engine_for, session_scope
 from grader.service.metrics import metrics_registry, render_metrics
@@ -42,6 +43,7 @@ from grader.service.migrate import migrate
 from grader.service.queue import Dispatcher, InProcessDispatcher, dispatcher_from_settings
 from grader.service.storage import BlobStore, StorageFull
 from grader.service.submissions import ServiceError, SubmissionService
+from grader.service.uploads import MAX_PROJECT_BYTES
 from grader.settings import Settings
 from grader.specs import Assignment, shipped_assignments
 from submissions_schema import (
@@ -136,6 +138,18 @@ def create_app(
         description="Autograder for deep-learning courses.",
     )
     bearer = HTTPBearer(auto_error=False)
+
+    def token_is_valid(token: str) -> bool:
+        with session_scope(url) as session:
+            return user_for_token(session, token) is not None
+
+    # Token and size are checked from the headers before any body is read (body_guard.py).
+    app.add_middleware(
+        BodyGuard,
+        token_is_valid=token_is_valid,
+        default_cap=settings.max_request_bytes,
+        caps={"/api/v1/projects": MAX_PROJECT_BYTES + (1 << 20)},
+    )
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
@@ -247,15 +261,11 @@ def create_app(
 
     @app.post("/api/v1/submissions", tags=["submissions"], status_code=201, responses=ERRORS)
     async def submit(
-        request: Request,
         user: User,
         file: Annotated[UploadFile, File(description="the module, or a .zip holding it")],
         assignment_name: Annotated[str, Form(alias="assignment")],
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> JSONResponse:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_request_bytes:
-            raise ServiceError(413, "upload_too_large", "the request is too large")
         spec = assignment(assignment_name)
         data = await file.read(spec.policy.max_upload_bytes + 1)
         submission, created = await run_in_threadpool(
@@ -373,15 +383,11 @@ def create_app(
 
     @app.post("/api/v1/projects", tags=["reproduce"], status_code=201, responses=ERRORS)
     async def submit_project(
-        request: Request,
         user: User,
         file: Annotated[UploadFile, File(description="the project as a .zip with claims.yaml")],
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> JSONResponse:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > (60 << 20):
-            raise ServiceError(413, "upload_too_large", "the request is too large")
-        data = await file.read((50 << 20) + 1)
+        data = await file.read(MAX_PROJECT_BYTES + 1)
         # Off the event loop: unpacking and parsing must never stall /healthz for others.
         submission, created = await run_in_threadpool(
             service.submit_project, user.id, file.filename or "project.zip", data, idempotency_key
@@ -429,7 +435,6 @@ def create_app(
         responses=ERRORS,
     )
     async def challenge_submit(
-        request: Request,
         user: User,
         name: str,
         file: Annotated[UploadFile, File(description="predictions (.csv, .json) or model.py")],
@@ -438,9 +443,6 @@ def create_app(
         is_public: Annotated[bool, Form()] = True,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> JSONResponse:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_request_bytes:
-            raise ServiceError(413, "upload_too_large", "the request is too large")
         data = await file.read((2 << 20) + 1)
         submission, created = await run_in_threadpool(
             challenge_service.submit,

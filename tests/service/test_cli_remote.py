@@ -221,3 +221,38 @@ def test_server_commands_without_their_database_say_so(command: list[str]) -> No
         env=env,
     )
     one_line_error(proc, 3, "cannot use the database")
+
+
+def raw_post(url: str, headers: str, body: bytes = b"") -> str:
+    """A POST over a plain socket, so the test decides how much body is ever sent."""
+    import select
+
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(f"POST /api/v1/submissions HTTP/1.1\r\nHost: {host}\r\n{headers}\r\n".encode())
+        for start in range(0, len(body), 1 << 16):  # stop sending once the server answers
+            if select.select([s], [], [], 0)[0]:
+                break
+            try:
+                s.sendall(body[start : start + (1 << 16)])
+            except OSError:
+                break
+        return s.recv(4096).decode("latin-1")
+
+
+def test_no_body_is_read_before_the_token_and_the_size_are_checked(ta: Server) -> None:
+    gigabyte = "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 1073741824\r\n"
+    answer = raw_post(ta.url, gigabyte)  # headers only: the answer comes without a body
+    assert answer.startswith("HTTP/1.1 401"), answer
+    answer = raw_post(ta.url, gigabyte + "Authorization: Bearer dlg_not-a-token\r\n")
+    assert answer.startswith("HTTP/1.1 401"), answer
+    answer = raw_post(ta.url, gigabyte + f"Authorization: Bearer {ta.admin_token}\r\n")
+    assert answer.startswith("HTTP/1.1 413"), answer
+    chunked = (
+        "Content-Type: multipart/form-data; boundary=x\r\nTransfer-Encoding: chunked\r\n"
+        f"Authorization: Bearer {ta.admin_token}\r\n"
+    )
+    chunk = b"x" * (1 << 20)
+    body = b"".join(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n" for _ in range(20))
+    answer = raw_post(ta.url, chunked, body)  # 20 MB, past the 16 MB cap, with no length
+    assert answer.startswith("HTTP/1.1 413"), answer
