@@ -287,7 +287,7 @@ def create_app(
         with session_scope(url) as session:
             row = service.visible_row(session, user, submission_id)
             spec = assignments.get(row.assignment)
-        return service.detail(user, submission_id, spec)
+        return challenge_service.redact(service.detail(user, submission_id, spec), user)
 
     @app.get("/api/v1/submissions/{submission_id}/result", tags=["submissions"], responses=ERRORS)
     def get_result(user: User, submission_id: str) -> GradingResult:

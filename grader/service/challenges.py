@@ -33,11 +33,12 @@ from grader.service.submissions import (
     by_idempotency_key,
     to_model,
 )
-from submissions_schema import Role, Submission, SubmissionStatus
+from submissions_schema import Role, Submission, SubmissionDetail, SubmissionStatus
 from submissions_schema.challenges import (
     Challenge,
     LeaderboardEntry,
     Phase,
+    SplitScore,
     SplitVisibility,
     TeamInfo,
 )
@@ -63,6 +64,32 @@ class ChallengeService:
     def challenges(self) -> dict[str, Challenge]:
         """The given ones, or whatever is shipped and imported now (an import needs no restart)."""
         return self._fixed if self._fixed is not None else all_challenges()
+
+    def redact(self, detail: SubmissionDetail, viewer: UserRow) -> SubmissionDetail:
+        """A submission as its owner may see it: scores on host-only splits, and on any
+        split of a phase whose leaderboard is private, wait for the phase's end."""
+        result = detail.challenge_result
+        if result is None or has_role(viewer, Role.ta):
+            return detail
+        challenge = self.challenges.get(result.challenge)
+        phases = challenge.phases if challenge is not None else []
+        phase = next((p for p in phases if p.codename == result.phase), None)
+        kept: list[SplitScore] = []
+        if challenge is not None and phase is not None:
+            ended = phase.end_date is not None and utcnow() > as_utc(phase.end_date)
+            splits = {ps.id: ps for ps in challenge.phase_splits}
+            kept = [
+                score
+                for score in result.scores
+                if ended
+                or (
+                    phase.leaderboard_public
+                    and score.phase_split_id in splits
+                    and splits[score.phase_split_id].visibility != SplitVisibility.host
+                )
+            ]
+        redacted = result.model_copy(update={"scores": kept})
+        return detail.model_copy(update={"challenge_result": redacted})
 
     def challenge(self, name: str) -> Challenge:
         if name not in self.challenges:

@@ -285,3 +285,15 @@ def test_leaderboard_page_is_served(service: Service) -> None:
     assert page.headers["content-type"].startswith("text/html")
     assert "x&lt;y" in page.text
     assert "bees" in page.text
+
+
+def test_host_only_scores_stay_hidden_from_their_owner_until_the_phase_ends(
+    service: Service,
+) -> None:
+    s = service
+    mine = submit(s, "bob", "test", predictions("test", 0.9)).json()
+    assert s.wait("tina", mine["id"])["status"] == "graded"
+    owner = s.client.get(f"/api/v1/submissions/{mine['id']}", headers=s.headers("bob")).json()
+    assert owner["challenge_result"]["scores"] == []
+    host = s.client.get(f"/api/v1/submissions/{mine['id']}", headers=s.headers("tina")).json()
+    assert [score["split"] for score in host["challenge_result"]["scores"]] == ["test"]
