@@ -11,5 +11,9 @@ COPY workers workers
 COPY submissions_schema submissions_schema
 COPY deploy deploy
 RUN pip install --no-cache-dir ".[service]"
+# The API runs unprivileged; workers and the reaper ask for root in docker-compose.yml.
+RUN useradd --system --uid 10001 --home-dir /var/lib/dlgrader dlgrader \
+    && mkdir -p /var/lib/dlgrader/data && chown -R dlgrader: /var/lib/dlgrader
+USER dlgrader
 EXPOSE 8000
 CMD ["dlgrader", "serve", "--host", "0.0.0.0", "--port", "8000"]

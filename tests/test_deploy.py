@@ -14,14 +14,34 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def compose(*args: str, profiles: str | None = None) -> subprocess.CompletedProcess[str]:
+SECRETS = {"POSTGRES_PASSWORD": "pg-secret", "REDIS_PASSWORD": "redis-secret"}
+SECRETS["DLGRADER_HIDDEN_SEED"] = "98765"
+
+
+def env_file(tmp: Path, secrets: dict[str, str]) -> Path:
+    """.env.example with the secrets a TA fills in."""
+    lines = []
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        name = line.split("=", 1)[0]
+        lines.append(f"{name}={secrets[name]}" if name in secrets else line)
+    path = tmp / ".env"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def compose(
+    *args: str, profiles: str | None = None, secrets: dict[str, str] = SECRETS
+) -> subprocess.CompletedProcess[str]:
     binary = shutil.which("docker-compose")
     if binary is None:
         if os.environ.get("CI"):
             pytest.fail("docker-compose is not installed (scripts/services installs it)")
         pytest.skip("docker-compose is not installed")
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="dlgrader-compose-"))
     return subprocess.run(
-        [binary, "--env-file", ".env.example", "-f", "docker-compose.yml", *args],
+        [binary, "--env-file", str(env_file(tmp, secrets)), "-f", "docker-compose.yml", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -68,3 +88,23 @@ def test_gpu_workers_and_tools_are_behind_profiles() -> None:
     assert services["sandbox-image"]["profiles"] == ["build"]
     assert services["flower"]["profiles"] == ["monitoring"]
     assert "profiles" not in services["worker-cpu"]
+
+
+def test_compose_refuses_to_start_without_its_secrets() -> None:
+    """.env.example holds no usable password or hidden seed: each must be set."""
+    for missing in SECRETS:
+        proc = compose("config", "-q", secrets={k: v for k, v in SECRETS.items() if k != missing})
+        assert proc.returncode != 0
+        assert f"set {missing} in .env" in proc.stderr
+
+
+def test_redis_wants_its_password_and_the_api_runs_unprivileged() -> None:
+    config = yaml.safe_load(compose("--profile", "gpu", "config").stdout)
+    services = config["services"]
+    assert "redis-secret" in services["redis"]["command"]
+    assert services["api"]["environment"]["DLGRADER_BROKER_URL"].startswith(
+        "redis://:redis-secret@"
+    )
+    assert "user" not in services["api"]  # the image's unprivileged user
+    assert "USER dlgrader" in (ROOT / "deploy" / "service.Dockerfile").read_text()
+    assert {services[n].get("user") for n in ("worker-cpu", "worker-gpu", "reaper")} == {"root"}
