@@ -21,6 +21,7 @@ from grader.sandbox.base import (
     SANDBOX_UID,
     JobDirs,
     Sandbox,
+    SandboxFailed,
     SandboxLimits,
     SandboxRun,
     package_roots,
@@ -29,6 +30,7 @@ from grader.sandbox.base import (
     which,
 )
 from grader.sandbox.runtime import python_runtime
+from grader.sandbox.uids import NoFreeUid, leased_uid
 
 
 def _dirs_for(path: Path) -> list[tuple[str, ...]]:
@@ -56,7 +58,7 @@ class BwrapSandbox(Sandbox):
             return f"bwrap cannot create namespaces here: {probe.stderr.strip()}"
         return None
 
-    def argv(self, job: JobDirs, limits: SandboxLimits) -> list[str]:
+    def argv(self, job: JobDirs, limits: SandboxLimits, uid: int = SANDBOX_UID) -> list[str]:
         as_root = os.geteuid() == 0
         runtime = python_runtime()
         isolation = [
@@ -124,8 +126,8 @@ class BwrapSandbox(Sandbox):
         if as_root:
             args += [
                 "setpriv",
-                f"--reuid={SANDBOX_UID}",
-                f"--regid={SANDBOX_UID}",
+                f"--reuid={uid}",
+                f"--regid={uid}",
                 "--clear-groups",
                 "--inh-caps=-all",
                 "--bounding-set=-all",
@@ -153,8 +155,18 @@ class BwrapSandbox(Sandbox):
         ]
 
     def run(self, job: JobDirs, limits: SandboxLimits) -> SandboxRun:
+        if os.geteuid() != 0:  # the user namespace maps the caller: no uid to choose
+            return self._run(job, limits, self.argv(job, limits))
+        try:
+            with leased_uid() as uid:
+                os.chown(job.out, uid, uid)  # the job's own uid writes out/ and only out/
+                return self._run(job, limits, self.argv(job, limits, uid))
+        except NoFreeUid as exc:  # ours, not the student's: retried, never counted
+            raise SandboxFailed(str(exc)) from exc
+
+    def _run(self, job: JobDirs, limits: SandboxLimits, argv: list[str]) -> SandboxRun:
         return run_limited(
-            self.argv(job, limits),
+            argv,
             limits,
             self.name,
             env={"PATH": "/usr/bin:/bin"},

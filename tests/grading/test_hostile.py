@@ -4,6 +4,7 @@ verdict, the grader keeps running, and nothing outside the sandbox changes."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -423,3 +424,40 @@ def test_environment_holds_no_secrets(tmp_path: Path, monkeypatch: pytest.Monkey
     backward = [t for t in result.tests if t.function == "relu_backward"]
     assert "RuntimeError" in backward[0].message
     assert secret not in result.model_dump_json()
+
+
+@pytest.mark.slow  # two bombs held for their whole time limit
+def test_two_fork_bombs_do_not_starve_a_third_job(tmp_path: Path) -> None:
+    """Each bubblewrap job runs as a uid of its own (a Docker job in a container of its
+    own): RLIMIT_NPROC, counted per uid, was one pool for every job beside the bombs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = (  # children that hold their process slots; a parent no alarm stops
+        "import os, signal, time\n"
+        "    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])\n"
+        "    while True:\n"
+        "        try:\n"
+        "            if os.fork() == 0:\n"
+        "                time.sleep(60)\n"
+        "        except OSError:\n"
+        "            time.sleep(0.05)"
+    )
+    bomb = GOOD.replace("return dout * (cache > 0)", body)
+    dirs = [tmp_path / name for name in ("bomb1", "bomb2", "good")]
+    for d in dirs:
+        d.mkdir()
+    with ThreadPoolExecutor(3) as pool:
+        bombs = [pool.submit(run, d, bomb, 12.0) for d in dirs[:2]]
+        time.sleep(2)  # the bombs have forked to their limits
+        # Correct code that starts a thread, as torch and BLAS do: a task of its uid.
+        threaded = GOOD.replace(
+            "return np.maximum(0, x), x",
+            "from concurrent.futures import ThreadPoolExecutor\n"
+            "    with ThreadPoolExecutor(1) as pool:\n"
+            "        return pool.submit(np.maximum, 0, x).result(), x",
+        )
+        good = run(dirs[2], threaded)
+        for b in bombs:
+            b.result()
+    assert good.verdict == Verdict.graded
+    assert good.score == good.max_score, [t.message for t in good.tests if t.score < t.max_score]
