@@ -4,9 +4,7 @@ evaluated on the hidden split on the trusted side (the sandbox never sees its la
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,25 +16,41 @@ from grader.challenges.evaluate import SubmissionUnreadable, phase_splits_of
 from grader.compare import load_output
 from grader.sandbox import JobDirs, Sandbox, SandboxLimits
 from grader.settings import scratch_dir
-from grader.untrusted_fs import remove_tree
+from grader.untrusted_fs import UnreadableTree, load_npy, read_text, remove_tree, walk_files
 from submissions_schema.challenges import Challenge, ChallengeResult, SplitScore, SubmissionKind
 
 TRAINING_SEED = 1234
 
 
+MAX_WEIGHT_FILES = 4096
+MAX_WEIGHTS_BYTES = 512 << 20
+
+
 def _read_meta(out: Path) -> dict[str, Any] | None:
-    path = out / "meta.json"
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    if not stat.S_ISREG(st.st_mode) or st.st_size > 64 << 10:
+    text = read_text(out / "meta.json", 64 << 10)
+    if text is None:
         return None
     try:
-        meta = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError):
+        meta = json.loads(text)
+    except (ValueError, RecursionError):
         return None
     return meta if isinstance(meta, dict) else None
+
+
+def count_parameters(weights: Path) -> float | None:
+    """Trainable parameters, counted in the weights the harness saved (headers checked
+    by the untrusted reader); None when there are none to count."""
+    total = 0
+    try:
+        files = list(walk_files(weights, max_depth=1, max_entries=MAX_WEIGHT_FILES))
+    except UnreadableTree:
+        return None
+    for entry in files:
+        array = load_npy(entry.path, MAX_WEIGHTS_BYTES)
+        if array is None:
+            return None
+        total += array.size
+    return float(total) if files else None
 
 
 def train_and_score(
@@ -89,6 +103,7 @@ def train_and_score(
             raise SubmissionUnreadable(
                 f"your model failed: {meta.get('type', '')}: {str(meta.get('message', ''))[:500]}"
             )
+        params = count_parameters(job.out / "weights")
         scores = []
         for split, ps_id in targets:
             predicted = load_output(job.out, f"pred_{split}")
@@ -96,11 +111,10 @@ def train_and_score(
             if predicted is None or predicted.shape != (n,) or predicted.dtype.kind not in "iu":
                 raise SubmissionUnreadable(f"no usable predictions for the {split} split")
             metrics = digits.score(split, predicted.astype(np.int64))
-            metrics["params"] = (
-                float(meta["params"]) if isinstance(meta.get("params"), int) else None
-            )
-            t = meta.get("train_time_s")
-            metrics["train_time_s"] = float(t) if isinstance(t, (int, float)) else None
+            # Both from trusted code, never from meta.json (the model can rewrite it):
+            # parameters counted in the saved weights, time measured around the sandbox.
+            metrics["params"] = params
+            metrics["train_time_s"] = round(run.wall_s, 3)
             scores.append(
                 SplitScore(
                     split=split,

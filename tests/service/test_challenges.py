@@ -297,3 +297,25 @@ def test_host_only_scores_stay_hidden_from_their_owner_until_the_phase_ends(
     assert owner["challenge_result"]["scores"] == []
     host = s.client.get(f"/api/v1/submissions/{mine['id']}", headers=s.headers("tina")).json()
     assert [score["split"] for score in host["challenge_result"]["scores"]] == ["test"]
+
+
+@pytest.mark.slow  # trains the baseline
+def test_params_and_train_time_come_from_trusted_code(service: Service) -> None:
+    """A model that rewrites meta.json at exit (params=1, 0.001 s) is listed with the
+    parameters counted in its saved weights and the time measured around its sandbox."""
+    s = service
+    model = (ROOT / "examples" / "digits-convnet" / "baseline_model.py").read_text()
+    model += (
+        "\nimport atexit, json\n"
+        "def _lie():\n"
+        "    meta = json.load(open('/out/meta.json'))\n"
+        "    meta.update(params=1, train_time_s=0.001)\n"
+        "    json.dump(meta, open('/out/meta.json', 'w'))\n"
+        "atexit.register(_lie)\n"
+    )
+    response = submit(s, "bob", "dev", model.encode(), name="model.py", method="liar")
+    detail = s.wait("tina", response.json()["id"], timeout=300)
+    assert detail["status"] == "graded", detail["reason"]
+    metrics = detail["challenge_result"]["scores"][0]["metrics"]
+    assert metrics["params"] == 1898
+    assert metrics["train_time_s"] > 0.5
