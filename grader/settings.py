@@ -88,6 +88,12 @@ class Settings(BaseModel):
         "json", description="service logs: one JSON object per line, or plain text"
     )
     log_level: str = Field("INFO", description="root log level of the API, workers and reaper")
+    job_cgroups: Literal["if_available", "required"] = Field(
+        "if_available",
+        description="a cgroup per bubblewrap job (memory of all its processes, their "
+        "number): 'required' refuses to grade where one cannot be made (not root, no "
+        "cgroup controllers); a grading server should require it",
+    )
     allowed_packages: list[str] = Field(
         default_factory=lambda: [
             "numpy",

@@ -14,8 +14,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
+from grader.sandbox import cgroups
 from grader.sandbox.base import (
     HARNESS_DIR,
     SANDBOX_UID,
@@ -31,6 +33,7 @@ from grader.sandbox.base import (
 )
 from grader.sandbox.runtime import python_runtime
 from grader.sandbox.uids import NoFreeUid, leased_uid
+from grader.settings import get_settings
 
 
 def _dirs_for(path: Path) -> list[tuple[str, ...]]:
@@ -56,6 +59,13 @@ class BwrapSandbox(Sandbox):
         )
         if probe.returncode != 0:
             return f"bwrap cannot create namespaces here: {probe.stderr.strip()}"
+        if get_settings().job_cgroups == "required":
+            problem = cgroups.unavailable() if os.geteuid() == 0 else "not root"
+            if problem is not None:
+                return (
+                    f"DLGRADER_JOB_CGROUPS=required, but {problem}: each job's memory and "
+                    "processes would be bounded per process only"
+                )
         return None
 
     def argv(self, job: JobDirs, limits: SandboxLimits, uid: int = SANDBOX_UID) -> list[str]:
@@ -165,11 +175,41 @@ class BwrapSandbox(Sandbox):
             raise SandboxFailed(str(exc)) from exc
 
     def _run(self, job: JobDirs, limits: SandboxLimits, argv: list[str]) -> SandboxRun:
-        return run_limited(
-            argv,
-            limits,
-            self.name,
-            env={"PATH": "/usr/bin:/bin"},
-            preexec=rlimits(limits, nproc=os.geteuid() == 0),
-            watch=job.out,
+        apply_rlimits = rlimits(limits, nproc=os.geteuid() == 0)
+        if os.geteuid() != 0 or cgroups.unavailable() is not None:
+            return run_limited(
+                argv,
+                limits,
+                self.name,
+                env={"PATH": "/usr/bin:/bin"},
+                preexec=apply_rlimits,
+                watch=job.out,
+            )
+        # The job's cgroup bounds all its processes together: memory (swap included), and
+        # their number, on top of each process's own rlimits.
+        group = cgroups.JobCgroup(
+            job.label or uuid.uuid4().hex, limits.memory_bytes, limits.max_processes
         )
+        try:
+            group.create()
+        except OSError as exc:
+            raise SandboxFailed(f"could not create the job's cgroup: {exc}") from exc
+
+        def preexec() -> None:
+            group.enter()
+            apply_rlimits()
+
+        try:
+            run = run_limited(
+                argv,
+                limits,
+                self.name,
+                env={"PATH": "/usr/bin:/bin"},
+                preexec=preexec,
+                watch=job.out,
+            )
+            if group.oom_killed():
+                run = run.model_copy(update={"oom_killed": True})
+            return run
+        finally:
+            group.remove()

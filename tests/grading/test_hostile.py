@@ -461,3 +461,28 @@ def test_two_fork_bombs_do_not_starve_a_third_job(tmp_path: Path) -> None:
             b.result()
     assert good.verdict == Verdict.graded
     assert good.score == good.max_score, [t.message for t in good.tests if t.score < t.max_score]
+
+
+@pytest.mark.slow  # four processes fill 4.8 GB between them
+def test_memory_is_bounded_per_job_not_per_process(tmp_path: Path) -> None:
+    """Four 1.2 GB processes each stay under RLIMIT_AS (2 GB): only the job's cgroup
+    (bubblewrap) or container (Docker) bounds their sum."""
+    body = (
+        "import subprocess, sys\n"
+        "    hog = \"x = b'x' * (1200 << 20); import time; time.sleep(3)\"\n"
+        "    procs = [subprocess.Popen([sys.executable, '-c', hog]) for _ in range(4)]\n"
+        "    if any(p.wait() for p in procs):\n"
+        "        raise MemoryError('a child was killed')\n"
+        "    return dout * (cache > 0)"
+    )
+    spec = small_assignment(60)
+    relu = spec.problems[0].model_copy(update={"time_limit_s": 20.0})  # time for the hogs
+    path = tmp_path / "layers.py"
+    path.write_text(GOOD.replace("return dout * (cache > 0)", body))
+    spec = spec.model_copy(update={"problems": [relu]})
+    result = grade(path, spec, select_sandbox(SANDBOX[0]), secret_seed=1)
+    assert result.verdict == Verdict.graded
+    backward = [t for t in result.tests if t.function == "relu_backward"]
+    assert backward
+    assert all(t.score == 0 for t in backward), [t.message for t in backward]
+    assert any("memory" in t.message or "killed" in t.message for t in backward)
