@@ -280,6 +280,8 @@ def sandbox_status(
     problems = {name: tried(name) for name in ("bwrap", "docker", "process")}
     for name, problem in problems.items():
         note = " (no isolation: only for your own code)" if name == "process" else ""
+        if name == "bwrap" and problem is None:
+            note = f" ({_bwrap_containment()})"
         console.print(f"{name}: {problem or 'ready' + note}", markup=False)
     if wanted == "auto":  # auto grades with the one select_sandbox picks: prove that one
         try:
@@ -291,6 +293,17 @@ def sandbox_status(
         problem = problems[wanted]
     if problem:
         raise fail(f"the {wanted} sandbox cannot run the harness here: {problem}", EXIT_CANNOT_RUN)
+
+
+def _bwrap_containment() -> str:
+    import os
+
+    from grader.sandbox import cgroups
+
+    if os.geteuid() != 0:
+        return "as this user: a user namespace, limits per process; no per-job cgroup"
+    problem = cgroups.unavailable()
+    return "a uid and a cgroup per job" if problem is None else f"a uid per job; {problem}"
 
 
 @app.command("reproduce")
