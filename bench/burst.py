@@ -31,7 +31,7 @@ import httpx
 import redis
 from sqlalchemy import func, select
 
-from grader.cases import build_cases, write_job
+from grader.cases import JobAliases, build_cases, write_job
 from grader.harness.runner import Harness
 from grader.sandbox import JobDirs
 from grader.service.accounts import create_token
@@ -76,7 +76,7 @@ def student_compute_s(repeats: int = 20) -> float:
         with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
             job = JobDirs.create(Path(tmp))
             (job.submission / SOLUTION.name).write_text(SOLUTION.read_text())
-            write_job(cases, spec.module, job.inputs, job.manifest)
+            write_job(cases, spec.module, job.inputs, job.manifest, JobAliases.draw(cases))
             manifest = json.loads(job.manifest.read_text())
             sys.modules.pop(spec.module, None)
             start = time.perf_counter()

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader.cases import CASE_CACHE, build_cases, write_job
+from grader.cases import CASE_CACHE, JobAliases, build_cases, write_job
 from grader.grade import grade
 from grader.harness.runner import Harness
 from grader.sandbox import JobDirs, select_sandbox
@@ -52,7 +52,7 @@ def plain_calls(seconds: list[float]) -> None:
     with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
         job = JobDirs.create(Path(tmp))
         (job.submission / "layers.py").write_text(SOLUTION.read_text())
-        write_job(cases, spec.module, job.inputs, job.manifest)
+        write_job(cases, spec.module, job.inputs, job.manifest, JobAliases.draw(cases))
         import json
 
         manifest = json.loads(job.manifest.read_text())

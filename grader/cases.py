@@ -441,10 +441,54 @@ class CaseCache:
 CASE_CACHE = CaseCache(get_settings().case_cache_size)
 
 
-def write_job(cases: list[Case], module: str, inputs_dir: Path, manifest: Path) -> None:
-    """The harness's inputs as one uncompressed .npz (one file: cheap to write and mount)."""
-    arrays = {name: array for case in cases for name, array in case.inputs.items()}
+@dataclass(frozen=True)
+class JobAliases:
+    """Opaque names for one job's cases: inside the sandbox a hidden case's calls, inputs
+    and outputs are named by a random token (and the cases come in a random order), so
+    nothing there tells a hidden case from a visible one. The trusted side maps back."""
+
+    token_of: dict[str, str]  # case tag ("relu.2") -> token
+
+    @staticmethod
+    def draw(cases: list[Case]) -> JobAliases:
+        return JobAliases({case.tag: secrets.token_hex(6) for case in cases})
+
+    def outward(self, name: str) -> str:
+        """A trusted name ("relu.2.b.0") as the sandbox knows it ("3fa9c1e07b2d.b.0")."""
+        for tag, token in self.token_of.items():
+            if name.startswith(tag + "."):
+                return token + name[len(tag) :]
+        return name
+
+    def inward(self, name: str) -> str:
+        token, dot, rest = name.partition(".")
+        tag = self._tag_of.get(token)
+        return f"{tag}{dot}{rest}" if tag is not None else name
+
+    @property
+    def _tag_of(self) -> dict[str, str]:
+        return {token: tag for tag, token in self.token_of.items()}
+
+    def call(self, value: Any) -> Any:
+        """A manifest call with every name in it made outward (literal values untouched)."""
+        if isinstance(value, str):
+            return self.outward(value)
+        if isinstance(value, list):
+            return [self.call(v) for v in value]
+        if isinstance(value, dict):
+            return {k: v if k == "value" else self.call(v) for k, v in value.items()}
+        return value
+
+
+def write_job(
+    cases: list[Case], module: str, inputs_dir: Path, manifest: Path, aliases: JobAliases
+) -> None:
+    """The harness's inputs as one uncompressed .npz (one file: cheap to write and mount),
+    and the manifest: the cases in a random order, each case's calls in its own order."""
+    arrays = {aliases.outward(name): array for case in cases for name, array in case.inputs.items()}
     with open(inputs_dir / INPUTS_FILE, "wb") as f:
         np.savez(f, allow_pickle=False, **arrays)
-    calls = [c for case in cases for c in case.calls]
+    order = list(cases)
+    secrets.SystemRandom().shuffle(order)
+    calls = [aliases.call(c) for case in order for c in case.calls]
     manifest.write_text(json.dumps({"module": module, "calls": calls}))

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.cases import EPS, Case
+from grader.cases import EPS, Case, JobAliases
 from grader.hints import Context, find_hint
 from grader.specs import GraphFunction, Kind
 from grader.untrusted_fs import load_npy, read_bytes
@@ -57,6 +57,20 @@ def load_output(out: Path, key: str) -> np.ndarray | None:
     return load_npy(out / f"{key}.npy", MAX_ARRAY_BYTES)
 
 
+@dataclass(frozen=True)
+class Outputs:
+    """A job's output folder, read by trusted names (the sandbox wrote opaque ones)."""
+
+    path: Path
+    aliases: JobAliases
+
+    def load(self, key: str) -> np.ndarray | None:
+        return load_output(self.path, self.aliases.outward(key))
+
+    def statuses(self) -> dict[str, dict[str, Any]]:
+        return {self.aliases.inward(k): v for k, v in read_status(self.path).items()}
+
+
 @dataclass
 class Judged:
     status: TestStatus
@@ -96,11 +110,11 @@ def _call_problem(entry: dict[str, Any] | None, fn: str, crashed: str) -> Judged
 
 
 def judge_array(
-    case: Case, out: Path, entry: dict[str, Any], key: str, fn: str, what: str, tolerance: float
+    case: Case, out: Outputs, entry: dict[str, Any], key: str, fn: str, what: str, tolerance: float
 ) -> Judged:
     expected = case.expected[key]
     index = key.rsplit(".", 1)[1]
-    got = load_output(out, key)
+    got = out.load(key)
     if got is None:
         kind = entry.get("outputs", {}).get(index, {}).get("type", "nothing")
         return Judged(
@@ -169,7 +183,7 @@ def _worst(parts: list[Judged]) -> Judged:
 
 def directional(
     case: Case,
-    out: Path,
+    out: Outputs,
     statuses: dict[str, dict[str, Any]],
     grads: dict[str, np.ndarray],
     forward_key: str,
@@ -177,7 +191,7 @@ def directional(
 ) -> str | None:
     """Does the student's backward match the student's own forward? A message when not."""
     t = case.tag
-    plus, minus = load_output(out, f"{t}.f+.0"), load_output(out, f"{t}.f-.0")
+    plus, minus = out.load(f"{t}.f+.0"), out.load(f"{t}.f-.0")
     if plus is None or minus is None or plus.shape != minus.shape or np.shape(v) != plus.shape:
         return None
     with np.errstate(all="ignore"):  # a student's inf or NaN just fails the check
@@ -199,7 +213,7 @@ def directional(
 class CaseJudge:
     """Turns one case's harness outputs into TestResults, by the problem's kind."""
 
-    def __init__(self, case: Case, out: Path, statuses: dict[str, dict[str, Any]], crashed: str):
+    def __init__(self, case: Case, out: Outputs, statuses: dict[str, dict[str, Any]], crashed: str):
         self.case, self.out, self.statuses, self.crashed = case, out, statuses, crashed
         self.p = case.problem
         self.t = case.tag
@@ -266,7 +280,7 @@ class CaseJudge:
             return problem
         loss, dx = self.array("f", "f.0", fn, "loss"), self.array("f", "f.1", fn, "dx")
         judged = _worst([loss, dx])
-        got = load_output(self.out, f"{self.t}.f.1")
+        got = self.out.load(f"{self.t}.f.1")
         if loss.status == TestStatus.passed and dx.status != TestStatus.passed and got is not None:
             name = next(iter(self.case.directions))
             msg = directional(self.case, self.out, self.statuses, {name: got}, f"{self.t}.f", 1.0)
@@ -286,7 +300,7 @@ class CaseJudge:
         if problem is not None:
             return problem
         if self.p.graph_function == GraphFunction.topological_order:
-            got = load_output(self.out, f"{self.t}.f.0")
+            got = self.out.load(f"{self.t}.f.0")
             if got is None or got.ndim != 1 or got.dtype.kind != "U":
                 return Judged(TestStatus.error, f"{fn} must return a list of node names")
             assert self.case.graph is not None
@@ -352,9 +366,7 @@ class CaseJudge:
         bwd = _worst([self.array("b", f"b.{i}", bwd_name, f"d{n}") for i, n in enumerate(names)])
         if bwd.status != TestStatus.passed:
             grads = {
-                n: g
-                for i, n in enumerate(names)
-                if (g := load_output(self.out, f"{t}.b.{i}")) is not None
+                n: g for i, n in enumerate(names) if (g := self.out.load(f"{t}.b.{i}")) is not None
             }
             msg = directional(
                 self.case, self.out, self.statuses, grads, f"{t}.f", self.case.inputs[f"{t}.dout"]
@@ -369,6 +381,6 @@ class CaseJudge:
 
 
 def judge_case(
-    case: Case, out: Path, statuses: dict[str, dict[str, Any]], crashed: str
+    case: Case, out: Outputs, statuses: dict[str, dict[str, Any]], crashed: str
 ) -> list[TestResult]:
     return CaseJudge(case, out, statuses, crashed).judge()

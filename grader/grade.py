@@ -9,8 +9,8 @@ import time
 import zipfile
 from pathlib import Path
 
-from grader.cases import REFERENCE_VERSION, build_cases, write_job
-from grader.compare import UnreadableOutput, judge_case, read_status
+from grader.cases import REFERENCE_VERSION, JobAliases, build_cases, write_job
+from grader.compare import Outputs, UnreadableOutput, judge_case
 from grader.sandbox import JobDirs, Sandbox, SandboxLimits, SandboxRun
 from grader.settings import scratch_dir
 from grader.specs import Assignment
@@ -99,7 +99,9 @@ def grade(
         except SubmissionRejected as exc:
             return base.model_copy(update={"verdict": Verdict.rejected, "message": str(exc)})
         cases = build_cases(assignment, public_seed, secret_seed)
-        write_job(cases, assignment.module, job.inputs, job.manifest)
+        aliases = JobAliases.draw(cases)
+        write_job(cases, assignment.module, job.inputs, job.manifest, aliases)
+        outputs = Outputs(job.out, aliases)
         limits = SandboxLimits(
             wall_s=assignment.time_limit_s,
             cpu_s=int(assignment.time_limit_s),
@@ -108,14 +110,14 @@ def grade(
         )
         run = sandbox.run(job, limits)
         try:
-            statuses = read_status(job.out)
+            statuses = outputs.statuses()
         except UnreadableOutput as exc:  # the submission's doing: its verdict, counted
             message = f"your code damaged the grader's output folder: {exc}"
             return base.model_copy(
                 update={
                     "message": message,
                     "execution_time_s": run.wall_s,
-                    "tests": _all_failed(cases, job.out, message),
+                    "tests": _all_failed(cases, outputs, message),
                 }
             )
         imported = statuses.get("__import__")
@@ -125,7 +127,7 @@ def grade(
                 update={
                     "message": message,
                     "execution_time_s": run.wall_s,
-                    "tests": _all_failed(cases, job.out, message),
+                    "tests": _all_failed(cases, outputs, message),
                 }
             )
         if imported is None:  # the harness never started: ours to fix, not the student's
@@ -144,11 +146,11 @@ def grade(
                 update={
                     "message": message,
                     "execution_time_s": run.wall_s,
-                    "tests": _all_failed(cases, job.out, message),
+                    "tests": _all_failed(cases, outputs, message),
                 }
             )
         crashed = _crash_reason(run)
-        tests = [t for case in cases for t in judge_case(case, job.out, statuses, crashed)]
+        tests = [t for case in cases for t in judge_case(case, outputs, statuses, crashed)]
         return base.model_copy(
             update={
                 "tests": tests,
@@ -160,7 +162,7 @@ def grade(
         remove_tree(root)
 
 
-def _all_failed(cases: list, out: Path, message: str) -> list:  # type: ignore[type-arg]
+def _all_failed(cases: list, out: Outputs, message: str) -> list:  # type: ignore[type-arg]
     tests = []
     for case in cases:
         tests += judge_case(case, out, {}, message)

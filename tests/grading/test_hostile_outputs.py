@@ -122,3 +122,27 @@ def test_readers_open_no_fifo_link_or_lying_header(tmp_path: Path) -> None:
     loaded = load_npy(fortran, 1 << 20)
     assert loaded is not None
     assert np.array_equal(loaded, np.arange(6.0).reshape(2, 3))
+
+
+@needs_bwrap
+@pytest.mark.integration
+def test_inside_the_sandbox_hidden_cases_look_like_any_other(tmp_path: Path) -> None:
+    """Call ids, input names and output names are opaque tokens, the cases in a random
+    order: nothing in the manifest or the inputs names a problem, a case number or a
+    visibility (they used to read "relu.2.b", hidden cases last)."""
+    spy = tmp_path / "layers.py"
+    spy.write_text(
+        "import json, numpy as np\n"
+        "manifest = open('/manifest.json').read()\n"
+        "names = ' '.join(np.load('/inputs/inputs.npz').files)\n"
+        "raise ImportError('SEEN ' + manifest + ' ' + names)\n"
+    )
+    seen = []
+    for _ in range(2):
+        result = grade(spy, get_assignment("cnn-layers"), select_sandbox("bwrap"), secret_seed=3)
+        seen.append(result.message)
+    for message in seen:
+        assert "SEEN" in message
+        for giveaway in ("relu.", "affine.", "conv", "hidden", "batchnorm.", ".2."):
+            assert giveaway not in message.split("SEEN", 1)[1].replace("conv_", "")
+    assert seen[0] != seen[1]  # fresh tokens and order for every job
