@@ -87,12 +87,6 @@ def _call_problem(entry: dict[str, Any] | None, fn: str, crashed: str) -> Judged
     status = entry.get("status")
     msg = str(entry.get("message", ""))[:2000]
     if status == "ok":
-        if entry.get("mutated"):
-            return Judged(
-                TestStatus.error,
-                f"{fn} modified its input array(s) in place "
-                f"(argument {entry['mutated']}); work on copies",
-            )
         return None
     if status == "missing":
         return Judged(TestStatus.missing, f"{fn} is not defined in your module")
@@ -215,6 +209,7 @@ class CaseJudge:
 
     def __init__(self, case: Case, out: Outputs, statuses: dict[str, dict[str, Any]], crashed: str):
         self.case, self.out, self.statuses, self.crashed = case, out, statuses, crashed
+        self.calls = {call["id"]: call for call in case.calls}
         self.p = case.problem
         self.t = case.tag
 
@@ -237,7 +232,30 @@ class CaseJudge:
         return self.statuses.get(f"{self.t}.{suffix}")
 
     def problem_with(self, suffix: str, fn: str) -> Judged | None:
-        return _call_problem(self.entry(suffix), fn, self.crashed)
+        judged = _call_problem(self.entry(suffix), fn, self.crashed)
+        changed = self.changed_inputs(suffix) if judged is None else []
+        if changed:
+            return Judged(
+                TestStatus.error,
+                f"{fn} modified its input array(s) in place (argument {changed}); work on copies",
+            )
+        return judged
+
+    def changed_inputs(self, suffix: str) -> list[int]:
+        """Arguments the call changed, compared here with what was sent: the harness only
+        saves them as the call left them."""
+        call = self.calls.get(f"{self.t}.{suffix}", {})
+        changed = []
+        for i, arg in enumerate(call.get("args", [])):
+            if "array" not in arg:
+                continue
+            after = self.out.load(f"{self.t}.{suffix}.arg{i}")
+            before = self.case.inputs[arg["array"]]
+            if after is not None and not (
+                after.shape == before.shape and np.array_equal(after, before, equal_nan=True)
+            ):
+                changed.append(i)
+        return changed
 
     def array(self, suffix: str, key: str, fn: str, what: str) -> Judged:
         return judge_array(

@@ -261,7 +261,7 @@ class Harness:
                 array = tensor.detach().cpu().numpy()
                 np.save(self.out / f"{call['id']}.{key}.npy", array, allow_pickle=False)
                 outputs[key]["saved"] = True
-        return {"status": "ok", "outputs": outputs, "mutated": []}
+        return {"status": "ok", "outputs": outputs}
 
     def run_call(self, module: Any, call: dict[str, Any]) -> dict[str, Any]:
         if "torch_module" in call:
@@ -273,7 +273,6 @@ class Harness:
             args = [resolve(a, self.arrays, self.kept) for a in call["args"]]
         except KeyError as exc:  # a kept cache from a call that failed
             return {"status": "not_run", "message": f"needs {exc} from an earlier call"}
-        originals = [(i, a.copy()) for i, a in enumerate(args) if isinstance(a, np.ndarray)]
         seed = call.get("seed", 0)
         np.random.seed(seed)
         random.seed(seed)
@@ -284,17 +283,14 @@ class Harness:
             return {"status": "timeout", "message": f"took longer than {timeout:g} s"}
         except BaseException as exc:
             return failure(exc, self.submission)
-        entry: dict[str, Any] = {
-            "mutated": [
-                i
-                for i, before in originals
-                if not (
-                    type(args[i]) is np.ndarray
-                    and args[i].shape == before.shape
-                    and np.array_equal(args[i], before, equal_nan=True)
-                )
-            ]
-        }
+        # The array arguments as the call left them: the trusted side compares them with
+        # what it sent (an in-place change), not this process, whose NumPy is the student's.
+        for i, arg in enumerate(call["args"]):
+            if "array" in arg:
+                after = to_plain_array(args[i])
+                if after is not None:
+                    np.save(self.out / f"{call['id']}.arg{i}.npy", after, allow_pickle=False)
+        entry: dict[str, Any] = {}
         unpack = call.get("unpack")
         if unpack is not None and (not isinstance(result, (tuple, list)) or len(result) != unpack):
             return {

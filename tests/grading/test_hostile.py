@@ -205,6 +205,18 @@ def test_modifying_an_input_in_place_is_named(tmp_path: Path) -> None:
     assert "in place" in forward[0].message
 
 
+def test_patching_numpy_does_not_hide_an_in_place_change(tmp_path: Path) -> None:
+    """The check compares on the trusted side; the sandbox's NumPy is the student's."""
+    patched = "import numpy as np\nnp.array_equal = lambda *a, **k: True\n" + GOOD
+    result = run(
+        tmp_path,
+        patched.replace("return np.maximum(0, x), x", "np.maximum(x, 0, out=x)\n    return x, x"),
+    )
+    forward = [t for t in result.tests if t.function == "relu_forward"]
+    assert {t.status for t in forward} == {TestStatus.error}
+    assert "in place" in forward[0].message
+
+
 def test_printing_forever(tmp_path: Path) -> None:
     body = "while True: print('x' * 1000)"
     result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body), time_limit_s=6)
