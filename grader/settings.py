@@ -88,11 +88,13 @@ class Settings(BaseModel):
         "json", description="service logs: one JSON object per line, or plain text"
     )
     log_level: str = Field("INFO", description="root log level of the API, workers and reaper")
-    job_cgroups: Literal["if_available", "required"] = Field(
-        "if_available",
+    job_cgroups: Literal["if_available", "required"] | None = Field(
+        None,
         description="a cgroup per bubblewrap job (memory of all its processes, their "
-        "number): 'required' refuses to grade where one cannot be made (not root, no "
-        "cgroup controllers); a grading server should require it",
+        "number): 'required' refuses to grade where none can be made (not root, no cgroup "
+        "controllers), 'if_available' accepts per-process limits there; unset: required "
+        "by the service (serve, worker), which grades untrusted code, if_available for "
+        "`dlgrader grade` of one's own",
     )
     allowed_packages: list[str] = Field(
         default_factory=lambda: [

@@ -87,3 +87,33 @@ def test_names_from_students_print_as_they_are() -> None:
     out.print(table)
     common.console.print("[/oops]")  # the shared consoles read no markup either
     assert "[/oops] [bold]x" in out.export_text()
+
+
+def test_the_service_refuses_bwrap_without_per_job_containment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """serve and worker grade untrusted code: without a cgroup per job they stop, in
+    one line, unless the host accepts per-process limits (DLGRADER_JOB_CGROUPS)."""
+    import typer
+
+    from grader.cli import remote
+    from grader.sandbox import cgroups
+    from grader.settings import get_settings
+
+    monkeypatch.setattr(cgroups, "unavailable", lambda: "no cgroup controllers here")
+    for accepted, refused in (("", True), ("if_available", False), ("required", True)):
+        monkeypatch.setenv("DLGRADER_SANDBOX", "bwrap")
+        if accepted:
+            monkeypatch.setenv("DLGRADER_JOB_CGROUPS", accepted)
+        else:
+            monkeypatch.delenv("DLGRADER_JOB_CGROUPS", raising=False)
+        get_settings.cache_clear()
+        try:
+            if refused:
+                with pytest.raises(typer.Exit) as stopped:
+                    remote._require_containment()
+                assert stopped.value.exit_code == 3
+            else:
+                remote._require_containment()
+        finally:
+            get_settings.cache_clear()

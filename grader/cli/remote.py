@@ -83,6 +83,7 @@ def serve(
     from grader.settings import get_settings
 
     settings = get_settings()
+    _require_containment()
     url = _open_database()
     mode = f"Celery on {settings.broker_url}" if settings.broker_url else "embedded workers"
     console.print(
@@ -115,6 +116,7 @@ def worker(
             EXIT_USAGE,
         )
     _open_database(migrated=False)
+    _require_containment()
     if gpus:
         slots = configure_gpu_slots(gpus)
         concurrency = len(slots)
@@ -393,6 +395,32 @@ def token_revoke(
     """Revoke a token: the next request with it is refused."""
     revoked = _call(_client().revoke_token, token_id)
     console.print(f"revoked token {revoked.id} of {revoked.user}")
+
+
+def _require_containment() -> None:
+    """The service grades untrusted code: with bubblewrap, each job's memory and processes
+    must be bounded as a whole (a cgroup per job) unless the host accepts less, saying so."""
+    import os
+
+    from grader.sandbox import cgroups
+    from grader.settings import get_settings
+
+    settings = get_settings()
+    if settings.job_cgroups == "if_available" or settings.sandbox == "docker":
+        return
+    if settings.sandbox == "auto":
+        from grader.sandbox.docker_sandbox import DockerSandbox
+
+        if DockerSandbox.available() is None:
+            return
+    problem = cgroups.unavailable() if os.geteuid() == 0 else "not running as root"
+    if problem is not None:
+        raise fail(
+            f"cannot bound each job's memory and processes here ({problem}); run as root, "
+            "use Docker sandboxes, or accept per-process limits with "
+            "DLGRADER_JOB_CGROUPS=if_available",
+            EXIT_CANNOT_RUN,
+        )
 
 
 def _open_database(migrated: bool = True) -> str:
