@@ -39,8 +39,13 @@ def hidden_seed() -> int:
     return configured if configured is not None else secrets.randbits(31)
 
 
-def case_seed(assignment: Assignment, problem: Problem, index: int, base: int) -> int:
-    key = f"{assignment.name}/{assignment.version}/{problem.name}/{index}/{base}"
+def case_seed(
+    assignment: Assignment, problem: Problem, index: int, base: int, hidden: bool
+) -> int:
+    # Hidden and visible cases hash apart: a student's `--seed` equal to the hidden seed
+    # must not reproduce the hidden cases' inputs as visible ones.
+    kind = "hidden" if hidden else "visible"
+    key = f"{kind}/{assignment.name}/{assignment.version}/{problem.name}/{index}/{base}"
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "little")
 
 
@@ -395,7 +400,7 @@ def _build_all(assignment: Assignment, public_seed: int, secret: int) -> list[Ca
             hidden = i >= problem.cases
             base = secret if hidden else public_seed
             visibility = problem.hidden_visibility if hidden else Visibility.visible
-            seed = case_seed(assignment, problem, i, base)
+            seed = case_seed(assignment, problem, i, base, hidden)
             cases.append(build_case(problem, i, visibility, seed))
     for case in cases:  # shared between gradings from now on: read-only, owned copies
         for store in (case.inputs, case.expected):

@@ -146,3 +146,14 @@ def test_inside_the_sandbox_hidden_cases_look_like_any_other(tmp_path: Path) -> 
         for giveaway in ("relu.", "affine.", "conv", "hidden", "batchnorm.", ".2."):
             assert giveaway not in message.split("SEEN", 1)[1].replace("conv_", "")
     assert seen[0] != seen[1]  # fresh tokens and order for every job
+
+
+def test_a_public_seed_equal_to_the_hidden_seed_shows_no_hidden_input() -> None:
+    from grader.cases import build_cases
+
+    cases = build_cases(get_assignment("cnn-layers"), public_seed=7, secret_seed=7)
+    visible = [c for c in cases if c.visibility.value == "visible"]
+    hidden = [c for c in cases if c.visibility.value != "visible"]
+    assert hidden
+    shown = {a.tobytes() for c in visible for a in c.inputs.values()}
+    assert not any(a.tobytes() in shown for c in hidden for a in c.inputs.values() if a.size > 4)
