@@ -39,9 +39,7 @@ def hidden_seed() -> int:
     return configured if configured is not None else secrets.randbits(31)
 
 
-def case_seed(
-    assignment: Assignment, problem: Problem, index: int, base: int, hidden: bool
-) -> int:
+def case_seed(assignment: Assignment, problem: Problem, index: int, base: int, hidden: bool) -> int:
     # Hidden and visible cases hash apart: a student's `--seed` equal to the hidden seed
     # must not reproduce the hidden cases' inputs as visible ones.
     kind = "hidden" if hidden else "visible"

@@ -124,7 +124,34 @@ def _read_capped(stream: IO[bytes], cap: int, into: list[bytes]) -> None:
     # Keep draining past the cap so a student printing forever never blocks on a full pipe.
 
 
+def tasks_of(uid: int) -> int:
+    """Processes and threads the uid runs now: what RLIMIT_NPROC counts."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                status = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        if int(status.get("Uid", "-1").split()[0]) == uid:
+            total += int(status.get("Threads", "1").strip())
+    return total
+
+
+def process_limit(limits: SandboxLimits) -> int:
+    """RLIMIT_NPROC for a job. Root's jobs run as a uid of their own, so the job's limit
+    is the limit; a user's jobs run as that user, whose processes count too, so the job
+    may start max_processes more than the user runs now."""
+    if os.geteuid() == 0:
+        return limits.max_processes
+    return tasks_of(os.getuid()) + limits.max_processes
+
+
 def rlimits(limits: SandboxLimits, nproc: bool) -> Callable[[], None]:
+    nproc_limit = process_limit(limits) if nproc else None  # counted before the fork
+
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
         if limits.limit_address_space:
@@ -132,8 +159,8 @@ def rlimits(limits: SandboxLimits, nproc: bool) -> Callable[[], None]:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if nproc:
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+        if nproc_limit is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc_limit, nproc_limit))
 
     return apply
 

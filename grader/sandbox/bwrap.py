@@ -5,8 +5,10 @@ No network, a new PID/IPC/UTS namespace, only /usr, the Python runtime dlgrader 
 packages the harness imports mounted, read-only; the submission and inputs
 read-only; a private /tmp and the job's output folder writable; a cleared
 environment, a new session, dying with its parent. As root, the harness then
-drops to an unprivileged uid so RLIMIT_NPROC holds a fork bomb (the kernel does
-not apply it to root); otherwise bwrap's user namespace isolates the caller.
+drops to a uid of its own (`uids.py`) inside a cgroup of its own (`cgroups.py`), so
+RLIMIT_NPROC and the memory limit hold for the whole job; otherwise bwrap's user
+namespace isolates the caller, and RLIMIT_NPROC allows the job max_processes more
+than the caller already runs.
 """
 
 from __future__ import annotations
@@ -175,7 +177,7 @@ class BwrapSandbox(Sandbox):
             raise SandboxFailed(str(exc)) from exc
 
     def _run(self, job: JobDirs, limits: SandboxLimits, argv: list[str]) -> SandboxRun:
-        apply_rlimits = rlimits(limits, nproc=os.geteuid() == 0)
+        apply_rlimits = rlimits(limits, nproc=True)
         if os.geteuid() != 0 or cgroups.unavailable() is not None:
             return run_limited(
                 argv,
