@@ -217,6 +217,7 @@ def test_patching_numpy_does_not_hide_an_in_place_change(tmp_path: Path) -> None
     assert "in place" in forward[0].message
 
 
+@pytest.mark.slow  # prints until its time limit
 def test_printing_forever(tmp_path: Path) -> None:
     body = "while True: print('x' * 1000)"
     result = run(tmp_path, GOOD.replace("return dout * (cache > 0)", body), time_limit_s=6)
