@@ -15,6 +15,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -468,7 +469,7 @@ class JobAliases:
         tag = self._tag_of.get(token)
         return f"{tag}{dot}{rest}" if tag is not None else name
 
-    @property
+    @cached_property
     def _tag_of(self) -> dict[str, str]:
         return {token: tag for tag, token in self.token_of.items()}
 

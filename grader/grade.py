@@ -109,27 +109,20 @@ def grade(
             limit_address_space=assignment.limit_address_space,
         )
         run = sandbox.run(job, limits)
+
+        def every_test_failed(message: str) -> GradingResult:
+            """The submission's own verdict before any call could be judged: counted."""
+            tests = _all_failed(cases, outputs, message)
+            update = {"message": message, "execution_time_s": run.wall_s, "tests": tests}
+            return base.model_copy(update=update)
+
         try:
             statuses = outputs.statuses()
         except UnreadableOutput as exc:  # the submission's doing: its verdict, counted
-            message = f"your code damaged the grader's output folder: {exc}"
-            return base.model_copy(
-                update={
-                    "message": message,
-                    "execution_time_s": run.wall_s,
-                    "tests": _all_failed(cases, outputs, message),
-                }
-            )
+            return every_test_failed(f"your code damaged the grader's output folder: {exc}")
         imported = statuses.get("__import__")
         if imported is None and "__start__" in statuses:
-            message = f"importing your module ended the run: {_crash_reason(run)}"
-            return base.model_copy(
-                update={
-                    "message": message,
-                    "execution_time_s": run.wall_s,
-                    "tests": _all_failed(cases, outputs, message),
-                }
-            )
+            return every_test_failed(f"importing your module ended the run: {_crash_reason(run)}")
         if imported is None:  # the harness never started: ours to fix, not the student's
             return base.model_copy(
                 update={
@@ -142,13 +135,7 @@ def grade(
                 f"importing {assignment.module}.py failed: {imported.get('type', '')} "
                 f"{imported.get('message', '')}\n{imported.get('traceback', '')}"
             ).strip()
-            return base.model_copy(
-                update={
-                    "message": message,
-                    "execution_time_s": run.wall_s,
-                    "tests": _all_failed(cases, outputs, message),
-                }
-            )
+            return every_test_failed(message)
         crashed = _crash_reason(run)
         tests = [t for case in cases for t in judge_case(case, outputs, statuses, crashed)]
         return base.model_copy(

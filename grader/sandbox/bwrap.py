@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from grader.sandbox import cgroups
@@ -62,7 +63,7 @@ class BwrapSandbox(Sandbox):
         if probe.returncode != 0:
             return f"bwrap cannot create namespaces here: {probe.stderr.strip()}"
         if get_settings().job_cgroups == "required":
-            problem = cgroups.unavailable() if os.geteuid() == 0 else "not root"
+            problem = cgroups.unavailable()
             if problem is not None:
                 return (
                     f"DLGRADER_JOB_CGROUPS=required, but {problem}: each job's memory and "
@@ -178,15 +179,13 @@ class BwrapSandbox(Sandbox):
 
     def _run(self, job: JobDirs, limits: SandboxLimits, argv: list[str]) -> SandboxRun:
         apply_rlimits = rlimits(limits, nproc=True)
-        if os.geteuid() != 0 or cgroups.unavailable() is not None:
-            return run_limited(
-                argv,
-                limits,
-                self.name,
-                env={"PATH": "/usr/bin:/bin"},
-                preexec=apply_rlimits,
-                watch=job.out,
-            )
+
+        def launch(preexec: Callable[[], None]) -> SandboxRun:
+            env = {"PATH": "/usr/bin:/bin"}
+            return run_limited(argv, limits, self.name, env=env, preexec=preexec, watch=job.out)
+
+        if cgroups.unavailable() is not None:
+            return launch(apply_rlimits)
         # The job's cgroup bounds all its processes together: memory (swap included), and
         # their number, on top of each process's own rlimits.
         group = cgroups.JobCgroup(
@@ -202,14 +201,7 @@ class BwrapSandbox(Sandbox):
             apply_rlimits()
 
         try:
-            run = run_limited(
-                argv,
-                limits,
-                self.name,
-                env={"PATH": "/usr/bin:/bin"},
-                preexec=preexec,
-                watch=job.out,
-            )
+            run = launch(preexec)
             if group.oom_killed():
                 run = run.model_copy(update={"oom_killed": True})
             return run

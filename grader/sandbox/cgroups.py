@@ -35,6 +35,8 @@ def _write(path: Path, value: str) -> None:
 @cache
 def unavailable() -> str | None:
     """None when per-job cgroups work here, else why not (one line)."""
+    if os.geteuid() != 0:
+        return "not running as root"
     try:
         probe = JobCgroup("probe-" + str(os.getpid()), 64 << 20, 16)
         probe.create()
