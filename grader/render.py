@@ -30,11 +30,11 @@ def print_result(console: Console, result: GradingResult) -> None:
     for t in result.tests:
         note = t.hint or t.message.split("\n")[0]
         table.add_row(
-            escape(t.name),
+            Text(t.name),
             Text(t.status.value, STATUS_COLOURS[t.status.value]),
             f"{t.score:.2f}/{t.max_score:.2f}",
             "" if t.worst_error is None else f"{t.worst_error:.1e}",
-            escape(("hint: " if t.hint else "") + note[:200]),
+            Text(("hint: " if t.hint else "") + note[:200]),
         )
     console.print(table)
     if result.message:
@@ -55,10 +55,10 @@ def print_assignment(console: Console, assignment: Assignment) -> None:
         table.add_column(col, overflow="fold")
     for fn in student_functions(assignment):
         table.add_row(
-            escape(fn.signature),
+            Text(fn.signature),
             f"{fn.points:g}",
             f"{fn.cases} ({fn.hidden_cases})",
-            escape(fn.doc),
+            Text(fn.doc),
         )
     console.print(table)
     console.print(f"total: {assignment.max_score:g} points")

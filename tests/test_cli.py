@@ -117,3 +117,36 @@ def test_the_service_refuses_bwrap_without_per_job_containment(
                 remote._require_containment()
         finally:
             get_settings.cache_clear()
+
+
+def test_a_result_table_shows_names_without_escapes() -> None:
+    """Names print as they are: no markup read, and no backslash added to hide some."""
+    from rich.console import Console
+
+    from grader.render import print_result
+    from submissions_schema import GradingResult, TestResult, TestStatus, Verdict
+
+    test = TestResult(
+        name="batchnorm_forward [test mode] #1",
+        function="batchnorm_forward",
+        status=TestStatus.failed,
+        score=0,
+        max_score=1,
+        message="got [/oops]",
+    )
+    result = GradingResult(
+        assignment="a",
+        assignment_version="1",
+        verdict=Verdict.graded,
+        score=0,
+        max_score=1,
+        sandbox="bwrap",
+        reference_version="r",
+        tests=[test],
+    )
+    out = Console(record=True, width=200, markup=False)
+    print_result(out, result)
+    text = out.export_text()
+    assert "batchnorm_forward [test mode] #1" in text
+    assert "got [/oops]" in text
+    assert "\\[" not in text
