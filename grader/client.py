@@ -258,6 +258,9 @@ class Client:
                 return LeaderboardPage(count=len(entries), results=entries)
             page += 1
 
+    def challenge_data(self, challenge: str, split: str) -> bytes:
+        return self.send("GET", f"/api/v1/challenges/{challenge}/data/{split}").content
+
     def leaderboard_html(self, challenge: str, phase: str, split: str, order_by: str | None) -> str:
         params = {"phase": phase, "split": split, **({"order_by": order_by} if order_by else {})}
         return self.send(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -131,6 +132,12 @@ class Settings(BaseModel):
             with os.fdopen(fd, "w") as f:
                 f.write(str(secrets.randbits(31)))
         return int(path.read_text().strip())
+
+    def private_seed(self, purpose: str) -> int:
+        """A seed for one private use (a challenge's host-drawn split), derived from the
+        hidden seed: as secret as it, and unrelated to the hidden cases' seeds."""
+        digest = hashlib.sha256(f"{purpose}\0{self.service_hidden_seed()}".encode()).digest()
+        return int.from_bytes(digest[:8], "little")
 
     @property
     def blob_dir(self) -> Path:

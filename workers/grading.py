@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
-from grader.challenges.evaluate import SubmissionUnreadable, score_predictions
+from grader.challenges.evaluate import SubmissionUnreadable, host_splits, score_predictions
 from grader.challenges.specs import get_challenge
 from grader.grade import grade
 from grader.logs import submission_context
@@ -320,6 +320,7 @@ def evaluate_homework(claimed: Claim, upload: Path, box: Sandbox, settings: Sett
 def evaluate_challenge(claimed: Claim, upload: Path, box: Sandbox, settings: Settings) -> Outcome:
     challenge = get_challenge(claimed.assignment)
     phase = claimed.phase or ""
+    splits = host_splits(challenge, settings)
     try:
         if upload.suffix == ".py":
             from grader.challenges.training import train_and_score
@@ -329,10 +330,13 @@ def evaluate_challenge(claimed: Claim, upload: Path, box: Sandbox, settings: Set
                 phase,
                 upload,
                 box,
+                splits,
                 job_label=f"{claimed.submission_id}-{claimed.attempt}",
             )
         else:
-            result = score_predictions(challenge, phase, upload.read_bytes(), claimed.file_name)
+            result = score_predictions(
+                challenge, phase, upload.read_bytes(), claimed.file_name, splits
+            )
     except SubmissionUnreadable as exc:
         return Outcome("rejected", reason=str(exc))
     order_by = challenge.leaderboard_schema(

@@ -1,7 +1,10 @@
-"""The `digits` evaluator: scikit-learn's 8x8 handwritten digits (1,797 images).
+"""The `digits` evaluator: 8x8 handwritten digits.
 
-The split into train, dev and test is deterministic and fingerprinted; the test
-labels never leave the grading side. Predictions arrive as CSV (`id,label`) or
+Train (1,497 images) and dev (300) are scikit-learn's digits, split by a published seed:
+anyone can rebuild them, labels included. The test split (300) is the host's own: drawn
+by `synthetic_digits` from a seed derived from the host's secret, so its labels exist on
+the grading side only and nothing shipped can recompute them. Every split is
+fingerprinted. Predictions arrive as CSV (`id,label`) or
 JSON (`[label, ...]`, `{"predictions": [...]}` or `[{"id": i, "label": l}, ...]`),
 and are parsed defensively: every problem is one clear sentence.
 """
@@ -19,8 +22,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from grader.challenges.synthetic_digits import draw_many
+
 SPLIT_SEED = 20261126
-SIZES = {"dev": 300, "test": 300}  # the rest (1,197) is train
+DEV_SIZE = 300  # the rest of scikit-learn's 1,797 (1,497) is train
+TEST_SIZE = 300  # drawn for the host
 MAX_PREDICTION_BYTES = 1 << 20
 NUM_CLASSES = 10
 
@@ -34,27 +40,35 @@ class Split:
     name: str
     images: NDArray[np.float32]  # (n, 1, 8, 8), scaled to [0, 1]
     labels: NDArray[np.int64]
-    indices: NDArray[np.int64]  # rows of load_digits()
 
     @property
     def fingerprint(self) -> str:
         h = hashlib.sha256()
-        for part in (self.indices, self.images, self.labels):
+        for part in (self.images, self.labels):
             h.update(np.ascontiguousarray(part).tobytes())
         return h.hexdigest()
 
 
+def _scaled(counts: NDArray[np.float64]) -> NDArray[np.float32]:
+    return (counts / 16.0).astype(np.float32)[:, None, :, :]
+
+
 @cache
-def splits() -> dict[str, Split]:
+def splits(private_seed: int) -> dict[str, Split]:
+    """train, dev and test; `private_seed` (the host's, see Settings.private_seed) draws
+    the test split."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    images = (digits.images / 16.0).astype(np.float32)[:, None, :, :]
-    labels = digits.target.astype(np.int64)
+    images, labels = _scaled(digits.images), digits.target.astype(np.int64)
     order = np.random.default_rng(SPLIT_SEED).permutation(len(labels))
-    dev, test = SIZES["dev"], SIZES["test"]
-    parts = {"dev": order[:dev], "test": order[dev : dev + test], "train": order[dev + test :]}
-    return {name: Split(name, images[idx], labels[idx], idx) for name, idx in parts.items()}
+    dev, train = order[:DEV_SIZE], order[DEV_SIZE:]
+    test_images, test_labels = draw_many(TEST_SIZE, private_seed)
+    return {
+        "train": Split("train", images[train], labels[train]),
+        "dev": Split("dev", images[dev], labels[dev]),
+        "test": Split("test", _scaled(test_images), test_labels),
+    }
 
 
 def parse_predictions(data: bytes, file_name: str, n: int) -> NDArray[np.int64]:
@@ -140,8 +154,8 @@ def macro_f1(truth: NDArray[np.int64], predicted: NDArray[np.int64]) -> float:
     )
 
 
-def score(split: str, predicted: NDArray[np.int64]) -> dict[str, float | None]:
-    truth = splits()[split].labels
+def score(split: Split, predicted: NDArray[np.int64]) -> dict[str, float | None]:
+    truth = split.labels
     return {
         "accuracy": float(np.mean(predicted == truth)),
         "macro_f1": macro_f1(truth, predicted),
@@ -150,5 +164,5 @@ def score(split: str, predicted: NDArray[np.int64]) -> dict[str, float | None]:
     }
 
 
-def score_predictions(split: str, data: bytes, file_name: str) -> dict[str, float | None]:
-    return score(split, parse_predictions(data, file_name, len(splits()[split].labels)))
+def score_predictions(split: Split, data: bytes, file_name: str) -> dict[str, float | None]:
+    return score(split, parse_predictions(data, file_name, len(split.labels)))

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
+
 from grader.challenges import digits
+from grader.settings import Settings
 from submissions_schema.challenges import (
     Challenge,
     ChallengeResult,
@@ -26,15 +31,32 @@ def phase_splits_of(challenge: Challenge, phase: str) -> list[tuple[str, int]]:
     ]
 
 
-def score_predictions(
-    challenge: Challenge, phase: str, data: bytes, file_name: str
-) -> ChallengeResult:
+def host_splits(challenge: Challenge, settings: Settings) -> dict[str, digits.Split]:
+    """The challenge's data as this host has it: its private splits drawn from a seed
+    derived from the host's secret."""
     if challenge.evaluation != "digits":
         raise ValueError(f"no evaluator {challenge.evaluation!r}")
+    return digits.splits(settings.private_seed(f"challenge:{challenge.name}"))
+
+
+def split_inputs(splits: dict[str, digits.Split], split: str) -> bytes:
+    """What a team may download of a split, as .npz: its images as `x` (float32,
+    (n, 1, 8, 8), in [0, 1]); the train split's labels as `y`. Ids are row numbers."""
+    arrays: dict[str, np.ndarray] = {"x": splits[split].images}
+    if split == "train":
+        arrays["y"] = splits[split].labels
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, allow_pickle=False, **arrays)
+    return buffer.getvalue()
+
+
+def score_predictions(
+    challenge: Challenge, phase: str, data: bytes, file_name: str, splits: dict[str, digits.Split]
+) -> ChallengeResult:
     scores = []
     for split, ps_id in phase_splits_of(challenge, phase):
         try:
-            metrics = digits.score_predictions(split, data, file_name)
+            metrics = digits.score_predictions(splits[split], data, file_name)
         except digits.PredictionsRejected as exc:
             raise SubmissionUnreadable(f"{split} split: {exc}") from None
         scores.append(
@@ -42,7 +64,7 @@ def score_predictions(
                 split=split,
                 phase_split_id=ps_id,
                 metrics=metrics,
-                fingerprint=digits.splits()[split].fingerprint,
+                fingerprint=splits[split].fingerprint,
             )
         )
     return ChallengeResult(

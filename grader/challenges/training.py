@@ -54,10 +54,14 @@ def count_parameters(weights: Path) -> float | None:
 
 
 def train_and_score(
-    challenge: Challenge, phase: str, upload: Path, box: Sandbox, job_label: str = ""
+    challenge: Challenge,
+    phase: str,
+    upload: Path,
+    box: Sandbox,
+    data: dict[str, digits.Split],
+    job_label: str = "",
 ) -> ChallengeResult:
     targets = phase_splits_of(challenge, phase)
-    data = digits.splits()
     root = Path(tempfile.mkdtemp(prefix="dlgrader-train-", dir=scratch_dir()))
     try:
         job = JobDirs.create(root, job_label, entry="train_runner.py", packages=("numpy", "torch"))
@@ -110,7 +114,7 @@ def train_and_score(
             n = len(data[split].labels)
             if predicted is None or predicted.shape != (n,) or predicted.dtype.kind not in "iu":
                 raise SubmissionUnreadable(f"no usable predictions for the {split} split")
-            metrics = digits.score(split, predicted.astype(np.int64))
+            metrics = digits.score(data[split], predicted.astype(np.int64))
             # Both from trusted code, never from meta.json (the model can rewrite it):
             # parameters counted in the saved weights, time measured around the sandbox.
             metrics["params"] = params

@@ -115,6 +115,27 @@ def leaderboard(
     console.print(table)
 
 
+@challenge_app.command("data")
+def challenge_data(
+    challenge: Annotated[str, typer.Argument(help="challenge name")],
+    split: Annotated[str, typer.Option(help="dataset split codename (or train)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="the .npz to write")],
+) -> None:
+    """Download a split's images (`x`; train also has its labels, `y`) to predict on."""
+    import io
+
+    import numpy as np
+
+    from grader.cli.remote import _call, _client
+
+    check_output(out)
+    data = _call(_client().challenge_data, challenge, split)
+    with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+        shapes = ", ".join(f"{k} {arrays[k].shape}" for k in arrays.files)
+    write_output(out, data)
+    console.print(f"{challenge} {split}: {shapes} -> {out}")
+
+
 @challenge_app.command("submit")
 def challenge_submit(
     path: Annotated[Path, typer.Argument(help="predictions (.csv, .json) or model.py")],

@@ -74,10 +74,13 @@ def check_output(path: Path | None) -> None:
         raise fail(f"cannot write {path}: {path.parent} is not a folder", EXIT_USAGE)
 
 
-def write_output(path: Path, text: str) -> None:
+def write_output(path: Path, content: str | bytes) -> None:
     """Write a file the user asked for; a path that cannot be written is their input error."""
     try:
-        path.write_text(text)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
     except OSError as exc:
         raise fail(f"cannot write {path}: {exc.strerror or exc}", EXIT_USAGE) from None
 

@@ -408,7 +408,7 @@ def create_app(
 
     # --- challenges --------------------------------------------------------------------
 
-    challenge_service = ChallengeService(service, challenges)
+    challenge_service = ChallengeService(service, settings, challenges)
     optional_bearer = HTTPBearer(auto_error=False)
 
     def optional_user(
@@ -427,6 +427,21 @@ def create_app(
             )
             for c in challenge_service.challenges.values()
         ]
+
+    @app.get(
+        "/api/v1/challenges/{name}/data/{split}",
+        tags=["challenges"],
+        responses={**ERRORS, 200: {"content": {"application/octet-stream": {}}}},
+        response_class=Response,
+    )
+    def challenge_data(name: str, split: str) -> Response:
+        """A split's images as .npz (`x`; the train split's labels as `y`). The labels of
+        every evaluated split stay with the host."""
+        return Response(
+            challenge_service.split_inputs(name, split),
+            media_type="application/octet-stream",
+            headers={"Content-Disposition": f'attachment; filename="{name}-{split}.npz"'},
+        )
 
     @app.post(
         "/api/v1/challenges/{name}/submissions",

@@ -13,6 +13,7 @@ from pathlib import PurePosixPath
 
 from sqlalchemy import func, select, update
 
+from grader.challenges.evaluate import host_splits, split_inputs
 from grader.challenges.leaderboard import ScoredSubmission, compute_leaderboard
 from grader.challenges.specs import all_challenges
 from grader.service.accounts import has_role
@@ -33,6 +34,7 @@ from grader.service.submissions import (
     by_idempotency_key,
     to_model,
 )
+from grader.settings import Settings
 from submissions_schema import Role, Submission, SubmissionDetail, SubmissionStatus
 from submissions_schema.challenges import (
     Challenge,
@@ -54,9 +56,13 @@ STATUS_FOR_LEADERBOARD = {SubmissionStatus.graded.value: "finished"}
 
 class ChallengeService:
     def __init__(
-        self, submissions: SubmissionService, challenges: dict[str, Challenge] | None = None
+        self,
+        submissions: SubmissionService,
+        settings: Settings,
+        challenges: dict[str, Challenge] | None = None,
     ) -> None:
         self.submissions = submissions
+        self.settings = settings
         self.url = submissions.url
         self._fixed = challenges
 
@@ -101,6 +107,16 @@ class ChallengeService:
             return challenge.phase(codename)
         except KeyError as exc:
             raise ServiceError(404, "unknown_phase", str(exc.args[0])) from None
+
+    def split_inputs(self, name: str, split: str) -> bytes:
+        challenge = self.challenge(name)
+        try:
+            splits = host_splits(challenge, self.settings)
+        except ValueError as exc:
+            raise ServiceError(404, "no_data", f"{name}: {exc}") from None
+        if split not in splits:
+            raise ServiceError(404, "unknown_split", f"{name} has no split {split!r}")
+        return split_inputs(splits, split)
 
     # --- teams -----------------------------------------------------------------------------
 

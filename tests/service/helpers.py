@@ -38,6 +38,9 @@ def zip_bytes(members: dict[str, bytes], symlinks: dict[str, str] | None = None)
     return buffer.getvalue()
 
 
+HIDDEN_SEED = 11
+
+
 class Service:
     def __init__(self, client: TestClient, settings: Settings, tokens: dict[str, str]) -> None:
         self.client, self.settings, self.tokens = client, settings, tokens
@@ -81,7 +84,7 @@ def embedded_service(
     **settings: Any,
 ) -> Iterator[Service]:
     settings.setdefault("sandbox", "bwrap")  # the embedded default, whatever else is installed
-    config = Settings(data_dir=tmp_path / "data", hidden_seed=11, **settings)
+    config = Settings(data_dir=tmp_path / "data", hidden_seed=HIDDEN_SEED, **settings)
     url = config.resolved_database_url()
     migrate(url)
     tokens = {}

@@ -4,18 +4,22 @@ trained and ranked by the worker (SQLite, the in-process pool, bubblewrap)."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from grader.challenges import digits
+from grader.challenges.evaluate import host_splits
 from grader.challenges.specs import all_challenges
 from grader.sandbox.bwrap import BwrapSandbox
 from grader.service.accounts import create_token
 from grader.service.db import session_scope
+from grader.settings import Settings
 from submissions_schema import Role
-from tests.service.helpers import ROOT, Service, embedded_service
+from tests.service.helpers import HIDDEN_SEED, ROOT, Service, embedded_service
 
 pytestmark = [
     pytest.mark.integration,
@@ -24,9 +28,14 @@ pytestmark = [
 CHALLENGE = "digits-convnet"
 
 
+def host_data() -> dict[str, digits.Split]:
+    """The splits as the test service's host has them (its hidden seed draws the test split)."""
+    return host_splits(all_challenges()[CHALLENGE], Settings(hidden_seed=HIDDEN_SEED))
+
+
 def predictions(split: str, accuracy: float) -> bytes:
     """Predictions for a split that are right on the first `accuracy` fraction of ids."""
-    truth = digits.splits()[split].labels.copy()
+    truth = host_data()[split].labels.copy()
     wrong = round(len(truth) * (1 - accuracy))
     if wrong:
         truth[-wrong:] = (truth[-wrong:] + 1) % 10
@@ -233,12 +242,12 @@ def test_a_regrade_after_a_scoring_change_changes_the_ranking(
     ]
     assert before == ["ants", "bees"]
     # The host fixes the dev labels: the last 10% were mislabelled, as bees had them.
-    real = digits.splits()
+    real = host_data()
     fixed = dict(real)
     labels = real["dev"].labels.copy()
     labels[-30:] = (labels[-30:] + 1) % 10
-    fixed["dev"] = digits.Split("dev", real["dev"].images, labels, real["dev"].indices)
-    monkeypatch.setattr(digits, "splits", lambda: fixed)
+    fixed["dev"] = digits.Split("dev", real["dev"].images, labels)
+    monkeypatch.setattr(digits, "splits", lambda seed: fixed)
     summary = s.client.post(
         f"/api/v1/admin/assignments/{CHALLENGE}/regrade",
         params={"wait_s": 60},
@@ -265,7 +274,7 @@ def test_a_code_submission_trains_and_is_ranked(service: Service) -> None:
     score = detail["challenge_result"]["scores"][0]
     assert score["metrics"]["accuracy"] > 0.95
     assert score["metrics"]["params"] == 1898
-    assert score["fingerprint"] == digits.splits()["dev"].fingerprint
+    assert score["fingerprint"] == host_data()["dev"].fingerprint
     rows = board(s, None, "dev", "dev").json()["results"]
     assert rows[0]["submission__is_baseline"] is True
     assert rows[0]["result"][2] == 1898
@@ -319,3 +328,23 @@ def test_params_and_train_time_come_from_trusted_code(service: Service) -> None:
     metrics = detail["challenge_result"]["scores"][0]["metrics"]
     assert metrics["params"] == 1898
     assert metrics["train_time_s"] > 0.5
+
+
+def test_teams_download_images_never_the_labels_of_evaluated_splits(service: Service) -> None:
+    """The test split's images come from the host (drawn from its secret), without labels;
+    only the train split's labels are handed out."""
+    arrays = {}
+    for split in ("train", "dev", "test"):
+        response = service.client.get(f"/api/v1/challenges/{CHALLENGE}/data/{split}")
+        assert response.status_code == 200, response.text
+        with np.load(io.BytesIO(response.content), allow_pickle=False) as npz:
+            arrays[split] = {k: npz[k] for k in npz.files}
+    assert set(arrays["train"]) == {"x", "y"}
+    assert set(arrays["dev"]) == set(arrays["test"]) == {"x"}
+    assert arrays["test"]["x"].shape == (300, 1, 8, 8)
+    np.testing.assert_array_equal(arrays["test"]["x"], host_data()["test"].images)
+    other_host = host_splits(all_challenges()[CHALLENGE], Settings(hidden_seed=HIDDEN_SEED + 1))
+    assert not np.array_equal(other_host["test"].images, arrays["test"]["x"])
+    missing = service.client.get(f"/api/v1/challenges/{CHALLENGE}/data/holdout")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "unknown_split"

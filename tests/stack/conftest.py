@@ -159,6 +159,8 @@ def postgres_url() -> Iterator[str]:
 class Stack:
     """API and workers as separate processes sharing one environment."""
 
+    HIDDEN_SEED = 17
+
     def __init__(self, tmp: Path, database_url: str, broker_url: str, **extra: str) -> None:
         self.tmp = tmp
         self.port = free_port()
@@ -167,7 +169,7 @@ class Stack:
             "DLGRADER_DATA_DIR": str(tmp / "data"),
             "DLGRADER_DATABASE_URL": database_url,
             "DLGRADER_BROKER_URL": broker_url,
-            "DLGRADER_HIDDEN_SEED": "17",
+            "DLGRADER_HIDDEN_SEED": str(self.HIDDEN_SEED),
             "DLGRADER_CONFIG": str(tmp / "client.json"),
             "PYTHONUNBUFFERED": "1",
             **extra,

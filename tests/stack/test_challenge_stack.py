@@ -9,10 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from grader.challenges import digits
+from grader.challenges.evaluate import host_splits
+from grader.challenges.specs import all_challenges
 from grader.sandbox.bwrap import BwrapSandbox
+from grader.settings import Settings
 from tests.stack.conftest import ROOT, RedisServer, Stack
 
 pytestmark = [
@@ -38,8 +42,13 @@ def stack(tmp_path: Path, postgres_url: str, redis_server: RedisServer) -> Itera
     s.stop()
 
 
+def host_data() -> dict[str, digits.Split]:
+    settings = Settings(hidden_seed=Stack.HIDDEN_SEED)
+    return host_splits(all_challenges()["digits-convnet"], settings)
+
+
 def predictions(tmp: Path, name: str, split: str, accuracy: float) -> Path:
-    truth = digits.splits()[split].labels.copy()
+    truth = host_data()[split].labels.copy()
     wrong = round(len(truth) * (1 - accuracy))
     if wrong:
         truth[-wrong:] = (truth[-wrong:] + 1) % 10
@@ -77,6 +86,14 @@ def test_challenge_through_the_stack(stack: Stack, tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stdout + proc.stderr + stack.logs()
         assert f"accuracy {acc:.4g}" in proc.stdout
     stack.login("bob")
+    fetched = stack.cli(
+        "challenge", "data", "digits-convnet", "--split", "test", "-o", str(tmp_path / "x.npz")
+    )
+    assert fetched.returncode == 0, fetched.stderr
+    assert "x (300, 1, 8, 8)" in fetched.stdout
+    with np.load(tmp_path / "x.npz") as images:  # the host's drawn digits, no labels
+        np.testing.assert_array_equal(images["x"], host_data()["test"].images)
+        assert images.files == ["x"]
     test_phase = stack.cli(
         "challenge",
         "submit",
