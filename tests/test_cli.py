@@ -150,3 +150,14 @@ def test_a_result_table_shows_names_without_escapes() -> None:
     assert "batchnorm_forward [test mode] #1" in text
     assert "got [/oops]" in text
     assert "\\[" not in text
+
+
+def test_delegating_cgroups_checks_the_user_first() -> None:
+    """`sandbox delegate` names a real user, and is root's to run (exit 2 otherwise)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader.cli", "sandbox", "delegate", "--user", "no-such-user-x"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith("no user 'no-such-user-x'") or "only root" in proc.stderr

@@ -415,8 +415,8 @@ def _require_containment() -> None:
     problem = cgroups.unavailable()
     if problem is not None:
         raise fail(
-            f"cannot bound each job's memory and processes here ({problem}); run as root, "
-            "use Docker sandboxes, or accept per-process limits with "
+            f"cannot bound each job's memory and processes here ({problem}); run as root "
+            "or with a delegated cgroup, use Docker sandboxes, or accept per-process limits with "
             "DLGRADER_JOB_CGROUPS=if_available",
             EXIT_CANNOT_RUN,
         )

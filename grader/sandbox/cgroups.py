@@ -4,14 +4,17 @@ against a 2 GB job limit; a CUDA job has no address-space limit at all.
 
 cgroup v2 (one tree with memory and pids controllers) and v1 (a tree per controller,
 as on older hosts and some container runtimes) are both handled. Creating cgroups needs
-root or a delegated subtree; where neither is there, `unavailable()` says why.
+root or a subtree delegated to the service's user (`delegate`, `dlgrader sandbox
+delegate`); where neither is there, `unavailable()` says why.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import signal
+import subprocess
 import time
 from functools import cache
 from pathlib import Path
@@ -32,18 +35,55 @@ def _write(path: Path, value: str) -> None:
         f.write(value)
 
 
+def parents() -> list[Path]:
+    """The folders under which job cgroups are made: one on v2, one per controller on v1."""
+    v2 = _v2_root()
+    return [v2 / PARENT] if v2 is not None else [ROOT / c / PARENT for c in ("memory", "pids")]
+
+
 @cache
 def unavailable() -> str | None:
-    """None when per-job cgroups work here, else why not (one line)."""
-    if os.geteuid() != 0:
-        return "not running as root"
+    """None when per-job cgroups work here (a process can be made, moved in and
+    removed), else why not (one line)."""
+    probe = JobCgroup("probe-" + str(os.getpid()), 64 << 20, 16)
     try:
-        probe = JobCgroup("probe-" + str(os.getpid()), 64 << 20, 16)
         probe.create()
-        probe.remove()
-    except OSError as exc:
-        return f"cannot create per-job cgroups ({exc.strerror or exc}: {exc.filename})"
+        subprocess.run(["true"], preexec_fn=probe.enter, check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        detail = f"{getattr(exc, 'strerror', None) or exc}: {getattr(exc, 'filename', '')}"
+        if os.geteuid() == 0:
+            return f"cannot create per-job cgroups ({detail})"
+        return (
+            f"no cgroup delegated to this user ({detail}); as root: "
+            f"dlgrader sandbox delegate --user {pwd.getpwuid(os.geteuid()).pw_name}"
+        )
+    finally:
+        with contextlib.suppress(OSError):
+            probe.remove()
     return None
+
+
+def delegate(user: str) -> list[Path]:
+    """Hand the job cgroups' parents to `user` (run as root), so that a service running
+    as that user makes a cgroup per job. On cgroup v2 the service must also run inside
+    the subtree (systemd's Delegate=yes does both): moving a process needs write access
+    to the common ancestor."""
+    entry = pwd.getpwnam(user)
+    v2 = _v2_root() is not None
+    done = []
+    for parent in parents():
+        parent.mkdir(exist_ok=True)
+        if v2:
+            with contextlib.suppress(OSError):
+                _write(ROOT / "cgroup.subtree_control", "+memory +pids")
+            _write(parent / "cgroup.subtree_control", "+memory +pids")
+        files = ("cgroup.procs", "cgroup.subtree_control", "cgroup.threads", "tasks")
+        for path in (parent, *(parent / f for f in files)):
+            if path.exists():
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        done.append(parent)
+    unavailable.cache_clear()
+    return done
 
 
 class JobCgroup:
@@ -52,11 +92,8 @@ class JobCgroup:
         self.name = f"job-{safe}"
         self.memory_bytes = memory_bytes
         self.max_processes = max_processes
-        v2 = _v2_root()
-        if v2 is not None:
-            self.dirs = {"unified": v2 / PARENT / self.name}
-        else:
-            self.dirs = {c: ROOT / c / PARENT / self.name for c in ("memory", "pids")}
+        v2 = _v2_root() is not None
+        self.dirs = {("unified" if v2 else p.parent.name): p / self.name for p in parents()}
 
     def create(self) -> None:
         if "unified" in self.dirs:
