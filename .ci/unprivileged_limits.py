@@ -18,10 +18,10 @@ import threading
 import time
 from pathlib import Path
 
-from grader.grade import grade
+from grader.grading.grade import grade
+from grader.grading.specs import get_assignment
 from grader.sandbox import cgroups, select_sandbox
-from grader.sandbox.base import tasks_of
-from grader.specs import get_assignment
+from grader.sandbox.limits import tasks_of
 from submissions_schema import GradingResult
 
 FORK_BOMB = "import os\n    while True:\n        try: os.fork()\n        except OSError: pass"

@@ -31,16 +31,16 @@ import httpx
 import redis
 from sqlalchemy import func, select
 
-from grader.cases import JobAliases, build_cases, write_job
+from grader.grading.cases import JobAliases, build_cases, write_job
+from grader.grading.specs import get_assignment
 from grader.harness.runner import Harness
 from grader.sandbox import JobDirs
 from grader.service.accounts import create_token
 from grader.service.db import ResultRow, SubmissionRow, session_scope
+from grader.service.heartbeats import last_heartbeats
 from grader.service.migrate import migrate
 from grader.settings import scratch_dir
-from grader.specs import get_assignment
 from submissions_schema import FINAL_STATUSES, Role
-from workers.heartbeat import last_heartbeats
 
 sys.path.insert(0, str(Path(__file__).parent))
 from upload_to_result import cli, free_port

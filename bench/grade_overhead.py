@@ -4,7 +4,7 @@
 
 Side by side in one run, on the correct cnn-layers example:
   plain    the same student calls (the grading manifest's) in this Python process
-  grade    grader.grade.grade() through bubblewrap: stage, sandbox, harness, compare,
+  grade    grader.grading.grade.grade() through bubblewrap: stage, sandbox, harness, compare,
            with the reference cache warm, and cold
   script   grade() alone in a new process: the interpreter, the imports grading needs
            (NumPy, pydantic, the specs) and a cold grading; what any front end must pay
@@ -24,12 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader.cases import CASE_CACHE, JobAliases, build_cases, write_job
-from grader.grade import grade
+from grader.grading.cases import CASE_CACHE, JobAliases, build_cases, write_job
+from grader.grading.grade import grade
+from grader.grading.specs import get_assignment
 from grader.harness.runner import Harness
 from grader.sandbox import JobDirs, select_sandbox
 from grader.settings import scratch_dir
-from grader.specs import get_assignment
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "examples" / "cnn-layers" / "layers.py"
@@ -37,9 +37,9 @@ TARGET_S = 0.3
 # grade() and nothing else, as a bare script would run it (the result printed as JSON).
 SCRIPT = f"""
 from pathlib import Path
-from grader.grade import grade
+from grader.grading.grade import grade
 from grader.sandbox import select_sandbox
-from grader.specs import get_assignment
+from grader.grading.specs import get_assignment
 result = grade(Path({str(SOLUTION)!r}), get_assignment("cnn-layers"), select_sandbox("bwrap"))
 print(result.model_dump_json())
 """

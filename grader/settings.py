@@ -81,7 +81,16 @@ class Settings(BaseModel):
         120.0, ge=0, description="how long a worker keeps retrying an unreachable database"
     )
     embedded_workers: int = Field(2, ge=1, description="threads grading in `dlgrader serve`")
-    max_request_bytes: int = Field(16 << 20, description="largest upload the API reads")
+    max_request_bytes: int = Field(
+        16 << 20,
+        description="largest request body the API reads where no limit below applies (a "
+        "homework upload is also held to its assignment's max_upload_bytes)",
+    )
+    max_project_bytes: int = Field(
+        50 << 20, description="largest reproducibility project zip, and what it unpacks to"
+    )
+    max_predictions_bytes: int = Field(1 << 20, description="largest challenge predictions file")
+    max_model_bytes: int = Field(256 << 10, description="largest challenge model.py")
     min_free_bytes: int = Field(
         256 << 20, ge=0, description="uploads are refused when the data folder has less free"
     )

@@ -2,9 +2,11 @@
 
 from submissions_schema.results import GradingResult, TestResult, TestStatus, Verdict, Visibility
 from submissions_schema.service import (
+    ACTIVE_STATUSES,
     FINAL_STATUSES,
     ApiError,
     AssignmentInfo,
+    JobKind,
     RegradeSummary,
     Role,
     ScoreChange,
@@ -20,10 +22,12 @@ from submissions_schema.service import (
 )
 
 __all__ = [
+    "ACTIVE_STATUSES",
     "FINAL_STATUSES",
     "ApiError",
     "AssignmentInfo",
     "GradingResult",
+    "JobKind",
     "RegradeSummary",
     "Role",
     "ScoreChange",

@@ -78,6 +78,14 @@ class AssignmentInfo(SchemaModel):
     policy: SubmissionPolicy
 
 
+class JobKind(StrEnum):
+    """What a submission row asks the workers to do with its upload."""
+
+    homework = "homework"  # graded against an assignment's cases
+    challenge = "challenge"  # scored on a challenge's splits (predictions or a model)
+    reproduce = "reproduce"  # a reproducibility project: its runs, judged against claims
+
+
 class SubmissionStatus(StrEnum):
     """The database row is the state machine: received → queued → running → graded,
     or failed (ours: never counted) or rejected (unreadable: never counted)."""
@@ -91,6 +99,7 @@ class SubmissionStatus(StrEnum):
 
 
 FINAL_STATUSES = {SubmissionStatus.graded, SubmissionStatus.failed, SubmissionStatus.rejected}
+ACTIVE_STATUSES = (SubmissionStatus.received, SubmissionStatus.queued, SubmissionStatus.running)
 
 
 class Submission(SchemaModel):

@@ -123,7 +123,7 @@ def test_a_result_table_shows_names_without_escapes() -> None:
     """Names print as they are: no markup read, and no backslash added to hide some."""
     from rich.console import Console
 
-    from grader.render import print_result
+    from grader.cli.render import print_result
     from submissions_schema import GradingResult, TestResult, TestStatus, Verdict
 
     test = TestResult(

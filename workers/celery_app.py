@@ -1,9 +1,7 @@
-"""The Celery application: configuration in one place, explicit routing, one task.
+"""The Celery application: the workers' side of the queue, one task.
 
-Acks late and rejects on a lost worker, so a killed worker's job is delivered
-again; prefetch 1, so a worker never hoards jobs; JSON only; no ETA tasks.
-The broker's visibility timeout is longer than any task's hard limit, so a
-running task is not redelivered while it still runs.
+Its configuration (acks late, prefetch 1, JSON, the visibility timeout) is the queue's,
+from `grader/service/queue.py`, which the API sends through by task name.
 """
 
 from __future__ import annotations
@@ -21,54 +19,17 @@ from celery.signals import (
     worker_ready,
 )
 from celery.worker.request import Request
-from kombu.entity import Queue
 
 from grader.logs import current_submission
+from grader.service.queue import GRADE_TASK, CeleryDispatcher, celery_config
 from grader.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-settings = get_settings()
-MAX_TASK_S = 3600  # the longest hard limit any assignment may ask for
-
-
-def broker_transport_options(visibility_timeout_s: float | None) -> dict[str, float]:
-    if visibility_timeout_s is None:
-        return {"visibility_timeout": MAX_TASK_S + 600}
-    # A short timeout is only useful if unacknowledged tasks are swept as often.
-    sweep = max(1.0, visibility_timeout_s / 2)
-    return {
-        "visibility_timeout": visibility_timeout_s,
-        "unacked_restore_interval": sweep,
-        "unacked_restore_throttle": 1,
-    }
-
-
-app = Celery("dlgrader", broker=settings.broker_url or "memory://")
-app.conf.update(
-    task_acks_late=True,
-    task_reject_on_worker_lost=True,
-    worker_prefetch_multiplier=1,
-    task_serializer="json",
-    accept_content=["json"],
-    result_backend=None,
-    task_ignore_result=True,
-    task_default_queue="cpu",
-    task_queues=[Queue("cpu"), Queue("gpu")],
-    broker_transport_options=broker_transport_options(settings.visibility_timeout_s),
-    broker_connection_retry_on_startup=True,
-    worker_cancel_long_tasks_on_connection_loss=False,
-    worker_hijack_root_logger=False,
-    worker_redirect_stdouts=False,
-)
-
-
-def task_time_limits(time_limit_s: float) -> tuple[float, float]:
-    """(soft, hard) for a grading whose sandbox wall limit is time_limit_s."""
-    if settings.task_time_limits_s is not None:
-        return settings.task_time_limits_s
-    soft = min(time_limit_s + 30, MAX_TASK_S - 30)
-    return soft, min(soft + 30, MAX_TASK_S)
+settings = get_settings()  # the worker process's entry point: read once, passed down
+app = Celery("dlgrader")
+app.conf.update(celery_config(settings))
+dispatcher = CeleryDispatcher(settings)  # retries and re-queues go back through the broker
 
 
 class GradingRequest(Request):  # type: ignore[misc]
@@ -81,7 +42,6 @@ class GradingRequest(Request):  # type: ignore[misc]
         super().on_timeout(soft, timeout)
         if soft or not self.args or self.worker_pid is None:
             return
-        from grader.service.queue import CeleryDispatcher
         from workers.grading import abandon_attempt, worker_id
 
         # Synchronously, before the pool kills the child and forks its replacement: a
@@ -93,18 +53,17 @@ class GradingRequest(Request):  # type: ignore[misc]
                 worker=worker_id(self.worker_pid),
                 reason=f"the grading ran past its hard time limit ({timeout:g} s)",
                 settings=settings,
-                dispatcher=CeleryDispatcher(),
+                dispatcher=dispatcher,
             )
         except Exception:
             log.exception("could not end the attempt of %s; the reaper will", self.args[0])
 
 
-@app.task(name="dlgrader.grade", bind=True, Request=GradingRequest)
+@app.task(name=GRADE_TASK, bind=True, Request=GradingRequest)
 def grade_task(self, submission_id: str) -> str:  # type: ignore[no-untyped-def]
-    from grader.service.queue import CeleryDispatcher
     from workers.grading import grade_submission
 
-    return grade_submission(submission_id, dispatcher=CeleryDispatcher())
+    return grade_submission(submission_id, settings, dispatcher=dispatcher)
 
 
 @setup_logging.connect
@@ -154,6 +113,6 @@ def _clean_leftovers(sender: object = None, **_: object) -> None:
 
     kill_orphan_sandboxes(settings)
     if settings.broker_url and settings.broker_url.startswith(("redis://", "rediss://")):
-        from workers.heartbeat import start_heartbeat
+        from grader.service.heartbeats import start_heartbeat
 
         start_heartbeat(settings.broker_url, getattr(sender, "hostname", None))

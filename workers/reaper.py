@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select
 
-from grader.service.db import SubmissionRow, changed_rows, session_scope, utcnow
+from grader.sandbox import remove_orphans
+from grader.service import lifecycle
+from grader.service.db import SubmissionRow, session_scope
 from grader.service.jobs import job_spec
+from grader.service.lifecycle import stuck_submissions
 from grader.service.queue import Dispatcher
-from grader.service.submissions import add_event
 from grader.settings import Settings
-from submissions_schema import SubmissionStatus
-from workers.grading import running_deadline_s
+from submissions_schema import ACTIVE_STATUSES, SubmissionStatus
+
+S = SubmissionStatus
 
 log = logging.getLogger(__name__)
 
@@ -32,46 +34,6 @@ class Reaped:
     requeued: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
-
-
-def stuck_submissions(settings: Settings) -> list[tuple[str, str, int]]:
-    """(id, why, attempts) of every row that waited or ran longer than it should."""
-    url = settings.resolved_database_url()
-    now = utcnow()
-    margin = timedelta(seconds=settings.stuck_margin_s)
-    found = []
-    with session_scope(url) as session:
-        rows = session.scalars(
-            select(SubmissionRow).where(
-                or_(
-                    SubmissionRow.status == SubmissionStatus.received.value,
-                    SubmissionRow.status == SubmissionStatus.queued.value,
-                    SubmissionRow.status == SubmissionStatus.running.value,
-                )
-            )
-        )
-        for row in rows:
-            since = (
-                row.updated_at
-                if row.updated_at.tzinfo
-                else row.updated_at.replace(tzinfo=now.tzinfo)
-            )
-            if row.status == SubmissionStatus.running.value:
-                limit = timedelta(
-                    seconds=running_deadline_s(
-                        job_spec(row.kind, row.assignment, row.file_name, row.queue).time_limit_s,
-                        settings,
-                    )
-                )
-                started = row.started_at or row.updated_at
-                started = started if started.tzinfo else started.replace(tzinfo=now.tzinfo)
-                if now - started > limit:
-                    found.append(
-                        (row.id, f"running since {started:%H:%M:%S}, past its limit", row.attempts)
-                    )
-            elif now - since > margin:
-                found.append((row.id, f"{row.status} since {since:%H:%M:%S}", row.attempts))
-    return found
 
 
 def queues_holding_their_rows(settings: Settings, dispatcher: Dispatcher) -> set[str]:
@@ -100,47 +62,33 @@ def reap(settings: Settings, dispatcher: Dispatcher) -> Reaped:
     for submission_id, why, attempts in stuck_submissions(settings):
         with session_scope(url) as session:
             row = session.get(SubmissionRow, submission_id)
-            if row is None:
+            if row is None or S(row.status) not in ACTIVE_STATUSES:
                 continue
-            if row.status == SubmissionStatus.queued.value and row.queue in intact:
+            status = S(row.status)
+            if status == S.queued and row.queue in intact:
                 continue  # a backlog, not a loss: its message is still waiting
             job = job_spec(row.kind, row.assignment, row.file_name, row.queue)
-            if row.status == SubmissionStatus.running.value and attempts >= settings.max_attempts:
-                failed = changed_rows(
-                    session,
-                    update(SubmissionRow)
-                    .where(
-                        SubmissionRow.id == submission_id,
-                        SubmissionRow.attempts == attempts,
-                        SubmissionRow.status == SubmissionStatus.running.value,
-                    )
-                    .values(
-                        status=SubmissionStatus.failed.value,
-                        finished_at=utcnow(),
-                        updated_at=utcnow(),
-                        reason=f"could not grade after {attempts} attempts (worker lost); "
-                        "this does not count against you",
-                    ),
+            if status == S.running and attempts >= settings.max_attempts:
+                reason = (
+                    f"could not grade after {attempts} attempts (worker lost); "
+                    "this does not count against you"
                 )
-                if failed:
-                    add_event(session, submission_id, SubmissionStatus.failed, f"reaper: {why}")
+                if lifecycle.move(
+                    session,
+                    submission_id,
+                    S.failed,
+                    f"reaper: {why}",
+                    when=(S.running,),
+                    attempt=attempts,
+                    reason=reason,
+                ):
                     reaped.failed.append(submission_id)
                 continue
-            moved = changed_rows(
-                session,
-                update(SubmissionRow)
-                .where(
-                    SubmissionRow.id == submission_id,
-                    SubmissionRow.attempts == attempts,
-                    SubmissionRow.status == row.status,
-                )
-                .values(
-                    status=SubmissionStatus.queued.value, queued_at=utcnow(), updated_at=utcnow()
-                ),
+            moved = lifecycle.move(
+                session, submission_id, S.queued, f"reaper: {why}", when=(status,), attempt=attempts
             )
             if not moved:
                 continue
-            add_event(session, submission_id, SubmissionStatus.queued, f"reaper: {why}")
         try:
             dispatcher.dispatch(submission_id, job.queue, job.time_limit_s)
             reaped.requeued.append(submission_id)
@@ -161,9 +109,7 @@ def running_jobs(settings: Settings) -> set[str]:
 
 
 def kill_orphan_sandboxes(settings: Settings) -> list[str]:
-    from grader.sandbox.docker_sandbox import kill_orphans
-
-    removed = kill_orphans(lambda: running_jobs(settings))
+    removed = remove_orphans(lambda: running_jobs(settings))
     if removed:
         log.warning("removed orphaned sandbox containers: %s", ", ".join(removed))
     return removed

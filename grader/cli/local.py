@@ -29,8 +29,8 @@ from grader.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from grader.grading.specs import Assignment
     from grader.sandbox import Sandbox
-    from grader.specs import Assignment
     from submissions_schema.reproduce import ReproduceReport
 
 
@@ -102,7 +102,7 @@ def reference_check(
 @app.command("assignments")
 def list_assignments() -> None:
     """List the assignments this grader ships."""
-    from grader.specs import shipped_assignments
+    from grader.grading.specs import shipped_assignments
 
     table = new_table(title="assignments")
     for col in ("name", "version", "title", "file", "points"):
@@ -114,8 +114,7 @@ def list_assignments() -> None:
 
 def _sandbox(name: str | None) -> Sandbox:
     """The named (or configured) sandbox; an unknown name is bad input, a missing one 3."""
-    from grader.sandbox import SandboxUnavailable, select_sandbox
-    from grader.sandbox.base import SANDBOX_NAMES
+    from grader.sandbox import SANDBOX_NAMES, SandboxUnavailable, select_sandbox
     from grader.settings import get_settings
 
     name = name or get_settings().sandbox
@@ -128,7 +127,7 @@ def _sandbox(name: str | None) -> Sandbox:
 
 
 def _assignment(name: str) -> Assignment:
-    from grader.specs import get_assignment
+    from grader.grading.specs import get_assignment
 
     try:
         return get_assignment(name)
@@ -140,7 +139,7 @@ def _assignment(name: str) -> Assignment:
 @assignment_app.command("show")
 def assignment_show(name: Annotated[str, typer.Argument(help="assignment name")]) -> None:
     """What a student must implement: names, signatures, points."""
-    from grader.render import print_assignment
+    from grader.cli.render import print_assignment
 
     print_assignment(console, _assignment(name))
 
@@ -152,7 +151,7 @@ def init_command(
     force: Annotated[bool, typer.Option(help="overwrite an existing file")] = False,
 ) -> None:
     """Write a starter file: every signature and what it must do, no solutions."""
-    from grader.starter import starter_file
+    from grader.grading.starter import starter_file
 
     spec = _assignment(name)
     target = directory / f"{spec.module}.py"
@@ -183,9 +182,9 @@ def grade_command(
     """Grade a submission against the reference. Exit 0 when graded (whatever the score),
     2 for a bad path or name, 3 when the grader could not grade, 4 when the submission
     was rejected as ungradable (no such module in it, not a zip)."""
-    from grader.grade import grade
-    from grader.gradescope import to_gradescope
-    from grader.render import print_result
+    from grader.cli.gradescope import to_gradescope
+    from grader.cli.render import print_result
+    from grader.grading.grade import grade
     from grader.sandbox import SandboxFailed
     from submissions_schema import Verdict
 
@@ -262,8 +261,7 @@ def sandbox_status(
 ) -> None:
     """Prove each sandbox by running the real harness on a one-call job. Exit 0 when the
     required one works (by default the configured one: `auto` needs Docker or bubblewrap)."""
-    from grader.sandbox import select_sandbox
-    from grader.sandbox.base import SANDBOX_NAMES
+    from grader.sandbox import SANDBOX_NAMES, select_sandbox
     from grader.sandbox.probe import probe
     from grader.settings import get_settings
 

@@ -30,7 +30,7 @@ from grader.cli.common import (
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from grader.client import Client
+    from grader.cli.client import Client
     from submissions_schema import Submission, SubmissionStatus
 
 P = ParamSpec("P")
@@ -38,7 +38,7 @@ T = TypeVar("T")
 
 
 def _client() -> Client:
-    from grader.client import Client, ClientError, load_config
+    from grader.cli.client import Client, ClientError, load_config
 
     try:
         return Client(load_config())
@@ -50,7 +50,7 @@ def _call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run a client call; a server or network error becomes one line and exit 1."""
     from pydantic import ValidationError
 
-    from grader.client import ClientError
+    from grader.cli.client import ClientError
 
     try:
         return fn(*args, **kwargs)
@@ -91,8 +91,21 @@ def serve(
         highlight=False,
     )
     configure_logging(settings)
-    # log_config=None: uvicorn's lines go through our handler, in our format.
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    if settings.broker_url:
+        from grader.service.queue import CeleryDispatcher
+
+        # log_config=None: uvicorn's lines go through our handler, in our format.
+        uvicorn.run(
+            create_app(settings, CeleryDispatcher(settings)), host=host, port=port, log_config=None
+        )
+        return
+    from workers.embedded import EmbeddedWorkers  # the pool and the reaper, in this process
+
+    embedded = EmbeddedWorkers(settings).start()
+    try:
+        uvicorn.run(create_app(settings, embedded), host=host, port=port, log_config=None)
+    finally:
+        embedded.close()
 
 
 @app.command("worker")
@@ -149,7 +162,7 @@ def reaper(
     settings = get_settings()
     _open_database(migrated=False)
     configure_logging(settings)
-    dispatcher = CeleryDispatcher()
+    dispatcher = CeleryDispatcher(settings)
     while True:
         reaped = reap(settings, dispatcher)
         if reaped.requeued or reaped.failed or reaped.orphans:
@@ -173,7 +186,7 @@ def login(
     """Check the token against the server and save both (the file is private to you)."""
     import httpx
 
-    from grader.client import CONFIG, Client, ClientConfig, save_config
+    from grader.cli.client import CONFIG, Client, ClientConfig, save_config
 
     try:
         url = httpx.URL(server)
@@ -212,8 +225,8 @@ def submit(
 ) -> None:
     """Upload a submission (a folder is zipped as `dlgrader grade` reads it); with --wait,
     show its status live, then the result. Exit 0 graded, 3 could not be graded, 4 rejected."""
-    from grader.archive import ArchiveError, zip_folder
-    from grader.render import print_result
+    from grader.cli.archive import ArchiveError, zip_folder
+    from grader.cli.render import print_result
 
     check_output(json_out)
     client = _client()
@@ -333,7 +346,7 @@ def result(
     ] = False,
 ) -> None:
     """A graded submission's result table."""
-    from grader.render import print_result
+    from grader.cli.render import print_result
 
     graded = _call(_client().result, submission_id)
     if json_out:

@@ -40,7 +40,7 @@ from submissions_schema.reproduce import (
 )
 
 CLAIMS_FILE = "claims.yaml"
-MAX_PROJECT_BYTES = 200 << 20
+MAX_HASHED_FILE_BYTES = 200 << 20  # larger files are fingerprinted by name only
 Progress = Callable[[str], None]
 
 
@@ -90,7 +90,7 @@ def sha256_path(path: Path) -> str:
 
 def _sha256_file(path: Path) -> str:
     h = hashlib.sha256()
-    fd = open_regular(path, MAX_PROJECT_BYTES)
+    fd = open_regular(path, MAX_HASHED_FILE_BYTES)
     if fd is None:  # a FIFO, a device, a link or too large: its name is all we hash
         return hashlib.sha256(b"not a regular file").hexdigest()
     with os.fdopen(fd, "rb") as f:

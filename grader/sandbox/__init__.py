@@ -9,15 +9,18 @@ from grader.sandbox.base import (
     SandboxLimits,
     SandboxRun,
     SandboxUnavailable,
-    select_sandbox,
 )
+from grader.sandbox.select import SANDBOX_NAMES, discard_job, remove_orphans, select_sandbox
 
 __all__ = [
+    "SANDBOX_NAMES",
     "JobDirs",
     "Sandbox",
     "SandboxFailed",
     "SandboxLimits",
     "SandboxRun",
     "SandboxUnavailable",
+    "discard_job",
+    "remove_orphans",
     "select_sandbox",
 ]

@@ -14,6 +14,7 @@ than the caller already runs.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -29,12 +30,9 @@ from grader.sandbox.base import (
     SandboxFailed,
     SandboxLimits,
     SandboxRun,
-    package_roots,
-    rlimits,
-    run_limited,
-    which,
 )
-from grader.sandbox.runtime import python_runtime
+from grader.sandbox.limits import rlimits, run_limited
+from grader.sandbox.runtime import package_roots, python_runtime
 from grader.sandbox.uids import NoFreeUid, leased_uid
 from grader.settings import get_settings
 
@@ -51,7 +49,7 @@ class BwrapSandbox(Sandbox):
     def available(cls) -> str | None:
         if sys.platform != "linux":
             return "bubblewrap needs Linux"
-        exe = which("bwrap")
+        exe = shutil.which("bwrap")
         if exe is None:
             return "bwrap is not installed (apt-get install bubblewrap)"
         probe = subprocess.run(

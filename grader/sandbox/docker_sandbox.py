@@ -52,6 +52,14 @@ def container_name(job_label: str) -> str:
 class DockerSandbox(Sandbox):
     name = "docker"
 
+    @classmethod
+    def discard(cls, job_label: str) -> list[str]:
+        return remove_job_containers(job_label)
+
+    @classmethod
+    def remove_orphans(cls, active_labels: Callable[[], set[str]]) -> list[str]:
+        return kill_orphans(active_labels)
+
     def __init__(
         self, image: str = DEFAULT_IMAGE, gpu: str | None = None, cpus: float = 1.0
     ) -> None:
@@ -231,10 +239,10 @@ def remove_container(client: Any, name: str, wait_s: float = DAEMON_RETURN_S) ->
 
 def remove_job_containers(job_label: str) -> list[str]:
     """Remove the containers of one job (its worker was killed); none without a daemon."""
-    from docker.errors import APIError
-
     removed: list[str] = []
     try:
+        from docker.errors import APIError
+
         containers = _client().containers.list(all=True, filters={"label": f"{LABEL}={job_label}"})
     except Exception as exc:  # no daemon here: nothing to remove
         log.info("no containers of %s removed: %s", job_label, exc)
@@ -257,10 +265,10 @@ def kill_orphans(active_labels: Callable[[], set[str]]) -> list[str]:
     Containers are listed before the active jobs are read: a job's row says running
     before its container exists, so no container of a live job is taken for an orphan.
     """
-    from docker.errors import APIError
-
     removed: list[str] = []
     try:
+        from docker.errors import APIError
+
         client = _client()
         containers = client.containers.list(all=True, filters={"label": LABEL})
     except Exception:  # no daemon here: nothing to clean

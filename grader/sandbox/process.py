@@ -10,10 +10,9 @@ from grader.sandbox.base import (
     Sandbox,
     SandboxLimits,
     SandboxRun,
-    python_executable,
-    rlimits,
-    run_limited,
 )
+from grader.sandbox.limits import rlimits, run_limited
+from grader.sandbox.runtime import python_executable
 
 # Where the GPU driver lives and which GPUs a worker owns: needed to reach CUDA, no secrets.
 GPU_ENV = ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES")

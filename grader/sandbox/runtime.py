@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import site
 import sys
 import sysconfig
@@ -92,3 +93,57 @@ def python_runtime() -> PythonRuntime:
     )
     outermost = [d for d in hidden if not any(d != o and d.is_relative_to(o) for o in hidden)]
     return PythonRuntime(executable, tuple(sorted(trees)), tuple(extra), tuple(outermost))
+
+
+def package_roots(distributions: tuple[str, ...]) -> list[Path]:
+    """The top-level folders and modules of these distributions and of everything they
+    require: all a harness may import, and nothing of dlgrader."""
+    from importlib import metadata
+
+    roots: dict[str, Path] = {}
+    seen: set[str] = set()
+    todo = list(distributions)
+    while todo:
+        name = todo.pop()
+        key = name.lower().replace("_", "-")
+        if key in seen:
+            continue
+        seen.add(key)
+        if key == "dlgrader":  # never the grader itself, whatever asks for it
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        # The first part of each RECORD path, read as text: numpy lists 1,500 files.
+        record = dist.read_text("RECORD") or ""
+        tops = {line.split(",", 1)[0].split("/", 1)[0] for line in record.splitlines() if line}
+        for top in tops:
+            # .dist-info comes too: importlib.metadata (a fingerprint's package list) reads it.
+            if top.endswith((".data", ".pth")) or top in ("", "..", "__pycache__"):
+                continue
+            path = Path(str(dist.locate_file(top)))
+            if path.exists():
+                roots[top] = path
+        todo += _required(dist.requires or [])
+    return sorted(roots.values())
+
+
+def _required(specs: list[str]) -> list[str]:
+    """The names of the requirements that apply here (no extras)."""
+    names = []
+    for spec in specs:
+        if ";" in spec:  # a marker: only then is packaging worth importing
+            from packaging.requirements import Requirement
+
+            req = Requirement(spec)
+            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+                continue
+            names.append(req.name)
+        else:
+            names.append(re.split(r"[\s\[(<>=!~]", spec.strip(), maxsplit=1)[0])
+    return names
+
+
+def python_executable() -> str:
+    return sys.executable

@@ -26,16 +26,23 @@ from grader.service.db import (
     session_scope,
     utcnow,
 )
+from grader.service.lifecycle import as_utc
 from grader.service.submissions import (
     UNCOUNTED,
     ServiceError,
     SubmissionService,
-    as_utc,
     by_idempotency_key,
     to_model,
 )
 from grader.settings import Settings
-from submissions_schema import Role, Submission, SubmissionDetail, SubmissionStatus
+from submissions_schema import (
+    ACTIVE_STATUSES,
+    JobKind,
+    Role,
+    Submission,
+    SubmissionDetail,
+    SubmissionStatus,
+)
 from submissions_schema.challenges import (
     Challenge,
     LeaderboardEntry,
@@ -45,12 +52,7 @@ from submissions_schema.challenges import (
     TeamInfo,
 )
 
-IN_FLIGHT = (
-    SubmissionStatus.received.value,
-    SubmissionStatus.queued.value,
-    SubmissionStatus.running.value,
-)
-MAX_CODE_BYTES = 256 << 10
+IN_FLIGHT = [s.value for s in ACTIVE_STATUSES]
 STATUS_FOR_LEADERBOARD = {SubmissionStatus.graded.value: "finished"}
 
 
@@ -180,7 +182,7 @@ class ChallengeService:
                 select(func.count())
                 .select_from(SubmissionRow)
                 .where(
-                    SubmissionRow.kind == "challenge",
+                    SubmissionRow.kind == JobKind.challenge,
                     SubmissionRow.assignment == challenge.name,
                     SubmissionRow.phase == phase.codename,
                     SubmissionRow.team == team,
@@ -245,8 +247,15 @@ class ChallengeService:
             )
         if not data:
             raise ServiceError(422, "empty_upload", "the upload is empty")
-        if len(data) > (MAX_CODE_BYTES if suffix == ".py" else 1 << 20):
-            raise ServiceError(422, "upload_too_large", "the upload is too large")
+        cap = (
+            self.settings.max_model_bytes
+            if suffix == ".py"
+            else self.settings.max_predictions_bytes
+        )
+        if len(data) > cap:
+            raise ServiceError(
+                422, "upload_too_large", f"the upload is {len(data)} bytes; at most {cap}"
+            )
         team = self.team_of(user, challenge.name)
         with session_scope(self.url) as session:
             if idempotency_key:
@@ -263,7 +272,7 @@ class ChallengeService:
                 idempotency_key,
                 assignment=challenge.name,
                 assignment_version="",
-                kind="challenge",
+                kind=JobKind.challenge,
                 phase=phase.codename,
                 team=team,
                 method_name=method_name[:200],
@@ -279,7 +288,7 @@ class ChallengeService:
         """A team picks the submission that counts in a phase that asks it to."""
         with session_scope(self.url) as session:
             row = self.submissions.visible_row(session, user, submission_id)
-            if row.kind != "challenge":
+            if row.kind != JobKind.challenge:
                 raise ServiceError(
                     409, "not_a_challenge_submission", "only challenge submissions are selected"
                 )
@@ -305,7 +314,7 @@ class ChallengeService:
     ) -> Submission:
         with session_scope(self.url) as session:
             row = session.get(SubmissionRow, submission_id)
-            if row is None or row.kind != "challenge":
+            if row is None or row.kind != JobKind.challenge:
                 raise ServiceError(404, "not_found", f"no challenge submission {submission_id}")
             for field, value in (
                 ("is_baseline", is_baseline),

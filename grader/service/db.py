@@ -36,6 +36,8 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 
+from submissions_schema import JobKind
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -89,7 +91,7 @@ class SubmissionRow(Base):
     result_json: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str] = mapped_column(String(200), default="")
     # Challenge submissions: `assignment` holds the challenge's name.
-    kind: Mapped[str] = mapped_column(String(20), default="homework")
+    kind: Mapped[str] = mapped_column(String(20), default=JobKind.homework.value)
     phase: Mapped[str | None] = mapped_column(String(100))
     team: Mapped[str | None] = mapped_column(String(200), index=True)
     method_name: Mapped[str] = mapped_column(String(200), default="")

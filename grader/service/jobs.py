@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from grader.challenges.specs import get_challenge
-from grader.specs import get_assignment
+from grader.grading.specs import get_assignment
+from submissions_schema import JobKind
 
 PREDICTIONS_TIME_LIMIT_S = 60.0
 
@@ -22,9 +23,9 @@ REPRODUCE_TIME_LIMIT_S = 3 * 3600.0  # every run of a project, with its determin
 
 
 def job_spec(kind: str, name: str, file_name: str, queue: str = "cpu") -> JobSpec:
-    if kind == "reproduce":  # the queue was chosen from claims.yaml when it arrived
+    if kind == JobKind.reproduce:  # the queue was chosen from claims.yaml when it arrived
         return JobSpec(queue, REPRODUCE_TIME_LIMIT_S)
-    if kind == "challenge":
+    if kind == JobKind.challenge:
         challenge = get_challenge(name)
         if PurePosixPath(file_name).suffix.lower() == ".py":  # code: trains in the sandbox
             return JobSpec(challenge.code_queue, challenge.code_budget_s + 120.0)

@@ -14,10 +14,10 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, or_, select
 
 from grader.service.db import EventRow, SubmissionRow, session_scope, utcnow
-from grader.service.submissions import as_utc
+from grader.service.heartbeats import last_heartbeats
+from grader.service.lifecycle import as_utc
 from grader.settings import Settings
 from submissions_schema import SubmissionStatus, Verdict
-from workers.heartbeat import last_heartbeats
 
 QUEUES = ("cpu", "gpu")
 LATENCY_BUCKETS_S = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)

@@ -1,19 +1,24 @@
-"""Transport from the API to the workers: Celery on Redis, or an in-process pool.
+"""Transport from the API to the workers, by task name: the service never imports them.
 
-Both carry only a submission id; the database row holds everything else.
+A dispatcher carries only a submission id; the database row holds everything else.
+`CeleryDispatcher` sends `dlgrader.grade` through Redis; the embedded pool (in
+`workers/embedded.py`) is another dispatcher, handed to the API by `dlgrader serve`.
+The broker's settings live here, so both sides of the queue read them from one place.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Protocol
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from celery import Celery
+
     from grader.settings import Settings
 
-log = logging.getLogger(__name__)
+GRADE_TASK = "dlgrader.grade"
+QUEUES = ("cpu", "gpu")
+MAX_TASK_S = 3600  # the longest hard limit any assignment may ask for
 
 
 class Dispatcher(Protocol):
@@ -27,51 +32,71 @@ class Dispatcher(Protocol):
         """Messages waiting in `queue`, or None when the transport cannot tell."""
 
 
-class InProcessDispatcher:
-    """The embedded default: a thread pool running the same task code as the Celery workers."""
+def broker_transport_options(visibility_timeout_s: float | None) -> dict[str, float]:
+    if visibility_timeout_s is None:
+        return {"visibility_timeout": MAX_TASK_S + 600}
+    # A short timeout is only useful if unacknowledged tasks are swept as often.
+    sweep = max(1.0, visibility_timeout_s / 2)
+    return {
+        "visibility_timeout": visibility_timeout_s,
+        "unacked_restore_interval": sweep,
+        "unacked_restore_throttle": 1,
+    }
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.pool = ThreadPoolExecutor(settings.embedded_workers, thread_name_prefix="grading")
-        self._closed = threading.Event()
-        self._lock = threading.Lock()
-        self._waiting = 0
 
-    def dispatch(self, submission_id: str, queue: str, time_limit_s: float) -> None:
-        if self._closed.is_set():
-            raise RuntimeError("the in-process pool is shut down")
-        from workers.grading import grade_submission
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Acks late and rejects on a lost worker, so a killed worker's job is delivered again;
+    prefetch 1, so a worker never hoards jobs; JSON only; no results; no ETA tasks. The
+    visibility timeout outlasts any task's hard limit, so a running task is not
+    redelivered while it still runs."""
+    from kombu.entity import Queue
 
-        def run() -> None:
-            with self._lock:
-                self._waiting -= 1
-            try:
-                grade_submission(submission_id, dispatcher=self, settings=self.settings)
-            except Exception:  # the row keeps its state; the reaper takes it from there
-                log.exception("grading %s failed in the in-process pool", submission_id)
+    return dict(
+        broker_url=settings.broker_url or "memory://",
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        accept_content=["json"],
+        result_backend=None,
+        task_ignore_result=True,
+        task_default_queue="cpu",
+        task_queues=[Queue(q) for q in QUEUES],
+        broker_transport_options=broker_transport_options(settings.visibility_timeout_s),
+        broker_connection_retry_on_startup=True,
+        worker_cancel_long_tasks_on_connection_loss=False,
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+    )
 
-        with self._lock:
-            self._waiting += 1
-        self.pool.submit(run)
 
-    def ready(self) -> bool:
-        return not self._closed.is_set()
-
-    def waiting(self, queue: str) -> int | None:
-        with self._lock:
-            return self._waiting
-
-    def close(self) -> None:
-        self._closed.set()
-        self.pool.shutdown(wait=True, cancel_futures=True)
+def task_time_limits(time_limit_s: float, settings: Settings) -> tuple[float, float]:
+    """(soft, hard) for a grading whose sandbox wall limit is time_limit_s: the sandbox's
+    own limit always fires first."""
+    if settings.task_time_limits_s is not None:
+        return settings.task_time_limits_s
+    soft = min(time_limit_s + 30, MAX_TASK_S - 30)
+    return soft, min(soft + 30, MAX_TASK_S)
 
 
 class CeleryDispatcher:
-    def dispatch(self, submission_id: str, queue: str, time_limit_s: float) -> None:
-        from workers.celery_app import grade_task, task_time_limits
+    """Sends by task name through the broker; a producer only."""
 
-        soft, hard = task_time_limits(time_limit_s)
-        grade_task.apply_async(
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def app(self) -> Celery:
+        from celery import Celery
+
+        app = Celery("dlgrader", set_as_current=False)
+        app.conf.update(celery_config(self.settings))
+        return app
+
+    def dispatch(self, submission_id: str, queue: str, time_limit_s: float) -> None:
+        soft, hard = task_time_limits(time_limit_s, self.settings)
+        self.app.send_task(
+            GRADE_TASK,
             args=[submission_id],
             queue=queue,
             soft_time_limit=soft,
@@ -81,24 +106,16 @@ class CeleryDispatcher:
         )
 
     def ready(self) -> bool:
-        from workers.celery_app import app
-
         try:
-            with app.connection_for_write() as conn:
+            with self.app.connection_for_write() as conn:
                 conn.ensure_connection(max_retries=1, timeout=2)
             return True
         except Exception:
             return False
 
     def waiting(self, queue: str) -> int | None:
-        from workers.celery_app import app
-
         try:
-            with app.connection_for_read() as conn:
+            with self.app.connection_for_read() as conn:
                 return int(conn.default_channel.queue_declare(queue, passive=True).message_count)
         except Exception:
             return None
-
-
-def dispatcher_from_settings(settings: Settings) -> Dispatcher:
-    return CeleryDispatcher() if settings.broker_url else InProcessDispatcher(settings)

@@ -8,29 +8,31 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from grader.grading.specs import Assignment
+from grader.service import lifecycle
 from grader.service.accounts import has_role
 from grader.service.db import (
-    EventRow,
     ResultRow,
     SubmissionRow,
     UserRow,
-    changed_rows,
     session_scope,
     utcnow,
 )
 from grader.service.jobs import job_spec
+from grader.service.lifecycle import as_utc
 from grader.service.queue import Dispatcher
 from grader.service.storage import BlobStore
 from grader.service.uploads import UploadRejected, check_project_zip, check_upload
-from grader.specs import Assignment
+from grader.settings import Settings
 from submissions_schema import (
     GradingResult,
+    JobKind,
     Role,
     StatusEvent,
     Submission,
@@ -41,6 +43,7 @@ from submissions_schema import (
 from submissions_schema.challenges import ChallengeResult
 from submissions_schema.reproduce import ReproduceReport
 
+S = SubmissionStatus
 # Ours to fix or the student's unreadable upload: neither costs an attempt.
 UNCOUNTED = (SubmissionStatus.failed.value, SubmissionStatus.rejected.value)
 MAX_PROJECTS_PER_DAY = 10
@@ -52,17 +55,6 @@ class ServiceError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
-
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything here is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def add_event(
-    session: Session, submission_id: str, status: SubmissionStatus, message: str = ""
-) -> None:
-    session.add(EventRow(submission_id=submission_id, status=status.value, message=message[:2000]))
 
 
 def to_model(row: SubmissionRow) -> Submission:
@@ -141,8 +133,9 @@ def check_limits(session: Session, user: UserRow, assignment: Assignment, now: d
 
 
 class SubmissionService:
-    def __init__(self, database_url: str, blobs: BlobStore, dispatcher: Dispatcher) -> None:
-        self.url = database_url
+    def __init__(self, settings: Settings, blobs: BlobStore, dispatcher: Dispatcher) -> None:
+        self.settings = settings
+        self.url = settings.resolved_database_url()
         self.blobs = blobs
         self.dispatcher = dispatcher
 
@@ -217,7 +210,7 @@ class SubmissionService:
             if existing is None:
                 raise
             return existing.id, False
-        add_event(session, row.id, SubmissionStatus.received)
+        lifecycle.received(session, row)
         return row.id, True
 
     def submit_project(
@@ -228,14 +221,13 @@ class SubmissionService:
         from pydantic import ValidationError
 
         from grader.reproduce.job import ClaimsError, check_packages
-        from grader.settings import get_settings
         from grader.untrusted_yaml import UntrustedYAMLError, load_yaml
         from submissions_schema.reproduce import ClaimsFile
 
         if not file_name.lower().endswith(".zip"):
             raise ServiceError(422, "wrong_file_type", "send the project as a .zip")
         try:
-            text = check_project_zip(data).decode("utf-8")
+            text = check_project_zip(data, self.settings.max_project_bytes).decode("utf-8")
             claims = ClaimsFile.model_validate(load_yaml(text))
         except UploadRejected as exc:
             raise ServiceError(422, exc.code, str(exc)) from None
@@ -245,7 +237,7 @@ class SubmissionService:
             message = " ".join(f"claims.yaml: {exc}".split())
             raise ServiceError(422, "bad_claims", message) from None
         try:
-            check_packages(claims, get_settings().allowed_packages)
+            check_packages(claims, self.settings.allowed_packages)
         except ClaimsError as exc:
             raise ServiceError(422, "package_not_allowed", str(exc)) from None
         with session_scope(self.url) as session:
@@ -260,7 +252,7 @@ class SubmissionService:
                     .select_from(SubmissionRow)
                     .where(
                         SubmissionRow.user_id == user_id,
-                        SubmissionRow.kind == "reproduce",
+                        SubmissionRow.kind == JobKind.reproduce,
                         SubmissionRow.created_at >= today,
                         SubmissionRow.status.not_in(UNCOUNTED),
                     )
@@ -279,7 +271,7 @@ class SubmissionService:
                 idempotency_key,
                 assignment="reproduce",
                 assignment_version="",
-                kind="reproduce",
+                kind=JobKind.reproduce,
                 queue="gpu" if claims.run.gpu else "cpu",
                 method_name=(claims.title or "")[:200],
             )
@@ -294,39 +286,13 @@ class SubmissionService:
             row = session.get(SubmissionRow, submission_id)
             assert row is not None
             job = job_spec(row.kind, row.assignment, row.file_name, row.queue)
-            moved = changed_rows(
-                session,
-                update(SubmissionRow)
-                .where(
-                    SubmissionRow.id == submission_id,
-                    SubmissionRow.status == SubmissionStatus.received.value,
-                )
-                .values(
-                    status=SubmissionStatus.queued.value, queued_at=utcnow(), updated_at=utcnow()
-                ),
-            )
-            if moved:
-                add_event(session, submission_id, SubmissionStatus.queued)
+            lifecycle.move(session, submission_id, S.queued, when=(S.received,))
         try:
             self.dispatcher.dispatch(submission_id, job.queue, job.time_limit_s)
         except Exception as exc:  # a broker outage must not lose the submission
             with session_scope(self.url) as session:
-                back = changed_rows(
-                    session,
-                    update(SubmissionRow)
-                    .where(
-                        SubmissionRow.id == submission_id,
-                        SubmissionRow.status == SubmissionStatus.queued.value,
-                    )
-                    .values(status=SubmissionStatus.received.value, updated_at=utcnow()),
-                )
-                if back:
-                    add_event(
-                        session,
-                        submission_id,
-                        SubmissionStatus.received,
-                        f"queue unavailable, will retry: {type(exc).__name__}",
-                    )
+                why = f"queue unavailable, will retry: {type(exc).__name__}"
+                lifecycle.move(session, submission_id, S.received, why, when=(S.queued,))
             return False
         return True
 
@@ -349,9 +315,9 @@ class SubmissionService:
         with session_scope(self.url) as session:
             row = self.visible_row(session, viewer, submission_id)
             result = challenge_result = reproduce_report = None
-            if row.result_json and row.kind == "challenge":
+            if row.result_json and row.kind == JobKind.challenge:
                 challenge_result = ChallengeResult.model_validate_json(row.result_json)
-            elif row.result_json and row.kind == "reproduce":
+            elif row.result_json and row.kind == JobKind.reproduce:
                 reproduce_report = ReproduceReport.model_validate_json(row.result_json)
             elif row.result_json:
                 graded = GradingResult.model_validate_json(row.result_json)
@@ -394,17 +360,17 @@ class SubmissionService:
         queued = []
         for submission_id in submission_ids:
             with session_scope(self.url) as session:
-                row = session.get(SubmissionRow, submission_id)
-                if row is None or row.status not in (
-                    SubmissionStatus.graded.value,
-                    SubmissionStatus.failed.value,
-                ):
-                    continue
-                row.status = SubmissionStatus.received.value
-                row.attempts = 0
-                row.reason = ""
-                row.updated_at = utcnow()
-                add_event(session, row.id, SubmissionStatus.received, "regrade requested")
+                again = lifecycle.move(
+                    session,
+                    submission_id,
+                    S.received,
+                    "regrade requested",
+                    when=(S.graded, S.failed),
+                    attempts=0,
+                    reason="",
+                )
+            if not again:
+                continue
             self.enqueue(submission_id)
             queued.append(submission_id)
         return queued

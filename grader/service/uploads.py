@@ -14,7 +14,6 @@ from submissions_schema import SubmissionPolicy
 MAX_ZIP_MEMBERS = 200
 MAX_UNCOMPRESSED_BYTES = 50 << 20
 MAX_RATIO = 100
-MAX_PROJECT_BYTES = 50 << 20  # uncompressed / compressed, per member and overall
 
 
 class UploadRejected(ValueError):
@@ -87,15 +86,13 @@ def check_zip(data: bytes, module: str | None) -> None:
         raise UploadRejected("missing_module", f"the zip holds no {module}.py")
 
 
-def check_project_zip(data: bytes) -> bytes:
+def check_project_zip(data: bytes, max_bytes: int) -> bytes:
     """A reproducibility project: a safe zip with claims.yaml at its root (or one folder down).
     Returns claims.yaml's bytes, read without extracting anything."""
     if not data:
         raise UploadRejected("empty_upload", "the upload is empty")
-    if len(data) > MAX_PROJECT_BYTES:
-        raise UploadRejected(
-            "upload_too_large", f"a project zip may be {MAX_PROJECT_BYTES >> 20} MB"
-        )
+    if len(data) > max_bytes:
+        raise UploadRejected("upload_too_large", f"a project zip may be {max_bytes >> 20} MB")
     check_zip(data, module=None)
     zf = zipfile.ZipFile(io.BytesIO(data))
     names = [

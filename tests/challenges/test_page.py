@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.challenges.browser import chromium, dump_dom, screenshot
 from grader.challenges.leaderboard import ScoredSubmission, compute_leaderboard
 from grader.challenges.page import render_leaderboard
 from grader.challenges.specs import get_challenge
+from tests.challenges.browser import chromium, dump_dom, screenshot
 
 pytestmark = [pytest.mark.integration]
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)

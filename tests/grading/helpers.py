@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.grade import grade
+from grader.grading.grade import grade
+from grader.grading.specs import get_assignment
 from grader.sandbox import select_sandbox
 from grader.sandbox.bwrap import BwrapSandbox
-from grader.specs import get_assignment
 from submissions_schema import GradingResult, TestStatus
 
 ROOT = Path(__file__).resolve().parents[2]

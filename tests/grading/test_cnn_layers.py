@@ -234,8 +234,8 @@ def test_backward_consistent_with_a_wrong_forward_is_told_to_fix_the_forward(
 
 
 def test_hidden_cases_follow_the_secret_seed() -> None:
-    from grader.cases import build_cases
-    from grader.specs import get_assignment
+    from grader.grading.cases import build_cases
+    from grader.grading.specs import get_assignment
 
     spec = get_assignment("cnn-layers")
     a, b = build_cases(spec, 0, secret_seed=1), build_cases(spec, 0, secret_seed=2)

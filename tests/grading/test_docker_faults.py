@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.grade import grade
+from grader.grading.grade import grade
+from grader.grading.specs import get_assignment
 from grader.sandbox import SandboxFailed
 from grader.sandbox.docker_sandbox import LABEL, DockerSandbox, container_name
-from grader.specs import get_assignment
 
 pytestmark = [pytest.mark.integration]
 

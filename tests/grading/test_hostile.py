@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.grade import grade
+from grader.grading.grade import grade
+from grader.grading.specs import Assignment, get_assignment
 from grader.sandbox import select_sandbox
 from grader.sandbox.bwrap import BwrapSandbox
-from grader.specs import Assignment, get_assignment
 from submissions_schema import GradingResult, TestStatus, Verdict
 from tests.grading.helpers import processes_matching
 

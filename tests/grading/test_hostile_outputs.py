@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.grade import grade
+from grader.grading.grade import grade
+from grader.grading.specs import get_assignment
 from grader.sandbox import select_sandbox
 from grader.settings import scratch_dir
-from grader.specs import get_assignment
 from grader.untrusted_fs import UnreadableTree, load_npy, remove_tree, tree_bytes, walk_files
 from submissions_schema import Verdict
 from tests.grading.helpers import EXAMPLES, needs_bwrap
@@ -150,7 +150,7 @@ def test_inside_the_sandbox_hidden_cases_look_like_any_other(tmp_path: Path) -> 
 
 def test_a_public_seed_equal_to_the_hidden_seed_shows_no_hidden_input() -> None:
     """A student's --seed set to the hidden seed draws other inputs, case for case."""
-    from grader.cases import case_seed
+    from grader.grading.cases import case_seed
 
     spec = get_assignment("cnn-layers")
     for problem in spec.problems:

@@ -12,14 +12,15 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from grader.grading.specs import Assignment, shipped_assignments
 from grader.service.accounts import create_token
 from grader.service.api import create_app
 from grader.service.db import session_scope
 from grader.service.migrate import migrate
 from grader.settings import Settings
-from grader.specs import Assignment, shipped_assignments
 from submissions_schema import Role
 from submissions_schema.challenges import Challenge
+from workers.embedded import EmbeddedWorkers
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = (ROOT / "examples" / "cnn-layers" / "layers.py").read_bytes()
@@ -96,8 +97,15 @@ def embedded_service(
             ("root", Role.admin),
         ):
             tokens[name] = create_token(session, name, role).token
+    workers = EmbeddedWorkers(config).start()
     app = create_app(
-        config, assignments=assignments or dict(shipped_assignments()), challenges=challenges
+        config,
+        workers,
+        assignments=assignments or dict(shipped_assignments()),
+        challenge_specs=challenges,
     )
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield Service(client, config, tokens)
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield Service(client, config, tokens)
+    finally:
+        workers.close()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from grader.grading.specs import shipped_assignments
 from grader.sandbox.bwrap import BwrapSandbox
-from grader.specs import shipped_assignments
 from tests.service.helpers import AUTODIFF, LAYERS, embedded_service, zip_bytes
 
 pytestmark = [
@@ -329,7 +329,7 @@ def test_a_concurrent_retry_with_the_same_key_is_one_submission(tmp_path: Path) 
     with embedded_service(tmp_path) as s:
         first = s.submit("alice", LAYERS, key="same-key").json()
         url = s.settings.resolved_database_url()
-        service = SubmissionService(url, BlobStore(s.settings.blob_dir), dispatcher=None)  # type: ignore[arg-type]
+        service = SubmissionService(s.settings, BlobStore(s.settings.blob_dir), dispatcher=None)  # type: ignore[arg-type]
         with session_scope(url) as session:
             alice = session.query(UserRow).filter_by(name="alice").one()
             found = service.record_received(

@@ -30,11 +30,17 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesi
     with session_scope(url) as session:
         TOKENS["ta"] = create_token(session, "tina", Role.ta).token
         TOKENS["admin"] = create_token(session, "root", Role.admin).token
-    app = create_app(config)
     from fastapi.testclient import TestClient
 
-    with TestClient(app):  # runs the lifespan: migrations, the embedded pool
-        yield schemathesis.openapi.from_asgi("/openapi.json", app)
+    from workers.embedded import EmbeddedWorkers
+
+    workers = EmbeddedWorkers(config).start()
+    app = create_app(config, workers)
+    try:
+        with TestClient(app):  # runs the lifespan: migrations
+            yield schemathesis.openapi.from_asgi("/openapi.json", app)
+    finally:
+        workers.close()
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

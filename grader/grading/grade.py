@@ -9,11 +9,11 @@ import time
 import zipfile
 from pathlib import Path
 
-from grader.cases import REFERENCE_VERSION, JobAliases, build_cases, write_job
-from grader.compare import Outputs, UnreadableOutput, judge_case
+from grader.grading.cases import REFERENCE_VERSION, JobAliases, build_cases, write_job
+from grader.grading.compare import Outputs, UnreadableOutput, judge_case
+from grader.grading.specs import Assignment
 from grader.sandbox import JobDirs, Sandbox, SandboxLimits, SandboxRun
 from grader.settings import scratch_dir
-from grader.specs import Assignment
 from grader.untrusted_fs import remove_tree
 from submissions_schema import GradingResult, Verdict
 

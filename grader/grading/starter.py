@@ -10,8 +10,8 @@ import inspect
 import textwrap
 from dataclasses import dataclass
 
-from grader.cases import reference_fn
-from grader.specs import Assignment, GraphFunction, Kind, Problem
+from grader.grading.cases import reference_fn
+from grader.grading.specs import Assignment, GraphFunction, Kind, Problem
 
 GRAPH_SIGNATURES = {
     GraphFunction.topological_order: "graph",

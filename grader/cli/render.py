@@ -7,8 +7,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from grader.specs import Assignment
-from grader.starter import student_functions
+from grader.grading.specs import Assignment
+from grader.grading.starter import student_functions
 from submissions_schema import GradingResult
 
 STATUS_COLOURS = {

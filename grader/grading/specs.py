@@ -1,6 +1,6 @@
 """Assignment specs: declarative, versioned, validated.
 
-An assignment is a YAML file in `grader/assignments/`; each problem names the
+An assignment is a YAML file in `grader/grading/assignments/`; each problem names the
 student functions, the reference that defines truth, how cases are generated,
 what is compared, tolerances, points and visibility.
 """

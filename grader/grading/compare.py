@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from grader.cases import EPS, Case, JobAliases
-from grader.hints import Context, find_hint
-from grader.specs import GraphFunction, Kind
+from grader.grading.cases import EPS, Case, JobAliases
+from grader.grading.hints import Context, find_hint
+from grader.grading.specs import GraphFunction, Kind
 from grader.untrusted_fs import load_npy, read_bytes
 from reference_impl.gradcheck import rel_error, worst_index
 from reference_impl.graph import is_topological_order

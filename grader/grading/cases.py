@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from grader.grading.specs import ArraySpec, Assignment, GraphFunction, Init, Problem
 from grader.settings import get_settings
-from grader.specs import ArraySpec, Assignment, GraphFunction, Init, Problem
 from reference_impl import graph as graph_module
 from reference_impl.gates import GATES
 from reference_impl.gradcheck import kink_free_randn, tie_free_pool_input

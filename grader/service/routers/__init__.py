@@ -1,0 +1,1 @@
+"""One router per resource: health, submissions, projects, challenges, admin, pages."""

@@ -1,0 +1,140 @@
+"""Course staff: regrades, tokens, stuck submissions, challenge teams and marks."""
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi import Path as FastAPIPath
+from sqlalchemy import select
+
+from grader.service.accounts import create_token, list_tokens, revoke_token
+from grader.service.db import SubmissionRow, session_scope
+from grader.service.deps import TA, Admin, Ctx
+from grader.service.errors import ERRORS
+from grader.service.lifecycle import stuck_submissions
+from grader.service.submissions import ServiceError
+from submissions_schema import (
+    FINAL_STATUSES,
+    RegradeSummary,
+    Role,
+    ScoreChange,
+    StuckSubmission,
+    Submission,
+    TokenCreated,
+    TokenInfo,
+)
+from submissions_schema.challenges import TeamInfo
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=ERRORS)
+
+
+@router.post("/submissions/{submission_id}/regrade")
+def regrade_one(ctx: Ctx, ta: TA, submission_id: str) -> Submission:
+    with session_scope(ctx.url) as session:
+        ctx.submissions.visible_row(session, ta, submission_id)
+    if not ctx.submissions.regrade([submission_id]):
+        raise ServiceError(409, "not_regradable", "only graded or failed submissions are regraded")
+    return ctx.submissions.get_model(submission_id)
+
+
+@router.post("/assignments/{name}/regrade")
+def regrade_all(
+    ctx: Ctx,
+    ta: TA,
+    name: str,
+    wait_s: Annotated[float, Query(ge=0, le=3600)] = 0.0,
+) -> RegradeSummary:
+    if name not in ctx.assignments and name not in ctx.challenges.challenges:
+        raise ServiceError(404, "unknown_assignment", f"no assignment or challenge {name!r}")
+    with session_scope(ctx.url) as session:
+        ids = list(
+            session.scalars(select(SubmissionRow.id).where(SubmissionRow.assignment == name))
+        )
+    service = ctx.submissions
+    before = service.previous_scores(ids)
+    queued = service.regrade(ids)
+    deadline = time.monotonic() + wait_s
+    pending: set[str] = set(queued)
+    while pending and time.monotonic() < deadline:
+        time.sleep(0.2)
+        pending = {i for i in pending if service.get_model(i).status not in FINAL_STATUSES}
+    after = service.previous_scores(queued)
+    changed = [
+        ScoreChange(
+            submission_id=i, owner=service.get_model(i).owner, before=before[i], after=after[i]
+        )
+        for i in queued
+        if i not in pending and before[i] != after[i]
+    ]
+    return RegradeSummary(
+        assignment=name,
+        requested=len(queued),
+        changed=changed,
+        unchanged=len(queued) - len(pending) - len(changed),
+        pending=sorted(pending),
+    )
+
+
+@router.post("/tokens", status_code=201)
+def new_token(
+    ctx: Ctx,
+    admin: Admin,
+    user: Annotated[str, Query(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.@-]+$")],
+    role: Role = Role.student,
+) -> TokenCreated:
+    with session_scope(ctx.url) as session:
+        return create_token(session, user, role)
+
+
+@router.get("/tokens")
+def tokens(
+    ctx: Ctx, admin: Admin, user: Annotated[str | None, Query(max_length=200)] = None
+) -> list[TokenInfo]:
+    with session_scope(ctx.url) as session:
+        return list_tokens(session, user)
+
+
+@router.delete("/tokens/{token_id}")
+def revoke(
+    ctx: Ctx, admin: Admin, token_id: Annotated[int, FastAPIPath(ge=1, le=2**31 - 1)]
+) -> TokenInfo:
+    with session_scope(ctx.url) as session:
+        revoked = revoke_token(session, token_id)
+    if revoked is None:
+        raise ServiceError(404, "unknown_token", f"no token {token_id}")
+    return revoked
+
+
+@router.get("/stuck")
+def stuck(ctx: Ctx, ta: TA) -> list[StuckSubmission]:
+    """Submissions that waited or ran longer than their limits, with the reason."""
+    return [
+        StuckSubmission(id=i, why=why, attempts=attempts)
+        for i, why, attempts in stuck_submissions(ctx.settings)
+    ]
+
+
+@router.patch("/challenges/{name}/submissions/{submission_id}")
+def challenge_mark(
+    ctx: Ctx,
+    ta: TA,
+    name: str,
+    submission_id: str,
+    is_baseline: bool | None = None,
+    is_flagged: bool | None = None,
+    is_public: bool | None = None,
+) -> Submission:
+    return ctx.challenges.mark(
+        submission_id, is_baseline=is_baseline, is_flagged=is_flagged, is_public=is_public
+    )
+
+
+@router.post("/challenges/{name}/teams", status_code=201)
+def create_team(
+    ctx: Ctx,
+    ta: TA,
+    name: str,
+    team: Annotated[str, Query(min_length=1, max_length=200)],
+    members: Annotated[list[str], Query(min_length=1)],
+) -> TeamInfo:
+    return ctx.challenges.create_team(name, team, members)
