@@ -13,6 +13,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ENV_PREFIX = "DLGRADER_"
+DEFAULT_ALLOWED_PACKAGES = (
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "pandas",
+    "matplotlib",
+    "pillow",
+    "torch",
+    "torchvision",
+    "tqdm",
+    "pyyaml",
+)
 
 
 class Settings(BaseModel):
@@ -107,18 +119,7 @@ class Settings(BaseModel):
         "`dlgrader grade` of one's own",
     )
     allowed_packages: list[str] = Field(
-        default_factory=lambda: [
-            "numpy",
-            "scipy",
-            "scikit-learn",
-            "pandas",
-            "matplotlib",
-            "pillow",
-            "torch",
-            "torchvision",
-            "tqdm",
-            "pyyaml",
-        ],
+        default_factory=lambda: list(DEFAULT_ALLOWED_PACKAGES),
         description="distributions a reproducibility project may ask the sandbox to mount "
         "(claims.yaml run.packages), with what they require; JSON list",
     )

@@ -20,6 +20,7 @@ from celery.signals import (
 )
 from celery.worker.request import Request
 
+from grader.grading.cases import CASE_CACHE
 from grader.logs import current_submission
 from grader.service.queue import GRADE_TASK, CeleryDispatcher, celery_config
 from grader.settings import get_settings
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 settings = get_settings()  # the worker process's entry point: read once, passed down
 app = Celery("dlgrader")
 app.conf.update(celery_config(settings))
+CASE_CACHE.resize(settings.case_cache_size)
 dispatcher = CeleryDispatcher(settings)  # retries and re-queues go back through the broker
 
 

@@ -8,6 +8,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from grader.grading.cases import CASE_CACHE
 from grader.settings import Settings
 from workers.grading import grade_submission
 from workers.reaper import reap
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 class EmbeddedWorkers:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        CASE_CACHE.resize(settings.case_cache_size)
         self.pool = ThreadPoolExecutor(settings.embedded_workers, thread_name_prefix="grading")
         self._closed = threading.Event()
         self._lock = threading.Lock()

@@ -72,7 +72,7 @@ def evaluate_homework(claimed: Claim, upload: Path, box: Sandbox, settings: Sett
 
 
 def evaluate_challenge(claimed: Claim, upload: Path, box: Sandbox, settings: Settings) -> Outcome:
-    challenge = get_challenge(claimed.assignment)
+    challenge = get_challenge(claimed.assignment, settings.data_dir)
     phase = claimed.phase or ""
     splits = host_splits(challenge, settings)
     try:
@@ -108,7 +108,10 @@ def evaluate_reproduce(claimed: Claim, upload: Path, box: Sandbox, settings: Set
     with tempfile.TemporaryDirectory(prefix="dlgrader-project-", dir=scratch_dir()) as tmp:
         try:
             project = extract_zip(upload.read_bytes(), Path(tmp))
-            report = ReproduceJob(project, box, progress=progress).execute()
+            job = ReproduceJob(
+                project, box, progress=progress, allowed_packages=settings.allowed_packages
+            )
+            report = job.execute()
         except (ClaimsError, UploadRejected) as exc:
             return Outcome("rejected", reason=str(exc))
     if report.verdict == "input_mismatch":

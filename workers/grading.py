@@ -86,7 +86,7 @@ def claim(submission_id: str, settings: Settings, worker: str) -> Claim | str:
             return "no such submission"
         if S(row.status) not in ACTIVE_STATUSES:
             return f"already {row.status}"
-        job = job_spec(row.kind, row.assignment, row.file_name, row.queue)
+        job = job_spec(row.kind, row.assignment, row.file_name, row.queue, settings.data_dir)
         if row.status == S.running.value and row.started_at is not None:
             alive_until = as_utc(row.started_at) + timedelta(
                 seconds=running_deadline_s(job.time_limit_s, settings)
@@ -166,7 +166,9 @@ def finish(
         if status == S.graded:
             _record_result(session, claimed, score, outcome)
     if status == S.queued and dispatcher is not None:
-        job = job_spec(claimed.kind, claimed.assignment, claimed.file_name, claimed.queue)
+        job = job_spec(
+            claimed.kind, claimed.assignment, claimed.file_name, claimed.queue, settings.data_dir
+        )
         try:
             dispatcher.dispatch(claimed.submission_id, job.queue, job.time_limit_s)
         except Exception:

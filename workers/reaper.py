@@ -67,7 +67,7 @@ def reap(settings: Settings, dispatcher: Dispatcher) -> Reaped:
             status = S(row.status)
             if status == S.queued and row.queue in intact:
                 continue  # a backlog, not a loss: its message is still waiting
-            job = job_spec(row.kind, row.assignment, row.file_name, row.queue)
+            job = job_spec(row.kind, row.assignment, row.file_name, row.queue, settings.data_dir)
             if status == S.running and attempts >= settings.max_attempts:
                 reason = (
                     f"could not grade after {attempts} attempts (worker lost); "

@@ -7,7 +7,6 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from grader.settings import get_settings
 from submissions_schema.challenges import Challenge
 
 SHIPPED = Path(__file__).resolve().parent / "specs"
@@ -17,8 +16,8 @@ class ChallengeSpecError(ValueError):
     pass
 
 
-def imported_dir() -> Path:
-    return get_settings().data_dir / "challenges"
+def imported_dir(data_dir: Path) -> Path:
+    return data_dir / "challenges"
 
 
 def load_challenge_file(path: Path) -> Challenge:
@@ -28,24 +27,25 @@ def load_challenge_file(path: Path) -> Challenge:
         raise ChallengeSpecError(f"{path}: {exc}") from None
 
 
-def all_challenges() -> dict[str, Challenge]:
+def all_challenges(data_dir: Path | None = None) -> dict[str, Challenge]:
+    """The shipped challenges, and those imported into `data_dir` (a host's data folder)."""
     found: dict[str, Challenge] = {}
-    for folder in (SHIPPED, imported_dir()):
+    for folder in (SHIPPED, *([imported_dir(data_dir)] if data_dir else [])):
         for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
             challenge = load_challenge_file(path)
             found[challenge.name] = challenge
     return found
 
 
-def get_challenge(name: str) -> Challenge:
-    challenges = all_challenges()
+def get_challenge(name: str, data_dir: Path | None = None) -> Challenge:
+    challenges = all_challenges(data_dir)
     if name not in challenges:
         raise KeyError(f"no challenge {name!r}; known: {', '.join(sorted(challenges)) or 'none'}")
     return challenges[name]
 
 
-def save_imported(challenge: Challenge) -> Path:
-    folder = imported_dir()
+def save_imported(challenge: Challenge, data_dir: Path) -> Path:
+    folder = imported_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{challenge.name}.yaml"
     path.write_text(

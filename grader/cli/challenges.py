@@ -33,6 +33,7 @@ def challenge_import(
     """Create a challenge from an EvalAI config; what is not supported is listed, not dropped."""
     from grader.challenges.evalai import EvalAIImportError, import_evalai_config
     from grader.challenges.specs import save_imported
+    from grader.settings import get_settings
 
     if not file.is_file():
         raise fail(f"{file} is not a file", EXIT_USAGE)
@@ -44,7 +45,7 @@ def challenge_import(
         challenge = import_evalai_config(text, name, evaluation)
     except EvalAIImportError as exc:
         raise fail(f"cannot import {file}: {exc}", EXIT_USAGE) from None
-    path = save_imported(challenge)
+    path = save_imported(challenge, get_settings().data_dir)
     console.print(
         f"imported {challenge.name}: {len(challenge.phases)} phases, "
         f"{len(challenge.dataset_splits)} splits, {len(challenge.phase_splits)} "
@@ -58,11 +59,12 @@ def challenge_import(
 def list_challenges() -> None:
     """The challenges this server knows: shipped and imported."""
     from grader.challenges.specs import all_challenges
+    from grader.settings import get_settings
 
     table = new_table(title="challenges")
     for col in ("name", "title", "phases", "splits"):
         table.add_column(col)
-    for c in all_challenges().values():
+    for c in all_challenges(get_settings().data_dir).values():
         add_plain_row(
             table,
             c.name,

@@ -117,13 +117,25 @@ def _sandbox(name: str | None) -> Sandbox:
     from grader.sandbox import SANDBOX_NAMES, SandboxUnavailable, select_sandbox
     from grader.settings import get_settings
 
-    name = name or get_settings().sandbox
+    settings = get_settings()
+    name = name or settings.sandbox
     if name not in SANDBOX_NAMES:
         raise fail(f"unknown sandbox {name!r}; choose {', '.join(SANDBOX_NAMES)}", EXIT_USAGE)
     try:
-        return select_sandbox(name)
+        box = select_sandbox(name)
     except SandboxUnavailable as exc:
         raise fail(str(exc), EXIT_CANNOT_RUN) from None
+    if box.name == "bwrap" and settings.job_cgroups == "required":
+        from grader.sandbox import cgroups
+
+        problem = cgroups.unavailable()
+        if problem is not None:
+            raise fail(
+                f"DLGRADER_JOB_CGROUPS=required, but {problem}: each job's memory and "
+                "processes would be bounded per process only",
+                EXIT_CANNOT_RUN,
+            )
+    return box
 
 
 def _assignment(name: str) -> Assignment:
@@ -186,6 +198,7 @@ def grade_command(
     from grader.cli.render import print_result
     from grader.grading.grade import grade
     from grader.sandbox import SandboxFailed
+    from grader.settings import get_settings
     from submissions_schema import Verdict
 
     if not path.exists():
@@ -197,7 +210,7 @@ def grade_command(
     if box.name == "process":
         err_console.print("warning: the process sandbox runs your code unisolated", style="yellow")
     try:
-        result = grade(path, spec, box, public_seed=seed)
+        result = grade(path, spec, box, public_seed=seed, secret_seed=get_settings().hidden_seed)
     except SandboxFailed as exc:
         err_console.print(f"dlgrader: could not grade: {exc}; run it again", markup=False)
         raise typer.Exit(EXIT_CANNOT_RUN) from None
@@ -357,6 +370,7 @@ def reproduce(
     from grader.reproduce.job import ClaimsError, ReproduceJob
     from grader.reproduce.report import to_html, to_markdown
     from grader.sandbox import SandboxFailed
+    from grader.settings import get_settings
 
     if runs is not None and runs < 3:
         err_console.print("dlgrader: --runs must be at least 3")
@@ -364,7 +378,11 @@ def reproduce(
     box = _sandbox(sandbox)
     try:
         job = ReproduceJob(
-            project, box, runs, progress=lambda line: console.print(line, highlight=False)
+            project,
+            box,
+            runs,
+            progress=lambda line: console.print(line, highlight=False),
+            allowed_packages=get_settings().allowed_packages,
         )
     except ClaimsError as exc:
         raise fail(str(exc), EXIT_USAGE) from None

@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from grader.grading.specs import ArraySpec, Assignment, GraphFunction, Init, Problem
-from grader.settings import get_settings
 from reference_impl import graph as graph_module
 from reference_impl.gates import GATES
 from reference_impl.gradcheck import kink_free_randn, tie_free_pool_input
@@ -32,12 +31,6 @@ from submissions_schema import Visibility
 REFERENCE_VERSION = "1"
 EPS = 1e-6  # the directional check's step
 INPUTS_FILE = "inputs.npz"
-
-
-def hidden_seed() -> int:
-    """The grading side's secret; without one (a student's machine) a fresh draw per run."""
-    configured = get_settings().hidden_seed
-    return configured if configured is not None else secrets.randbits(31)
 
 
 def case_seed(assignment: Assignment, problem: Problem, index: int, base: int, hidden: bool) -> int:
@@ -388,7 +381,9 @@ def build_case(problem: Problem, index: int, visibility: Visibility, seed: int) 
 def build_cases(
     assignment: Assignment, public_seed: int = 0, secret_seed: int | None = None
 ) -> list[Case]:
-    secret = hidden_seed() if secret_seed is None else secret_seed
+    """The assignment's cases; `secret_seed` is the grading side's secret, and without one
+    (a student's machine) the hidden cases are a fresh draw each run."""
+    secret = secrets.randbits(31) if secret_seed is None else secret_seed
     return CASE_CACHE.get(assignment, public_seed, secret)
 
 
@@ -421,6 +416,12 @@ class CaseCache:
         self.hits = self.misses = 0
         self._entries: OrderedDict[tuple[str, ...], list[Case]] = OrderedDict()
 
+    def resize(self, size: int) -> None:
+        """How many (spec, seeds) stay; a grading service sets it from its Settings."""
+        self.size = size
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
     def get(self, assignment: Assignment, public_seed: int, secret: int) -> list[Case]:
         spec = hashlib.sha256(assignment.model_dump_json().encode()).hexdigest()
         key = (
@@ -442,7 +443,7 @@ class CaseCache:
         return cases
 
 
-CASE_CACHE = CaseCache(get_settings().case_cache_size)
+CASE_CACHE = CaseCache(32)  # entry points that grade many resize it (Settings.case_cache_size)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from grader.reproduce.stats import RULES, judge_absolute, judge_comparison, judge_threshold, summary
 from grader.sandbox import JobDirs, Sandbox, SandboxLimits
-from grader.settings import get_settings, scratch_dir
+from grader.settings import DEFAULT_ALLOWED_PACKAGES, scratch_dir
 from grader.untrusted_fs import (
     UnreadableTree,
     copy_tree,
@@ -139,7 +139,7 @@ def _read_json(path: Path, cap: int = 1 << 20) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def check_packages(claims: ClaimsFile, allowed: list[str]) -> None:
+def check_packages(claims: ClaimsFile, allowed: Sequence[str]) -> None:
     """run.packages must be on the host's list: a name there is mounted into the sandbox
     (dlgrader's own distribution would expose the grader)."""
 
@@ -161,11 +161,12 @@ class ReproduceJob:
         sandbox: Sandbox,
         runs: int | None = None,
         progress: Progress = lambda line: None,
+        allowed_packages: Sequence[str] = DEFAULT_ALLOWED_PACKAGES,
     ) -> None:
         self.project = project.resolve()
         self.sandbox = sandbox
         self.claims = load_claims(self.project)
-        check_packages(self.claims, get_settings().allowed_packages)
+        check_packages(self.claims, allowed_packages)
         seeds = self.claims.run.seeds
         self.seeds = seeds[: max(3, runs)] if runs else seeds
         if runs and runs > len(seeds):

@@ -34,7 +34,6 @@ from grader.sandbox.base import (
 from grader.sandbox.limits import rlimits, run_limited
 from grader.sandbox.runtime import package_roots, python_runtime
 from grader.sandbox.uids import NoFreeUid, leased_uid
-from grader.settings import get_settings
 
 
 def _dirs_for(path: Path) -> list[tuple[str, ...]]:
@@ -60,13 +59,6 @@ class BwrapSandbox(Sandbox):
         )
         if probe.returncode != 0:
             return f"bwrap cannot create namespaces here: {probe.stderr.strip()}"
-        if get_settings().job_cgroups == "required":
-            problem = cgroups.unavailable()
-            if problem is not None:
-                return (
-                    f"DLGRADER_JOB_CGROUPS=required, but {problem}: each job's memory and "
-                    "processes would be bounded per process only"
-                )
         return None
 
     def argv(self, job: JobDirs, limits: SandboxLimits, uid: int = SANDBOX_UID) -> list[str]:

@@ -71,7 +71,7 @@ class ChallengeService:
     @property
     def challenges(self) -> dict[str, Challenge]:
         """The given ones, or whatever is shipped and imported now (an import needs no restart)."""
-        return self._fixed if self._fixed is not None else all_challenges()
+        return self._fixed if self._fixed is not None else all_challenges(self.settings.data_dir)
 
     def redact(self, detail: SubmissionDetail, viewer: UserRow) -> SubmissionDetail:
         """A submission as its owner may see it: scores on host-only splits, and on any

@@ -4,7 +4,7 @@ the API, the workers and the reaper agree."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from grader.challenges.specs import get_challenge
 from grader.grading.specs import get_assignment
@@ -22,11 +22,11 @@ class JobSpec:
 REPRODUCE_TIME_LIMIT_S = 3 * 3600.0  # every run of a project, with its determinism check
 
 
-def job_spec(kind: str, name: str, file_name: str, queue: str = "cpu") -> JobSpec:
+def job_spec(kind: str, name: str, file_name: str, queue: str, data_dir: Path) -> JobSpec:
     if kind == JobKind.reproduce:  # the queue was chosen from claims.yaml when it arrived
         return JobSpec(queue, REPRODUCE_TIME_LIMIT_S)
     if kind == JobKind.challenge:
-        challenge = get_challenge(name)
+        challenge = get_challenge(name, data_dir)
         if PurePosixPath(file_name).suffix.lower() == ".py":  # code: trains in the sandbox
             return JobSpec(challenge.code_queue, challenge.code_budget_s + 120.0)
         return JobSpec("cpu", PREDICTIONS_TIME_LIMIT_S)

@@ -108,7 +108,9 @@ def stuck_submissions(settings: Settings) -> list[tuple[str, str, int]]:
         for row in session.scalars(select(SubmissionRow).where(SubmissionRow.status.in_(active))):
             since = as_utc(row.updated_at)
             if row.status == S.running.value:
-                job = job_spec(row.kind, row.assignment, row.file_name, row.queue)
+                job = job_spec(
+                    row.kind, row.assignment, row.file_name, row.queue, settings.data_dir
+                )
                 limit = timedelta(seconds=running_deadline_s(job.time_limit_s, settings))
                 started = as_utc(row.started_at or row.updated_at)
                 if now - started > limit:

@@ -285,7 +285,9 @@ class SubmissionService:
         with session_scope(self.url) as session:
             row = session.get(SubmissionRow, submission_id)
             assert row is not None
-            job = job_spec(row.kind, row.assignment, row.file_name, row.queue)
+            job = job_spec(
+                row.kind, row.assignment, row.file_name, row.queue, self.settings.data_dir
+            )
             lifecycle.move(session, submission_id, S.queued, when=(S.received,))
         try:
             self.dispatcher.dispatch(submission_id, job.queue, job.time_limit_s)
