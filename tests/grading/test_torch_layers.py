@@ -8,8 +8,9 @@ import pytest
 
 from submissions_schema import TestStatus, Verdict
 from tests.grading.helpers import EXAMPLES, broken_functions, grade_file, needs_bwrap, plant
+from tests.markers import needs_torch
 
-pytestmark = [pytest.mark.integration, needs_bwrap]
+pytestmark = [pytest.mark.integration, needs_bwrap, needs_torch]
 EXAMPLE = EXAMPLES / "torch-layers" / "torch_layers.py"
 
 

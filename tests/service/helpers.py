@@ -10,9 +10,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from grader.grading.specs import Assignment, shipped_assignments
+from grader.sandbox.bwrap import BwrapSandbox
 from grader.service.accounts import create_token
 from grader.service.api import create_app
 from grader.service.db import session_scope
@@ -77,13 +79,35 @@ class Service:
         raise AssertionError(f"{submission_id} still {detail['status']}")
 
 
+class QueueOnly:
+    """A dispatcher with no workers behind it: it records what the API queues, and rows
+    stay queued. For tests of the API itself (auth, uploads, limits, errors)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def dispatch(self, submission_id: str, queue: str, time_limit_s: float) -> None:
+        self.sent.append((submission_id, queue))
+
+    def ready(self) -> bool:
+        return True
+
+    def waiting(self, queue: str) -> int | None:
+        return sum(q == queue for _, q in self.sent)
+
+
 @contextmanager
 def embedded_service(
     tmp_path: Path,
     assignments: dict[str, Assignment] | None = None,
     challenges: dict[str, Challenge] | None = None,
+    grading: bool = True,
     **settings: Any,
 ) -> Iterator[Service]:
+    """The API on SQLite; with `grading`, the embedded workers grade in real bubblewrap
+    (skipped where there is none), else nothing grades (`QueueOnly`)."""
+    if grading and BwrapSandbox.available() is not None:
+        pytest.skip("no bubblewrap: this test grades for real")
     settings.setdefault("sandbox", "bwrap")  # the embedded default, whatever else is installed
     config = Settings(data_dir=tmp_path / "data", hidden_seed=HIDDEN_SEED, **settings)
     url = config.resolved_database_url()
@@ -97,10 +121,10 @@ def embedded_service(
             ("root", Role.admin),
         ):
             tokens[name] = create_token(session, name, role).token
-    workers = EmbeddedWorkers(config).start()
+    workers = EmbeddedWorkers(config).start() if grading else None
     app = create_app(
         config,
-        workers,
+        workers or QueueOnly(),
         assignments=assignments or dict(shipped_assignments()),
         challenge_specs=challenges,
     )
@@ -108,4 +132,5 @@ def embedded_service(
         with TestClient(app, raise_server_exceptions=False) as client:
             yield Service(client, config, tokens)
     finally:
-        workers.close()
+        if workers is not None:
+            workers.close()

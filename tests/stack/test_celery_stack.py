@@ -14,40 +14,14 @@ import pytest
 import redis
 
 from grader.sandbox.bwrap import BwrapSandbox
-from tests.stack.conftest import ROOT, RedisServer, Stack, wait_until
+from tests.services import RedisServer, wait_until
+from tests.stack.stack import AUTODIFF, LAYERS, Stack, api, buggy, submit_and_wait
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
     pytest.mark.skipif(BwrapSandbox.available() is not None, reason="no bubblewrap"),
 ]
-
-LAYERS = ROOT / "examples" / "cnn-layers" / "layers.py"
-AUTODIFF = ROOT / "examples" / "autodiff" / "autodiff.py"
-
-
-def buggy(tmp_path: Path, source: Path, old: str, new: str) -> Path:
-    path = tmp_path / "buggy" / source.name
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(source.read_text().replace(old, new))
-    return path
-
-
-def submit_and_wait(stack: Stack, path: Path, assignment: str) -> dict:  # type: ignore[type-arg]
-    out = stack.tmp / f"{path.stem}-{assignment}-{time.monotonic_ns()}.json"
-    proc = stack.cli(
-        "submit", str(path), "-a", assignment, "--wait", "--json", str(out), "--timeout", "240"
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr + stack.logs()
-    result = json.loads(out.read_text())
-    result["submission_id"] = proc.stdout.split("submitted ", 1)[1].split()[0]
-    return result
-
-
-def api(stack: Stack, token: str, path: str) -> dict:  # type: ignore[type-arg]
-    return httpx.get(
-        f"{stack.server}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10
-    ).json()
 
 
 def test_cli_submissions_graded_by_two_celery_workers(stack: Stack, tmp_path: Path) -> None:

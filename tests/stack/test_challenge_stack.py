@@ -17,7 +17,8 @@ from grader.challenges.evaluate import host_splits
 from grader.challenges.specs import all_challenges
 from grader.sandbox.bwrap import BwrapSandbox
 from grader.settings import Settings
-from tests.stack.conftest import ROOT, RedisServer, Stack
+from tests.services import ROOT, RedisServer
+from tests.stack.stack import Stack
 
 pytestmark = [
     pytest.mark.integration,

@@ -19,14 +19,8 @@ import pytest
 
 from grader.sandbox.bwrap import BwrapSandbox
 from tests.grading.helpers import processes_matching
-from tests.stack.conftest import (
-    RedisServer,
-    Stack,
-    restart_dockerd,
-    started_stack,
-    wait_until,
-)
-from tests.stack.test_celery_stack import LAYERS, api, buggy
+from tests.services import RedisServer, restart_dockerd, wait_until
+from tests.stack.stack import LAYERS, Stack, api, buggy, started_stack
 
 pytestmark = [
     pytest.mark.integration,

@@ -20,6 +20,7 @@ from reference_impl.gradcheck import (
     tie_free_pool_input,
 )
 from reference_impl.torch_ref import TorchReference
+from tests.markers import needs_torch
 
 
 @st.composite
@@ -43,6 +44,7 @@ def conv_problems(draw: st.DrawFn) -> tuple[Any, ...]:
     return x, w, b, {"stride": stride, "pad": pad}, rng
 
 
+@needs_torch
 @given(conv_problems())
 def test_conv_naive_fast_and_torch_agree(problem: tuple[Any, ...]) -> None:
     x, w, b, conv_param, rng = problem
@@ -102,6 +104,7 @@ def pool_problems(draw: st.DrawFn) -> tuple[Any, ...]:
     )
 
 
+@needs_torch
 @given(pool_problems())
 def test_max_pool_naive_fast_torch_and_numeric_agree(problem: tuple[Any, ...]) -> None:
     x, pool_param, rng = problem
@@ -123,6 +126,7 @@ def test_max_pool_naive_fast_torch_and_numeric_agree(problem: tuple[Any, ...]) -
     assert rel_error(FL.max_pool_backward_fast(dout, cache_f), num) < 1e-8
 
 
+@needs_torch
 def test_max_pool_ties_go_to_the_first_winner_everywhere() -> None:
     x = np.zeros((1, 1, 4, 4))  # every window is a 4-way tie, as after a ReLU
     pool = {"pool_height": 2, "pool_width": 2, "stride": 2}

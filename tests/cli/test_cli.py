@@ -9,6 +9,7 @@ import pytest
 
 from reference_impl.parity import all_cases
 from reference_impl.torch_ref import cuda_available
+from tests.markers import needs_torch
 
 
 def dlgrader(*args: str) -> subprocess.CompletedProcess[str]:
@@ -17,6 +18,7 @@ def dlgrader(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@needs_torch
 def test_reference_check_prints_every_op_and_exits_0() -> None:
     proc = dlgrader("reference", "check")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -25,6 +27,7 @@ def test_reference_check_prints_every_op_and_exits_0() -> None:
     assert f"all {len(all_cases())} checks agree" in proc.stdout
 
 
+@needs_torch
 @pytest.mark.skipif(cuda_available(), reason="this machine has CUDA")
 def test_reference_check_on_missing_cuda_says_so() -> None:
     proc = dlgrader("reference", "check", "--device", "cuda")

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -81,6 +80,7 @@ def test_random_graph_forward_and_reverse_mode_agree_with_torch(seed: int, n_gat
         sum(float(np.sum(u[k] * grads[k])) for k in g.inputs), rel=1e-9, abs=1e-12
     )
     # torch autograd on the same graph
+    torch = pytest.importorskip("torch", reason="the torch extra is not installed")
     ts = {k: torch.tensor(values[k], requires_grad=True) for k in g.inputs}
     from reference_impl.torch_ref import TorchReference
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from reference_impl.gates import GATES, MaxGate, MultiplyGate, ReLUGate, SigmoidGate
+torch = pytest.importorskip("torch", reason="the torch extra is not installed")
+
+from reference_impl.gates import GATES, MaxGate, MultiplyGate, ReLUGate, SigmoidGate  # noqa: E402
 
 TORCH = {
     "add": torch.add,

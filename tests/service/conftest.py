@@ -1,1 +1,0 @@
-from tests.stack.conftest import postgres_url  # noqa: F401  (a fresh PostgreSQL database)
