@@ -98,9 +98,7 @@ class Settings(BaseModel):
         description="largest request body the API reads where no limit below applies (a "
         "homework upload is also held to its assignment's max_upload_bytes)",
     )
-    max_project_bytes: int = Field(
-        50 << 20, description="largest reproducibility project zip, and what it unpacks to"
-    )
+    max_project_bytes: int = Field(50 << 20, description="largest reproducibility project zip")
     max_predictions_bytes: int = Field(1 << 20, description="largest challenge predictions file")
     max_model_bytes: int = Field(256 << 10, description="largest challenge model.py")
     min_free_bytes: int = Field(

@@ -86,6 +86,10 @@ def claim(submission_id: str, settings: Settings, worker: str) -> Claim | str:
             return "no such submission"
         if S(row.status) not in ACTIVE_STATUSES:
             return f"already {row.status}"
+        if row.kind not in JobKind.__members__:  # a row no evaluator knows: ours, not counted
+            reason = f"could not grade: no evaluator for {row.kind!r}; this does not count"
+            lifecycle.move(session, row.id, S.failed, reason, when=ACTIVE_STATUSES, reason=reason)
+            return "unknown job kind"
         job = job_spec(row.kind, row.assignment, row.file_name, row.queue, settings.data_dir)
         if row.status == S.running.value and row.started_at is not None:
             alive_until = as_utc(row.started_at) + timedelta(
@@ -236,7 +240,13 @@ def abandon_attempt(
 def _warn(what: str) -> Callable[[tenacity.RetryCallState], None]:
     def warn(state: tenacity.RetryCallState) -> None:
         problem = state.outcome.exception() if state.outcome else None
-        log.warning("%s, retrying in %.1fs: %s", what, state.upcoming_sleep, problem)
+        # A database error's own message, not the SQL and parameters that carry it.
+        log.warning(
+            "%s, retrying in %.1fs: %s",
+            what,
+            state.upcoming_sleep,
+            getattr(problem, "orig", problem),
+        )
 
     return warn
 
@@ -252,14 +262,19 @@ def sandbox_when_ready(settings: Settings) -> Sandbox | SandboxUnavailable:
     wait_s = settings.sandbox_wait_s if settings.sandbox == "docker" else 0.0
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(SandboxUnavailable),
-        stop=tenacity.stop_after_delay(wait_s),
+        stop=tenacity.stop_before_delay(wait_s),
         wait=tenacity.wait_exponential(multiplier=0.5, max=5.0),
         before_sleep=_warn("sandbox unavailable"),
         sleep=_pause,
         reraise=True,
     )
     try:
-        return retrying(select_sandbox, settings.sandbox, gpu=assigned_gpu())
+        # The service grades untrusted code: a job without a cgroup of its own only where
+        # the host accepted that (DLGRADER_JOB_CGROUPS=if_available).
+        require = settings.job_cgroups != "if_available"
+        return retrying(
+            select_sandbox, settings.sandbox, gpu=assigned_gpu(), require_cgroup=require
+        )
     except SandboxUnavailable as exc:
         return exc
 
@@ -269,7 +284,7 @@ def with_database_retry(step: Callable[[], T], settings: Settings) -> T:
     failover) for up to settings.database_retry_s; the work already done is not lost."""
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(OperationalError),
-        stop=tenacity.stop_after_delay(settings.database_retry_s),
+        stop=tenacity.stop_before_delay(settings.database_retry_s),
         wait=tenacity.wait_exponential(multiplier=0.5, max=5.0),
         before_sleep=_warn("database unavailable"),
         sleep=_pause,

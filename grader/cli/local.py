@@ -122,20 +122,9 @@ def _sandbox(name: str | None) -> Sandbox:
     if name not in SANDBOX_NAMES:
         raise fail(f"unknown sandbox {name!r}; choose {', '.join(SANDBOX_NAMES)}", EXIT_USAGE)
     try:
-        box = select_sandbox(name)
+        return select_sandbox(name, require_cgroup=settings.job_cgroups == "required")
     except SandboxUnavailable as exc:
         raise fail(str(exc), EXIT_CANNOT_RUN) from None
-    if box.name == "bwrap" and settings.job_cgroups == "required":
-        from grader.sandbox import cgroups
-
-        problem = cgroups.unavailable()
-        if problem is not None:
-            raise fail(
-                f"DLGRADER_JOB_CGROUPS=required, but {problem}: each job's memory and "
-                "processes would be bounded per process only",
-                EXIT_CANNOT_RUN,
-            )
-    return box
 
 
 def _assignment(name: str) -> Assignment:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.grading.conventions import alternatives
 from grader.grading.specs import ArraySpec, Assignment, GraphFunction, Init, Problem
 from reference_impl import graph as graph_module
 from reference_impl.gates import GATES
@@ -77,6 +78,8 @@ class Case:
     calls: list[dict[str, Any]] = field(default_factory=list)
     expected: dict[str, np.ndarray] = field(default_factory=dict)  # call output key -> reference
     directions: dict[str, np.ndarray] = field(default_factory=dict)  # trusted only
+    # Other conventions' answers, trusted only: (name, description, output key -> array).
+    alternatives: list[tuple[str, str, dict[str, np.ndarray]]] = field(default_factory=list)
     graph: dict[str, Any] | None = None  # graph problems: the JSON the student gets
 
     @property
@@ -156,6 +159,11 @@ class CaseBuilder:
 
     def build(self) -> Case:
         getattr(self, f"_{self.p.kind.value}")()
+        prefix = f"{self.t}."
+        arrays = {k[len(prefix) :]: v for k, v in self.case.inputs.items() if k.startswith(prefix)}
+        for convention, outputs in alternatives(self.p.reference, arrays, self.reference_params()):
+            keyed = {prefix + key: np.asarray(value) for key, value in outputs.items()}
+            self.case.alternatives.append((convention.name, convention.description, keyed))
         return self.case
 
     def _layer(self) -> None:
@@ -395,9 +403,10 @@ def _build_all(assignment: Assignment, public_seed: int, secret: int) -> list[Ca
             base = secret if hidden else public_seed
             visibility = problem.hidden_visibility if hidden else Visibility.visible
             seed = case_seed(assignment, problem, i, base, hidden)
-            cases.append(build_case(problem, i, visibility, seed))
+            cases.append(build_case(problem.for_case(i), i, visibility, seed))
     for case in cases:  # shared between gradings from now on: read-only, owned copies
-        for store in (case.inputs, case.expected):
+        stores = [case.inputs, case.expected, *(outputs for _, _, outputs in case.alternatives)]
+        for store in stores:
             for name, array in store.items():
                 store[name] = frozen = np.array(array)
                 frozen.flags.writeable = False

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from grader.grading.cases import EPS, Case, JobAliases
-from grader.grading.hints import Context, find_hint
+from grader.grading.hints import Context, crash_hint, find_hint, runtime_versions
 from grader.grading.specs import GraphFunction, Kind
 from grader.untrusted_fs import load_npy, read_bytes
 from reference_impl.gradcheck import rel_error, worst_index
@@ -80,8 +80,11 @@ class Judged:
     hint: str | None = None
 
 
-def _call_problem(entry: dict[str, Any] | None, fn: str, crashed: str) -> Judged | None:
-    """A call that did not return normally, as a verdict; None when it did."""
+def _call_problem(
+    entry: dict[str, Any] | None, fn: str, crashed: str, runtime: str = ""
+) -> Judged | None:
+    """A call that did not return normally, as a verdict; None when it did. `runtime`
+    names the sandbox's NumPy and Python for a crash that depends on them."""
     if entry is None:
         return Judged(TestStatus.error, f"{fn} never returned: {crashed}")
     status = entry.get("status")
@@ -98,9 +101,17 @@ def _call_problem(entry: dict[str, Any] | None, fn: str, crashed: str) -> Judged
     if status == "not_run":
         return Judged(TestStatus.not_run, msg)
     tb = str(entry.get("traceback", ""))[-1500:]
+    kind = str(entry.get("type", "an exception"))
     return Judged(
-        TestStatus.error, f"{fn} raised {entry.get('type', 'an exception')}: {msg}\n{tb}".strip()
+        TestStatus.error,
+        f"{fn} raised {kind}: {msg}\n{tb}".strip(),
+        hint=crash_hint(kind, msg, runtime),
     )
+
+
+def _input_name(key: str) -> str:
+    """The spec's input name of a case array key ("conv.0.x+" -> "x")."""
+    return key.rsplit(".", 1)[-1].rstrip("+-")
 
 
 def judge_array(
@@ -110,7 +121,9 @@ def judge_array(
     index = key.rsplit(".", 1)[1]
     got = out.load(key)
     if got is None:
-        kind = entry.get("outputs", {}).get(index, {}).get("type", "nothing")
+        kind = str(entry.get("outputs", {}).get(index, {}).get("type", "nothing"))
+        if kind == "builtins.NoneType":
+            kind = "None (is a `return` missing?)"
         return Judged(
             TestStatus.error,
             f"{fn} returned {kind} for {what}; expected a numpy.ndarray "
@@ -130,6 +143,22 @@ def judge_array(
     at = f"{what}{list(worst_index(got, expected)) if got.ndim else ''}"
     if err <= tolerance:
         return Judged(TestStatus.passed, worst_error=err, worst_at=at)
+    for name, description, outputs in case.alternatives:
+        other = outputs.get(key)
+        if other is None or other.shape != got.shape:
+            continue
+        if rel_error(got.astype(np.float64), other) <= tolerance:
+            if name in case.problem.accept:
+                return Judged(
+                    TestStatus.passed, f"follows {description}: accepted here", worst_at=at
+                )
+            return Judged(
+                TestStatus.failed,
+                f"{what} follows {description}, which this assignment does not accept; "
+                "its contract is the docstring's",
+                worst_error=err,
+                worst_at=at,
+            )
     hint = find_hint(fn, key[len(case.tag) + 1 :], _context(case, expected), got, tolerance)
     return Judged(
         TestStatus.failed,
@@ -232,7 +261,8 @@ class CaseJudge:
         return self.statuses.get(f"{self.t}.{suffix}")
 
     def problem_with(self, suffix: str, fn: str) -> Judged | None:
-        judged = _call_problem(self.entry(suffix), fn, self.crashed)
+        runtime = runtime_versions(self.statuses.get("__start__"))
+        judged = _call_problem(self.entry(suffix), fn, self.crashed, runtime)
         changed = self.changed_inputs(suffix) if judged is None else []
         if changed:
             return Judged(
@@ -247,7 +277,7 @@ class CaseJudge:
         call = self.calls.get(f"{self.t}.{suffix}", {})
         changed = []
         for i, arg in enumerate(call.get("args", [])):
-            if "array" not in arg:
+            if "array" not in arg or _input_name(arg["array"]) not in self.p.preserve:
                 continue
             after = self.out.load(f"{self.t}.{suffix}.arg{i}")
             before = self.case.inputs[arg["array"]]
@@ -356,6 +386,28 @@ class CaseJudge:
             self.result(p.backward_name or "", bwd, p.points_backward),
         ]
 
+    def all_shaped_right(self, grads: dict[str, np.ndarray], names: list[str]) -> bool:
+        """Every gradient there, each with its input's shape: only then does the
+        directional check say something true about the backward."""
+        expected = {n: self.case.expected.get(f"{self.t}.b.{i}") for i, n in enumerate(names)}
+        return all(
+            n in grads and (e := expected[n]) is not None and grads[n].shape == e.shape
+            for n in names
+        )
+
+    def right_once_reshaped(self, grads: dict[str, np.ndarray], names: list[str]) -> list[str]:
+        """The gradients that have the wrong shape but the right values in it ((1, D) for
+        (D,), say)."""
+        found = []
+        for i, n in enumerate(names):
+            got, want = grads.get(n), self.case.expected.get(f"{self.t}.b.{i}")
+            if got is None or want is None or got.shape == want.shape or got.size != want.size:
+                continue
+            with np.errstate(all="ignore"):
+                if rel_error(got.reshape(want.shape).astype(float), want) <= self.p.tolerance:
+                    found.append(f"d{n}")
+        return found
+
     def forward_backward(self) -> list[TestResult]:
         """A layer or a gate: the forward, then the backward; a wrong forward says so before
         the backward is blamed."""
@@ -386,6 +438,12 @@ class CaseJudge:
             grads = {
                 n: g for i, n in enumerate(names) if (g := self.out.load(f"{t}.b.{i}")) is not None
             }
+            reshaped = self.right_once_reshaped(grads, names)
+            if reshaped:  # mis-shaped: values right, and the check below would only mislead
+                bwd.message += f"; {' and '.join(reshaped)} hold the right values: fix the shape"
+                return [*results, self.result(bwd_name, bwd, p.points_backward)]
+            if not self.all_shaped_right(grads, names):  # missing or mis-shaped gradients
+                return [*results, self.result(bwd_name, bwd, p.points_backward)]
             msg = directional(
                 self.case, self.out, self.statuses, grads, f"{t}.f", self.case.inputs[f"{t}.dout"]
             )

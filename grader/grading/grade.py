@@ -11,6 +11,7 @@ from pathlib import Path
 
 from grader.grading.cases import REFERENCE_VERSION, JobAliases, build_cases, write_job
 from grader.grading.compare import Outputs, UnreadableOutput, judge_case
+from grader.grading.hints import crash_hint, runtime_versions
 from grader.grading.specs import Assignment
 from grader.sandbox import JobDirs, Sandbox, SandboxLimits, SandboxRun
 from grader.settings import scratch_dir
@@ -131,11 +132,13 @@ def grade(
                 }
             )
         if imported.get("status") != "ok":
+            kind, said = str(imported.get("type", "")), str(imported.get("message", ""))[:2000]
             message = (
-                f"importing {assignment.module}.py failed: {imported.get('type', '')} "
-                f"{imported.get('message', '')}\n{imported.get('traceback', '')}"
+                f"importing {assignment.module}.py failed: {kind} "
+                f"{said}\n{str(imported.get('traceback', ''))[-1500:]}"
             ).strip()
-            return every_test_failed(message)
+            hint = crash_hint(kind, said, runtime_versions(statuses.get("__start__")))
+            return every_test_failed(f"{message}\nhint: {hint}" if hint else message)
         crashed = _crash_reason(run)
         tests = [t for case in cases for t in judge_case(case, outputs, statuses, crashed)]
         return base.model_copy(

@@ -9,6 +9,7 @@ in tests/grading.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -214,4 +215,83 @@ def find_hint(
         comparable = mistake.shape == student.shape and np.all(np.isfinite(mistake))
         if comparable and rel_error(mistake, student.astype(np.float64)) <= tolerance:
             return hint.message
+    return None
+
+
+# --- hints from what a crash says ----------------------------------------------------------
+
+# NumPy names gone in 1.24 and 2.0 that course code from earlier years still uses.
+REMOVED_NUMPY = {
+    "float": "float or np.float64",
+    "int": "int or np.int64",
+    "bool": "bool or np.bool_",
+    "object": "object",
+    "float_": "np.float64",
+    "complex_": "np.complex128",
+    "NaN": "np.nan",
+    "NAN": "np.nan",
+    "Inf": "np.inf",
+    "Infinity": "np.inf",
+    "PINF": "np.inf",
+    "NINF": "-np.inf",
+    "int0": "np.intp",
+    "bool8": "np.bool_",
+    "product": "np.prod",
+    "cumproduct": "np.cumprod",
+    "alltrue": "np.all",
+    "sometrue": "np.any",
+    "asfarray": "np.asarray(x, dtype=float)",
+    "round_": "np.round",
+    "msort": "np.sort(x, axis=0)",
+    "pad": "np.pad",  # np.lib.pad
+}
+_MISSING_NUMPY_NAME = re.compile(r"module '(numpy(?:\.lib)?)' has no attribute '(\w+)'")
+_MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
+
+_sanitised = re.compile(r"[^0-9A-Za-z.+-]")
+
+
+def runtime_versions(start: dict[str, Any] | None) -> str:
+    """ "NumPy 2.4.6, Python 3.11.7" from the harness's first status line (untrusted: only
+    version characters kept, capped)."""
+    if not start:
+        return ""
+    numpy = _sanitised.sub("", str(start.get("numpy", "")))[:20]
+    python = _sanitised.sub("", str(start.get("python", "")))[:20]
+    return ", ".join(x for x in (numpy and f"NumPy {numpy}", python and f"Python {python}") if x)
+
+
+def crash_hint(kind: str, message: str, runtime: str) -> str | None:
+    """What a familiar crash usually means, for code written for Python 2 or another
+    NumPy; None when the crash is not one of them."""
+    runs = f" (the sandbox runs {runtime})" if runtime else ""
+    if kind == "TypeError" and "cannot be interpreted as an integer" in message:
+        return (
+            "a size or an index is a float: in Python 3, / always divides to a float; use // "
+            "for output sizes such as 1 + (H + 2 * pad - HH) // stride"
+        )
+    if kind == "AttributeError" and (found := _MISSING_NUMPY_NAME.search(message)):
+        module, name = found.group(1).replace("numpy", "np"), found.group(2)
+        if name in REMOVED_NUMPY:
+            return f"{module}.{name} no longer exists{runs}: use {REMOVED_NUMPY[name]}"
+    if kind == "TypeError" and "newshape" in message:
+        return f"reshape's newshape= keyword is gone{runs}: pass the shape positionally"
+    if kind == "TypeError" and "can be converted to Python scalars" in message:
+        return (
+            f"float() or int() of an array needs a 0-d array{runs}: use a.item(), or index "
+            "the element you mean"
+        )
+    if kind == "NameError" and any(f"'{n}'" in message for n in ("xrange", "unicode", "long")):
+        return "that name is Python 2's: Python 3 has range, str and int"
+    if kind in ("SyntaxError", "IndentationError") and "print" in message:
+        return "print is a function in Python 3: print(...)"
+    if kind in ("ModuleNotFoundError", "ImportError") and (
+        found := _MISSING_MODULE.search(message)
+    ):
+        module = found.group(1)
+        return (
+            f"your code imports {module}, which the sandbox does not have{runs}: graded code "
+            "may import NumPy and Python's standard library; drop imports your functions "
+            "do not use"
+        )
     return None

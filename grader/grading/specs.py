@@ -39,6 +39,19 @@ class ArraySpec(BaseModel):
     parameter: bool = False  # torch_module problems: copied into the student's module
 
 
+class CaseVariant(BaseModel):
+    """One row of a problem's case matrix: other shapes and/or other parameters, so the
+    cases reach what one shape never does (pad 0, overlapping or non-square windows,
+    height and width told apart, a batch of one). Case i takes row i mod the rows, and
+    its label names the case in place of the problem's variant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(description="told apart in test names: 'pad 0, 5x7'")
+    shapes: dict[str, list[int]] = Field(default_factory=dict, description="input -> shape")
+    params: list[Any] | None = Field(None, description="replaces the problem's params")
+
+
 class Kind(StrEnum):
     layer = "layer"  # forward(*arrays, *params) -> (out, cache); backward(dout, cache) -> grads
     loss = "loss"  # f(x, y) -> (loss, dx)
@@ -76,6 +89,19 @@ class Problem(BaseModel):
         description="dict entries to compare after the forward: name -> [arg, key]",
     )
     variant: str | None = Field(None, description="told apart in test names: 'stride 2'")
+    matrix: list[CaseVariant] = Field(
+        default_factory=list, description="the case matrix: case i uses row i mod len"
+    )
+    accept: list[str] = Field(
+        default_factory=list,
+        description="other conventions (grader/grading/conventions.py) that earn the points "
+        "too; a match with one not listed is named in the message and fails",
+    )
+    preserve: list[str] = Field(
+        default_factory=list,
+        description="inputs the student's function must leave unmodified (the course's "
+        "contract); any other may be changed in place: every call gets its own copies",
+    )
     doc: str = Field("", description="what the student implements (the forward, loss, ...)")
     backward_doc: str = Field("", description="what the student's backward returns")
     graph: Literal["sin_plus_product", "lecture_max_example", "random"] | None = None
@@ -106,7 +132,28 @@ class Problem(BaseModel):
             )
         if self.kind != Kind.graph and not self.inputs:
             raise ValueError(f"problem {self.name!r} needs inputs")
+        from grader.grading.conventions import NAMES
+
+        strange = set(self.accept) - set(NAMES)
+        if strange:
+            raise ValueError(f"problem {self.name!r}: no convention {', '.join(sorted(strange))}")
+        unknown = {n for row in self.matrix for n in row.shapes} | set(self.preserve)
+        unknown -= set(self.inputs)
+        if unknown:
+            raise ValueError(f"problem {self.name!r} names no input {', '.join(sorted(unknown))}")
         return self
+
+    def for_case(self, index: int) -> Problem:
+        """The problem as case `index` poses it: its matrix row's shapes and params."""
+        if not self.matrix:
+            return self
+        row = self.matrix[index % len(self.matrix)]
+        inputs = {
+            name: spec.model_copy(update={"shape": row.shapes.get(name, spec.shape)})
+            for name, spec in self.inputs.items()
+        }
+        params = self.params if row.params is None else row.params
+        return self.model_copy(update={"inputs": inputs, "params": params, "variant": row.label})
 
     @property
     def backward_name(self) -> str | None:

@@ -44,6 +44,11 @@ def _dirs_for(path: Path) -> list[tuple[str, ...]]:
 class BwrapSandbox(Sandbox):
     name = "bwrap"
 
+    def __init__(self, require_cgroup: bool = False) -> None:
+        # A service grading untrusted code requires each job bounded as a whole; checked
+        # again at every run, so a cgroup lost after start-up never goes unnoticed.
+        self.require_cgroup = require_cgroup
+
     @classmethod
     def available(cls) -> str | None:
         if sys.platform != "linux":
@@ -174,7 +179,10 @@ class BwrapSandbox(Sandbox):
             env = {"PATH": "/usr/bin:/bin"}
             return run_limited(argv, limits, self.name, env=env, preexec=preexec, watch=job.out)
 
-        if cgroups.unavailable() is not None:
+        problem = cgroups.unavailable()
+        if problem is not None:
+            if self.require_cgroup:
+                raise SandboxFailed(f"a cgroup per job is required, but {problem}")
             return launch(apply_rlimits)
         # The job's cgroup bounds all its processes together: memory (swap included), and
         # their number, on top of each process's own rlimits.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from grader.sandbox import cgroups
 from grader.sandbox.base import Sandbox, SandboxUnavailable
 from grader.sandbox.bwrap import BwrapSandbox
 from grader.sandbox.docker_sandbox import DockerSandbox
@@ -23,32 +24,46 @@ def remove_orphans(active_labels: Callable[[], set[str]]) -> list[str]:
     return [name for kind in SANDBOXES for name in kind.remove_orphans(active_labels)]
 
 
-def select_sandbox(name: str = "auto", gpu: str | None = None) -> Sandbox:
-    """`auto`: Docker when its image is present and the daemon answers, else bubblewrap."""
-    choices: dict[str, type[Sandbox]] = {
-        "bwrap": BwrapSandbox,
-        "docker": DockerSandbox,
-        "process": ProcessSandbox,
-    }
+def select_sandbox(
+    name: str = "auto", gpu: str | None = None, require_cgroup: bool = False
+) -> Sandbox:
+    """`auto`: Docker when its image is present and the daemon answers, else bubblewrap.
+    With `require_cgroup`, bubblewrap only where each job gets a cgroup of its own."""
     if name == "auto":
         if DockerSandbox.available() is None:
             return DockerSandbox(gpu=gpu)
         problem = BwrapSandbox.available()
-        if problem is None:
-            return BwrapSandbox()
-        raise SandboxUnavailable(
-            f"no sandbox available: {problem}. Install bubblewrap (apt-get install bubblewrap) "
-            "or Docker with the sandbox image (dlgrader sandbox build), or pass "
-            "--sandbox process to run your own code unisolated"
-        )
+        if problem is not None:
+            raise SandboxUnavailable(
+                f"no sandbox available: {problem}. Install bubblewrap (apt-get install "
+                "bubblewrap) or Docker with the sandbox image (dlgrader sandbox build), or "
+                "pass --sandbox process to run your own code unisolated"
+            )
+        return _bwrap(require_cgroup)
     if name == "docker":
         problem = DockerSandbox.available()
         if problem is not None:
             raise SandboxUnavailable(problem)
         return DockerSandbox(gpu=gpu)
-    if name not in choices:
-        raise SandboxUnavailable(f"unknown sandbox {name!r}; choose auto, {', '.join(choices)}")
-    problem = choices[name].available()
-    if problem is not None:
-        raise SandboxUnavailable(problem)
-    return choices[name]()
+    if name == "bwrap":
+        problem = BwrapSandbox.available()
+        if problem is not None:
+            raise SandboxUnavailable(problem)
+        return _bwrap(require_cgroup)
+    if name == "process":
+        problem = ProcessSandbox.available()
+        if problem is not None:
+            raise SandboxUnavailable(problem)
+        return ProcessSandbox()
+    raise SandboxUnavailable(f"unknown sandbox {name!r}; choose {', '.join(SANDBOX_NAMES)}")
+
+
+def _bwrap(require_cgroup: bool) -> BwrapSandbox:
+    if require_cgroup:
+        problem = cgroups.unavailable()
+        if problem is not None:
+            raise SandboxUnavailable(
+                f"a cgroup per job is required (DLGRADER_JOB_CGROUPS), but {problem}: each "
+                "job's memory and processes would be bounded per process only"
+            )
+    return BwrapSandbox(require_cgroup)

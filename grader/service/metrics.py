@@ -16,10 +16,10 @@ from sqlalchemy import func, or_, select
 from grader.service.db import EventRow, SubmissionRow, session_scope, utcnow
 from grader.service.heartbeats import last_heartbeats
 from grader.service.lifecycle import as_utc
+from grader.service.queue import QUEUES
 from grader.settings import Settings
 from submissions_schema import SubmissionStatus, Verdict
 
-QUEUES = ("cpu", "gpu")
 LATENCY_BUCKETS_S = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 VERDICT_OF_STATUS = {
     SubmissionStatus.graded.value: Verdict.graded.value,

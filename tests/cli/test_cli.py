@@ -164,3 +164,20 @@ def test_delegating_cgroups_checks_the_user_first() -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().endswith("no user 'no-such-user-x'") or "only root" in proc.stderr
+
+
+def test_a_required_cgroup_is_checked_when_grading_not_only_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker that started with Docker and falls back to bubblewrap, or loses its
+    cgroups later, refuses the job (ours: retried, never counted) rather than running it
+    bounded per process only."""
+    from grader.sandbox import SandboxUnavailable, cgroups, select_sandbox
+    from grader.sandbox.bwrap import BwrapSandbox
+
+    if BwrapSandbox.available() is not None:
+        pytest.skip("no bubblewrap")
+    monkeypatch.setattr(cgroups, "unavailable", lambda: "no cgroup controllers here")
+    with pytest.raises(SandboxUnavailable, match="no cgroup controllers here"):
+        select_sandbox("bwrap", require_cgroup=True)
+    assert select_sandbox("bwrap").name == "bwrap"  # the host accepted per-process limits

@@ -32,6 +32,7 @@ def plant(tmp_path: Path, source: Path, edits: list[tuple[str, str]]) -> Path:
         assert old in text, old
         text = text.replace(old, new, 1)
     path = tmp_path / source.name
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
 

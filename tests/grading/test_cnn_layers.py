@@ -169,6 +169,46 @@ BUGS: list[tuple[str, list[tuple[str, str]], set[str], str | None]] = [
         {"sgd_momentum"},
         None,
     ),
+    # Bugs from real students' solutions that a single square shape gave full marks:
+    (
+        "conv dx cropped with pad:-pad (empty at pad 0)",
+        [
+            (
+                "dx = dxp[:, :, pad : pad + x.shape[2], pad : pad + x.shape[3]]",
+                "dx = dxp[:, :, pad:-pad, pad:-pad]",
+            )
+        ],
+        {"conv_backward_naive"},
+        None,
+    ),
+    (
+        "max-pool backward assigns (wrong where windows overlap)",
+        [
+            (
+                "dx[n, c, i * s + a, j * s + b] += dout[n, c, i, j]",
+                "dx[n, c, i * s + a, j * s + b] = dout[n, c, i, j]",
+            )
+        ],
+        {"max_pool_backward_naive"},
+        None,
+    ),
+    (
+        "pool output width from the pool height",
+        [
+            (
+                "Ho, Wo = 1 + (H - ph) // s, 1 + (W - pw) // s",
+                "Ho, Wo = 1 + (H - ph) // s, 1 + (W - ph) // s",
+            )
+        ],
+        {"max_pool_forward_naive"},
+        None,
+    ),  # its backward, from its own cache and dout, is right
+    (
+        "conv output width from the kernel height",
+        [("Wo = 1 + (W + 2 * pad - WW) // stride", "Wo = 1 + (W + 2 * pad - HH) // stride")],
+        {"conv_forward_naive"},
+        None,
+    ),
     (
         "running var unbiased",
         [
@@ -194,6 +234,70 @@ def test_buggy_solution_loses_points_where_it_breaks(
     if hint is not None:
         hints = hints_for(result, broken)
         assert any(hint in h for h in hints), hints
+
+
+def test_a_gradient_of_the_wrong_shape_or_missing_is_named_as_such(tmp_path: Path) -> None:
+    """Not "your backward does not match your own forward": the values are right in a
+    (1, D) array, or there is no array at all."""
+    keepdims = plant(
+        tmp_path / "keepdims",
+        EXAMPLE,
+        [
+            (
+                "dgamma = np.sum(dout * xhat, axis=0)",
+                "dgamma = np.sum(dout * xhat, axis=0, keepdims=True)",
+            ),
+            ("dbeta = np.sum(dout, axis=0)", "dbeta = np.sum(dout, axis=0, keepdims=True)"),
+        ],
+    )
+    result = grade_file(keepdims, "cnn-layers")
+    failed = [t for t in result.tests if t.status != TestStatus.passed]
+    assert {t.function for t in failed} == {"batchnorm_backward"}
+    for t in failed:
+        assert "dgamma and dbeta hold the right values: fix the shape" in t.message
+        assert "own forward" not in t.message
+    missing = plant(
+        tmp_path / "none",
+        EXAMPLE,
+        [
+            (
+                "dx[n, c, i * s + a, j * s + b] += dout[n, c, i, j]\n    return dx",
+                "dx[n, c, i * s + a, j * s + b] += dout[n, c, i, j]\n    return None",
+            )
+        ],
+    )
+    result = grade_file(missing, "cnn-layers")
+    failed = [t for t in result.tests if t.status != TestStatus.passed]
+    assert {t.function for t in failed} == {"max_pool_backward_naive"}
+    assert all("returned None" in t.message and "own forward" not in t.message for t in failed)
+
+
+def test_another_starters_convention_is_named_and_the_assignment_decides(tmp_path: Path) -> None:
+    """Dropout's p as the drop probability (2016-2017 starters) fails here, saying so;
+    Adam's t from 1 (a 2017 starter's default) is accepted by cnn-layers."""
+    dropping = plant(
+        tmp_path / "dropout",
+        EXAMPLE,
+        [
+            (
+                "mask = (np.random.rand(*x.shape) < p) / p",
+                "mask = (np.random.rand(*x.shape) >= p) / (1 - p)",
+            )
+        ],
+    )
+    result = grade_file(dropping, "cnn-layers")
+    assert broken_functions(result) == {"dropout_forward", "dropout_backward"}
+    forward = next(t for t in result.tests if t.function == "dropout_forward")
+    assert "probability of dropping" in forward.message
+    assert "does not accept" in forward.message
+    adam = plant(
+        tmp_path / "adam", EXAMPLE, [('config.setdefault("t", 0)', 'config.setdefault("t", 1)')]
+    )
+    result = grade_file(adam, "cnn-layers")
+    assert result.score == result.max_score
+    step = next(t for t in result.tests if t.function == "adam")
+    assert "t starting at 1" in step.message
+    assert "accepted here" in step.message
 
 
 def test_wrong_forward_is_named_before_the_backward(tmp_path: Path) -> None:

@@ -39,25 +39,30 @@ def sandbox_name(request: pytest.FixtureRequest) -> str:
 SANDBOX = ["bwrap"]
 
 
-def small_assignment(time_limit_s: float = 20.0) -> Assignment:
-    """cnn-layers cut to its ReLU problem, so each hostile run is short."""
+def small_assignment(time_limit_s: float = 20.0, preserve: tuple[str, ...] = ()) -> Assignment:
+    """cnn-layers cut to its ReLU problem, so each hostile run is short; `preserve` names
+    the inputs its contract says the student must not modify."""
     spec = get_assignment("cnn-layers")
     relu = next(p for p in spec.problems if p.name == "relu")
+    relu = relu.model_copy(update={"time_limit_s": 2.0, "hidden_cases": 0, "preserve": preserve})
     return spec.model_copy(
         update={
-            "problems": [relu.model_copy(update={"time_limit_s": 2.0, "hidden_cases": 0})],
+            "problems": [relu],
             "time_limit_s": time_limit_s,
         }
     )
 
 
-def run(tmp_path: Path, source: str | bytes, time_limit_s: float = 20.0) -> GradingResult:
+def run(
+    tmp_path: Path, source: str | bytes, time_limit_s: float = 20.0, preserve: tuple[str, ...] = ()
+) -> GradingResult:
     path = tmp_path / "layers.py"
     if isinstance(source, bytes):
         path.write_bytes(source)
     else:
         path.write_text(source)
-    return grade(path, small_assignment(time_limit_s), select_sandbox(SANDBOX[0]), secret_seed=1)
+    spec = small_assignment(time_limit_s, preserve)
+    return grade(path, spec, select_sandbox(SANDBOX[0]), secret_seed=1)
 
 
 GOOD = """
@@ -195,11 +200,22 @@ def test_many_threads(tmp_path: Path) -> None:
     assert all(t.score == 0 for t in result.tests if t.function == "relu_backward")
 
 
+IN_PLACE_RELU = GOOD.replace(
+    "return np.maximum(0, x), x", "np.maximum(x, 0, out=x)\n    return x, x"
+).replace("return dout * (cache > 0)", "dout[cache <= 0] = 0\n    return dout")
+
+
+def test_modifying_an_input_in_place_is_allowed_unless_the_contract_says_not(
+    tmp_path: Path,
+) -> None:
+    """Every call gets its own copies, so changing one in place harms nobody: correct
+    code written that way (CS231n's in-place ReLU, `dout[...] = 0`) earns its points."""
+    allowed = run(tmp_path, IN_PLACE_RELU)
+    assert allowed.score == allowed.max_score, [t.message for t in allowed.tests]
+
+
 def test_modifying_an_input_in_place_is_named(tmp_path: Path) -> None:
-    result = run(
-        tmp_path,
-        GOOD.replace("return np.maximum(0, x), x", "np.maximum(x, 0, out=x)\n    return x, x"),
-    )
+    result = run(tmp_path, IN_PLACE_RELU, preserve=("x",))
     forward = [t for t in result.tests if t.function == "relu_forward"]
     assert {t.status for t in forward} == {TestStatus.error}
     assert "in place" in forward[0].message
@@ -207,11 +223,8 @@ def test_modifying_an_input_in_place_is_named(tmp_path: Path) -> None:
 
 def test_patching_numpy_does_not_hide_an_in_place_change(tmp_path: Path) -> None:
     """The check compares on the trusted side; the sandbox's NumPy is the student's."""
-    patched = "import numpy as np\nnp.array_equal = lambda *a, **k: True\n" + GOOD
-    result = run(
-        tmp_path,
-        patched.replace("return np.maximum(0, x), x", "np.maximum(x, 0, out=x)\n    return x, x"),
-    )
+    patched = "import numpy as np\nnp.array_equal = lambda *a, **k: True\n" + IN_PLACE_RELU
+    result = run(tmp_path, patched, preserve=("x",))
     forward = [t for t in result.tests if t.function == "relu_forward"]
     assert {t.status for t in forward} == {TestStatus.error}
     assert "in place" in forward[0].message

@@ -71,7 +71,7 @@ def test_a_docker_worker_waits_for_its_daemon_before_taking_a_job(
 
     answers: list[object] = [SandboxUnavailable("down"), SandboxUnavailable("down"), "box"]
 
-    def select(name: str, gpu: str | None = None) -> object:
+    def select(name: str, gpu: str | None = None, require_cgroup: bool = False) -> object:
         answer = answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
