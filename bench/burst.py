@@ -76,7 +76,7 @@ def student_compute_s(repeats: int = 20) -> float:
         with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
             job = JobDirs.create(Path(tmp))
             (job.submission / SOLUTION.name).write_text(SOLUTION.read_text())
-            write_job(cases, spec.module, job.inputs, job.manifest, JobAliases.draw(cases))
+            write_job(cases, spec, job.inputs, job.manifest, JobAliases.draw(cases))
             manifest = json.loads(job.manifest.read_text())
             sys.modules.pop(spec.module, None)
             start = time.perf_counter()

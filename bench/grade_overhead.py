@@ -52,7 +52,7 @@ def plain_calls(seconds: list[float]) -> None:
     with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
         job = JobDirs.create(Path(tmp))
         (job.submission / "layers.py").write_text(SOLUTION.read_text())
-        write_job(cases, spec.module, job.inputs, job.manifest, JobAliases.draw(cases))
+        write_job(cases, spec, job.inputs, job.manifest, JobAliases.draw(cases))
         import json
 
         manifest = json.loads(job.manifest.read_text())

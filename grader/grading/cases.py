@@ -111,8 +111,9 @@ class CaseBuilder:
             self.case.inputs[f"{self.t}.{name}"] = a
 
     def call(self, suffix: str, **fields: Any) -> None:
+        home = {"module": self.p.module} if self.p.module else {}
         self.case.calls.append(
-            {"id": f"{self.t}.{suffix}", "timeout_s": self.p.time_limit_s, **fields}
+            {"id": f"{self.t}.{suffix}", "timeout_s": self.p.time_limit_s, **home, **fields}
         )
 
     def expect(self, key: str, value: Any) -> None:
@@ -495,7 +496,7 @@ class JobAliases:
 
 
 def write_job(
-    cases: list[Case], module: str, inputs_dir: Path, manifest: Path, aliases: JobAliases
+    cases: list[Case], assignment: Assignment, inputs_dir: Path, manifest: Path, aliases: JobAliases
 ) -> None:
     """The harness's inputs as one uncompressed .npz (one file: cheap to write and mount),
     and the manifest: the cases in a random order, each case's calls in its own order."""
@@ -505,4 +506,5 @@ def write_job(
     order = list(cases)
     secrets.SystemRandom().shuffle(order)
     calls = [aliases.call(c) for case in order for c in case.calls]
-    manifest.write_text(json.dumps({"module": module, "calls": calls}))
+    job = {"module": assignment.module, "also": list(assignment.other_modules), "calls": calls}
+    manifest.write_text(json.dumps(job))

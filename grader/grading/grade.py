@@ -2,58 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 from grader.grading.cases import REFERENCE_VERSION, JobAliases, build_cases, write_job
 from grader.grading.compare import Outputs, UnreadableOutput, judge_case
 from grader.grading.hints import crash_hint, runtime_versions
 from grader.grading.specs import Assignment
+from grader.grading.staging import SubmissionRejected, stage_submission
 from grader.sandbox import JobDirs, Sandbox, SandboxLimits, SandboxRun
 from grader.settings import scratch_dir
 from grader.untrusted_fs import remove_tree
 from submissions_schema import GradingResult, Verdict
-
-MAX_SUBMISSION_BYTES = 10 << 20
-
-
-class SubmissionRejected(ValueError):
-    """The upload cannot be graded as it is; the message tells the student why."""
-
-
-def stage_submission(path: Path, module: str, dest: Path) -> None:
-    """Copy the student's module into dest: a .py file, a folder, or a .zip holding it."""
-    target = f"{module}.py"
-    if path.is_dir():
-        found = sorted(path.rglob(target))
-        if not found:
-            raise SubmissionRejected(f"no {target} in {path}")
-        shutil.copyfile(found[0], dest / target)
-    elif path.suffix == ".zip":
-        try:
-            with zipfile.ZipFile(path) as zf:
-                names = [n for n in zf.namelist() if Path(n).name == target and ".." not in n]
-                if not names:
-                    raise SubmissionRejected(f"no {target} in {path.name}")
-                info = zf.getinfo(names[0])
-                if info.file_size > MAX_SUBMISSION_BYTES:
-                    raise SubmissionRejected(
-                        f"{target} is larger than {MAX_SUBMISSION_BYTES >> 20} MB"
-                    )
-                (dest / target).write_bytes(zf.read(info))
-        except zipfile.BadZipFile:
-            raise SubmissionRejected(f"{path.name} is not a valid zip file") from None
-    elif path.suffix == ".py":
-        if path.stat().st_size > MAX_SUBMISSION_BYTES:
-            raise SubmissionRejected(f"{path.name} is larger than {MAX_SUBMISSION_BYTES >> 20} MB")
-        shutil.copyfile(path, dest / target)
-    else:
-        raise SubmissionRejected(f"{path.name}: submit {target}, a folder holding it, or a .zip")
-    (dest / target).chmod(0o644)
 
 
 def _crash_reason(run: SandboxRun) -> str:
@@ -96,12 +58,19 @@ def grade(
     try:
         job = JobDirs.create(root, job_label, packages=tuple(assignment.packages))
         try:
-            stage_submission(submission, assignment.module, job.submission)
+            staged = stage_submission(
+                submission,
+                assignment.module,
+                job.submission,
+                others=assignment.other_modules,
+                functions=assignment.function_names,
+            )
         except SubmissionRejected as exc:
             return base.model_copy(update={"verdict": Verdict.rejected, "message": str(exc)})
+        base = base.model_copy(update={"message": staged.summary})
         cases = build_cases(assignment, public_seed, secret_seed)
         aliases = JobAliases.draw(cases)
-        write_job(cases, assignment.module, job.inputs, job.manifest, aliases)
+        write_job(cases, assignment, job.inputs, job.manifest, aliases)
         outputs = Outputs(job.out, aliases)
         limits = SandboxLimits(
             wall_s=assignment.time_limit_s,

@@ -92,6 +92,11 @@ class Problem(BaseModel):
     matrix: list[CaseVariant] = Field(
         default_factory=list, description="the case matrix: case i uses row i mod len"
     )
+    module: str | None = Field(
+        None,
+        description="the student module that defines it (optim for optim.py), looked up "
+        "there first, then in the assignment's module; default: the assignment's",
+    )
     accept: list[str] = Field(
         default_factory=list,
         description="other conventions (grader/grading/conventions.py) that earn the points "
@@ -192,6 +197,18 @@ class Assignment(BaseModel):
     @property
     def max_score(self) -> float:
         return sum(p.points_forward + p.points_backward for p in self.problems)
+
+    @property
+    def other_modules(self) -> tuple[str, ...]:
+        """The student modules besides `module` that problems name (optim, ...)."""
+        return tuple(sorted({p.module for p in self.problems if p.module} - {self.module}))
+
+    @property
+    def function_names(self) -> tuple[str, ...]:
+        """What the student defines: told the right module apart from look-alikes."""
+        names = {p.forward.split(".")[0] for p in self.problems}
+        names |= {p.backward for p in self.problems if p.backward}
+        return tuple(sorted(names))
 
 
 class SpecError(ValueError):

@@ -112,6 +112,8 @@ class Harness:
         self.sink = io.StringIO()
         self.kept: dict[str, Any] = {}
         self.arrays: dict[str, np.ndarray] = {}
+        self.modules: dict[str, Any] = {}  # the assignment's other modules, by name
+        self.broken: dict[str, dict[str, Any]] = {}  # those whose import failed
         self.inputs = inputs
 
     def report(self, entry: dict[str, Any]) -> None:
@@ -162,12 +164,20 @@ class Harness:
             self.report({"id": "__import__", **failure(exc, self.submission)})
             return None
         self.report({"id": "__import__", "status": "ok"})
+        for name in self.manifest.get("also", []):  # optim.py beside layers.py, say
+            if (Path(self.submission) / f"{name}.py").is_file():
+                try:
+                    self.modules[name] = self.guarded(importlib.import_module, [name], 10)
+                except BaseException as exc:  # its functions' calls report it
+                    self.broken[name] = failure(exc, self.submission)
         return module
 
     def target(self, module: Any, call: dict[str, Any]) -> tuple[Any, str | None]:
         if "function" in call or "class" in call:
             name = call.get("function") or call["class"]
-            fn = getattr(module, name, None)
+            home = self.modules.get(call.get("module", ""))  # its own module first
+            fn = getattr(home, name, None) if home is not None else None
+            fn = fn if fn is not None else getattr(module, name, None)
             return fn, None if fn is not None else f"{name} is not defined"
         obj = self.kept.get(call["object"])
         if obj is None:
@@ -267,6 +277,8 @@ class Harness:
         if "torch_module" in call:
             return self.run_torch_module(module, call)
         fn, missing = self.target(module, call)
+        if fn is None and call.get("module") in self.broken:
+            return self.broken[call["module"]]
         if fn is None:
             return {"status": "missing" if "object" not in call else "not_run", "message": missing}
         try:

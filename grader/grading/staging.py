@@ -1,0 +1,132 @@
+"""Which of the student's files are graded, copied into the job's submission folder.
+
+A submission is the assignment's module (`layers.py`), or a folder or zip holding it in
+whatever layout the course hands out: CS231n's collectSubmission zip has
+`cs231n/layers.py` beside `cs231n/optim.py`, `cs231n/im2col.py` and notebooks, and a
+student's folder may hold `assignment1/` and `assignment2/` with a `layers.py` each.
+The module is chosen by path and content (the candidate that defines most of the
+assignment's functions; a tie is refused, never guessed), the assignment's other
+modules are taken from beside it, and so is its package, so that `from cs231n.im2col
+import *` resolves. The result names every file graded.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from grader.untrusted_fs import UnreadableTree, read_bytes, walk_files
+
+MAX_SUBMISSION_BYTES = 10 << 20  # one file
+MAX_PACKAGE_FILES = 64  # the .py files staged from beside the module
+
+
+class SubmissionRejected(ValueError):
+    """The upload cannot be graded as it is; the message tells the student why."""
+
+
+@dataclass(frozen=True)
+class Staged:
+    graded: list[str]  # the submission's own paths of the modules graded, main one first
+
+    @property
+    def summary(self) -> str:
+        return f"graded {', '.join(self.graded)}"
+
+
+def _sources(path: Path) -> dict[str, bytes]:
+    """Every .py file of a folder or zip by its POSIX path inside it (size-capped)."""
+    if path.is_dir():
+        try:
+            entries = list(walk_files(path, max_depth=8, max_entries=5000))
+        except UnreadableTree as exc:
+            raise SubmissionRejected(f"{path}: {exc}") from None
+        found = {}
+        for entry in entries:
+            if entry.relative.suffix == ".py" and entry.size <= MAX_SUBMISSION_BYTES:
+                data = read_bytes(entry.path, MAX_SUBMISSION_BYTES)
+                if data is not None:
+                    found[entry.relative.as_posix()] = data
+        return found
+    try:
+        with zipfile.ZipFile(path) as zf:
+            found = {}
+            for info in zf.infolist():
+                name = info.filename.replace("\\", "/")
+                parts = PurePosixPath(name).parts
+                if info.is_dir() or not name.endswith(".py") or ".." in parts:
+                    continue
+                if name.startswith("/") or "__MACOSX" in parts:
+                    continue
+                if info.file_size > MAX_SUBMISSION_BYTES:
+                    raise SubmissionRejected(
+                        f"{name} is larger than {MAX_SUBMISSION_BYTES >> 20} MB"
+                    )
+                found[name] = zf.read(info)
+            return found
+    except zipfile.BadZipFile:
+        raise SubmissionRejected(f"{path.name} is not a valid zip file") from None
+
+
+def _defines(source: bytes, names: list[str]) -> int:
+    text = source.decode("utf-8", "replace")
+    return sum(bool(re.search(rf"^\s*(def|class)\s+{re.escape(n)}\b", text, re.M)) for n in names)
+
+
+def stage_submission(
+    path: Path,
+    module: str,
+    dest: Path,
+    others: tuple[str, ...] = (),
+    functions: tuple[str, ...] = (),
+) -> Staged:
+    """Copy the student's `module` (and the `others` beside it) into dest: from a .py
+    file, a folder, or a .zip. `functions` tell candidates apart."""
+    target = f"{module}.py"
+    if path.suffix == ".py" and not path.is_dir():
+        if path.stat().st_size > MAX_SUBMISSION_BYTES:
+            raise SubmissionRejected(f"{path.name} is larger than {MAX_SUBMISSION_BYTES >> 20} MB")
+        data = read_bytes(path, MAX_SUBMISSION_BYTES)
+        if data is None:
+            raise SubmissionRejected(f"{path.name} is not a regular file")
+        _write(dest / target, data)
+        return Staged([path.name])
+    if not path.is_dir() and path.suffix != ".zip":
+        raise SubmissionRejected(f"{path.name}: submit {target}, a folder holding it, or a .zip")
+    sources = _sources(path)
+    candidates = sorted(n for n in sources if PurePosixPath(n).name == target)
+    if not candidates:
+        raise SubmissionRejected(f"no {target} in {path.name}")
+    scored = sorted(((_defines(sources[n], list(functions)), n) for n in candidates), reverse=True)
+    if len(scored) > 1 and scored[0][0] == scored[1][0]:
+        tied = [n for s, n in scored if s == scored[0][0]]
+        raise SubmissionRejected(
+            f"{path.name} holds {len(tied)} {target} files that could be the one to grade "
+            f"({', '.join(tied[:5])}); submit the one you mean, or a folder with only it"
+        )
+    chosen = PurePosixPath(scored[0][1])
+    folder = chosen.parent
+    _write(dest / target, sources[str(chosen)])
+    graded = [str(chosen)]
+    for other in others:
+        beside = str(folder / f"{other}.py") if str(folder) != "." else f"{other}.py"
+        if beside in sources:
+            _write(dest / f"{other}.py", sources[beside])
+            graded.append(beside)
+    if folder.name.isidentifier():  # its package too: `from cs231n.im2col import *`
+        package = dest / folder.name
+        siblings = [n for n in sources if PurePosixPath(n).parent == folder][:MAX_PACKAGE_FILES]
+        for name in siblings:
+            _write(package / PurePosixPath(name).name, sources[name])
+        if not (package / "__init__.py").exists():
+            _write(package / "__init__.py", b"")
+    return Staged(graded)
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o755)
+    path.write_bytes(data)
+    path.chmod(0o644)

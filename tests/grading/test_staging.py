@@ -1,0 +1,90 @@
+"""Which files are graded: the course's zip layout (cs231n/layers.py beside optim.py and
+the given im2col.py), a folder with several assignments, and refusals that say why."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.grading.specs import get_assignment
+from grader.grading.staging import SubmissionRejected, stage_submission
+from submissions_schema import Verdict
+from tests.grading.helpers import EXAMPLES, grade_file, needs_bwrap
+
+SPEC = get_assignment("cnn-layers")
+SOURCE = (EXAMPLES / "cnn-layers" / "layers.py").read_text()
+SPLIT = SOURCE.index("def sgd_momentum(")
+LAYERS = SOURCE[:SPLIT].replace(
+    "import numpy as np\n", "import numpy as np\nfrom cs231n.im2col import *\n", 1
+)
+OPTIM = "import numpy as np\n\n\n" + SOURCE[SPLIT:]
+IM2COL = "import numpy as np\n\n\ndef get_im2col_indices(*args):\n    return None\n"
+DECOY = "import numpy as np\n\n\ndef affine_forward(x, w, b):\n    pass\n"
+
+
+def course_zip(tmp_path: Path, extra: dict[str, str] | None = None, optim: str = OPTIM) -> Path:
+    path = tmp_path / "submission.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("cs231n/layers.py", LAYERS)
+        zf.writestr("cs231n/optim.py", optim)
+        zf.writestr("cs231n/im2col.py", IM2COL)
+        zf.writestr("ConvolutionalNetworks.ipynb", "{}")
+        for name, text in (extra or {}).items():
+            zf.writestr(name, text)
+    return path
+
+
+def stage(path: Path, dest: Path) -> list[str]:
+    dest.mkdir()
+    staged = stage_submission(path, SPEC.module, dest, SPEC.other_modules, SPEC.function_names)
+    return staged.graded
+
+
+def test_the_course_zip_is_staged_with_its_package(tmp_path: Path) -> None:
+    zipped = course_zip(tmp_path, {"assignment1/cs231n/layers.py": DECOY})
+    assert stage(zipped, tmp_path / "job") == ["cs231n/layers.py", "cs231n/optim.py"]
+    assert (tmp_path / "job" / "layers.py").read_text() == LAYERS
+    assert (tmp_path / "job" / "optim.py").read_text() == OPTIM
+    assert (tmp_path / "job" / "cs231n" / "im2col.py").is_file()  # `from cs231n.im2col import *`
+    assert (tmp_path / "job" / "cs231n" / "__init__.py").is_file()
+
+
+def test_two_modules_that_could_each_be_the_one_are_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "work"
+    for hw in ("assignment1", "assignment2"):
+        (folder / hw).mkdir(parents=True)
+        (folder / hw / "layers.py").write_text(SOURCE)
+    with pytest.raises(SubmissionRejected, match=r"2 layers\.py files"):
+        stage(folder, tmp_path / "job")
+
+
+def test_a_folder_picks_the_module_that_defines_the_assignment(tmp_path: Path) -> None:
+    folder = tmp_path / "work"
+    (folder / "assignment1").mkdir(parents=True)
+    (folder / "assignment2").mkdir(parents=True)
+    (folder / "assignment1" / "layers.py").write_text(DECOY)
+    (folder / "assignment2" / "layers.py").write_text(SOURCE)
+    assert stage(folder, tmp_path / "job") == ["assignment2/layers.py"]
+
+
+@pytest.mark.integration
+@needs_bwrap
+def test_the_course_zip_grades_full_marks_and_names_its_files(tmp_path: Path) -> None:
+    result = grade_file(course_zip(tmp_path), "cnn-layers")
+    assert result.verdict == Verdict.graded
+    assert result.score == result.max_score, [
+        t.message for t in result.tests if t.score < t.max_score
+    ]
+    assert result.message == "graded cs231n/layers.py, cs231n/optim.py"
+
+
+@pytest.mark.integration
+@needs_bwrap
+def test_a_broken_optim_costs_the_update_rules_only(tmp_path: Path) -> None:
+    broken = course_zip(tmp_path, optim=OPTIM + "\nraise ImportError('half-finished optim.py')\n")
+    result = grade_file(broken, "cnn-layers")
+    lost = {t.function for t in result.tests if t.score < t.max_score}
+    assert lost == {"sgd_momentum", "adam"}
+    assert all("half-finished" in t.message for t in result.tests if t.function == "adam")
