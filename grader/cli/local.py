@@ -145,6 +145,84 @@ def assignment_show(name: Annotated[str, typer.Argument(help="assignment name")]
     print_assignment(console, _assignment(name))
 
 
+@assignment_app.command("check")
+def assignment_check(
+    name: Annotated[str, typer.Argument(help="assignment name")],
+    solution: Annotated[
+        Path | None,
+        typer.Option(help="the staff solution (default: examples/NAME/MODULE.py here)"),
+    ] = None,
+    target: Annotated[float, typer.Option(help="the kill rate every function must reach")] = 0.98,
+    sandbox: Annotated[str | None, typer.Option(help="auto, bwrap, docker or process")] = None,
+    survivors: Annotated[int, typer.Option(help="surviving mutants to show, with diffs")] = 10,
+) -> None:
+    """Prove an assignment's tests: the solution gets full marks, the starter none, and
+    mutants of the solution (the mistakes students make) are caught. Exit 0 when every
+    function's kill rate reaches --target, 4 when one does not."""
+    from grader.grading.grade import grade
+    from grader.grading.mutants import MutationReport, check_mutants
+    from grader.grading.starter import starter_file
+
+    spec = _assignment(name)
+    path = solution or Path("examples") / name / f"{spec.module}.py"
+    if not path.is_file():
+        raise fail(f"no solution at {path}; pass --solution", EXIT_USAGE)
+    box = _sandbox(sandbox)
+    graded = grade(path, spec, box, secret_seed=1)
+    console.print(f"solution {path}: {graded.score:g} / {graded.max_score:g}", highlight=False)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        starter = Path(tmp) / f"{spec.module}.py"
+        starter.write_text(starter_file(spec))
+        blank = grade(starter, spec, box, secret_seed=1)
+    console.print(f"starter: {blank.score:g} / {blank.max_score:g}", highlight=False)
+    report = check_mutants(spec, path.read_text(), box)
+    table = new_table(title=f"{name}: mutants of the solution")
+    for col in ("function", "mutants", "killed", "survived", "equivalent", "kill rate"):
+        table.add_column(col)
+    failing = []
+    for function, verdicts in sorted(report.by_function().items()):
+        rate = MutationReport.rate(verdicts)
+        survived = [v for v in verdicts if not v.killed and not v.equivalent]
+        if rate is not None and rate < target:
+            failing.append(function)
+        add_plain_row(
+            table,
+            function,
+            str(len(verdicts)),
+            str(sum(v.killed for v in verdicts)),
+            str(len(survived)),
+            str(sum(v.equivalent for v in verdicts)),
+            "-" if rate is None else f"{rate:.1%}",
+        )
+    console.print(table)
+    total = MutationReport.rate(report.verdicts)
+    speed = len(report.verdicts) / report.seconds if report.seconds else 0.0
+    console.print(
+        f"kill rate {total:.1%} of {sum(not v.equivalent for v in report.verdicts)} "
+        f"non-equivalent mutants; {len(report.verdicts)} mutants in {report.seconds:.1f} s "
+        f"({speed:.0f} per second)"
+        if total is not None
+        else "no mutants",
+        highlight=False,
+    )
+    shown = [v for v in report.verdicts if not v.killed and not v.equivalent][:survivors]
+    for v in shown:
+        m = v.mutant
+        console.print(f"survivor in {m.function} (line {m.line}, {m.description}):", markup=False)
+        console.print(m.diff, markup=False, highlight=False)
+    problems = []
+    if graded.score != graded.max_score:
+        problems.append("the solution does not get full marks")
+    if blank.score:
+        problems.append("the starter earns points")
+    if failing:
+        problems.append(f"kill rate under {target:.0%} in {', '.join(failing)}")
+    if problems:
+        raise fail("; ".join(problems), EXIT_FAILED)
+
+
 @app.command("init")
 def init_command(
     name: Annotated[str, typer.Argument(help="assignment name")],

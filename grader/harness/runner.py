@@ -134,7 +134,8 @@ class Harness:
             self.sink.truncate()
 
     def import_module(self) -> Any:
-        sys.path.insert(0, self.submission)
+        if self.submission not in sys.path:
+            sys.path.insert(0, self.submission)
         sys.dont_write_bytecode = True
         name = self.manifest["module"]
         try:
@@ -321,8 +322,9 @@ class Harness:
         # say which NumPy ran when code written for another one fails.
         runtime = {"python": sys.version.split()[0], "numpy": np.__version__}
         self.report({"id": "__start__", "status": "ok", **runtime})
-        with np.load(self.inputs / "inputs.npz", allow_pickle=False) as npz:
-            self.arrays = {name: npz[name] for name in npz.files}
+        if not self.arrays:  # a batch hands every mutant the arrays it loaded once
+            with np.load(self.inputs / "inputs.npz", allow_pickle=False) as npz:
+                self.arrays = {name: npz[name] for name in npz.files}
         signal.signal(signal.SIGALRM, _on_alarm)
         module = self.import_module()
         if module is None:
@@ -334,6 +336,18 @@ class Harness:
 
 def main(manifest_path: str, inputs_dir: str, submission_dir: str, out_dir: str) -> int:
     manifest = json.loads(Path(manifest_path).read_text())
+    if "mutants" in manifest:  # `dlgrader assignment check`: many modules, one process
+        with np.load(Path(inputs_dir) / "inputs.npz", allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+        for mutant in manifest["mutants"]:
+            out = Path(out_dir) / mutant["module"]
+            out.mkdir()
+            calls = [manifest["calls"][i] for i in mutant["calls"]]
+            job = {**manifest, "module": mutant["module"], "calls": calls}
+            harness = Harness(job, Path(inputs_dir), submission_dir, out)
+            harness.arrays = arrays  # read-only for the calls: each gets its own copies
+            harness.run()
+        return 0
     Harness(manifest, Path(inputs_dir), submission_dir, Path(out_dir)).run()
     return 0
 
