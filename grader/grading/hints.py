@@ -53,6 +53,41 @@ def _pool_spreads(c: Context) -> np.ndarray:
     return dx
 
 
+def _pool_assigns(c: Context) -> np.ndarray:
+    """dx[winner] = dout instead of +=: wrong wherever windows overlap."""
+    ph, pw, s = (c.params[0][k] for k in ("pool_height", "pool_width", "stride"))
+    x, dout = c.inputs["x"], c.inputs["dout"]
+    dx = np.zeros_like(c.reference)
+    for n, ch, i, j in np.ndindex(*dout.shape):
+        window = x[n, ch, i * s : i * s + ph, j * s : j * s + pw]
+        a, b = np.unravel_index(np.argmax(window), window.shape)
+        dx[n, ch, i * s + a, j * s + b] = dout[n, ch, i, j]
+    return dx
+
+
+def _conv_dx_cropped_negative_pad(c: Context) -> np.ndarray:
+    """dxp[:, :, pad:-pad, pad:-pad]: right for pad > 0, empty at pad 0."""
+    pad = c.params[0]["pad"]
+    if pad:
+        return np.full_like(c.reference, np.nan)  # the same as the truth: nothing to tell
+    n, ch = c.reference.shape[:2]
+    return np.zeros((n, ch, 0, 0))
+
+
+def _adam_without_bias_correction(step: int) -> Callable[[Context], np.ndarray]:
+    def next_w(c: Context) -> np.ndarray:
+        config = c.params[0] if c.params else {}
+        b1, b2 = config.get("beta1", 0.9), config.get("beta2", 0.999)
+        lr, eps = config.get("learning_rate", 1e-3), config.get("epsilon", 1e-8)
+        m = v = 0.0
+        for k in range(step + 1):
+            dw = c.inputs[f"dw{k}"]
+            m, v = b1 * m + (1 - b1) * dw, b2 * v + (1 - b2) * dw**2
+        return np.asarray(c.inputs[f"w{step}"] - lr * m / (np.sqrt(v) + eps))
+
+    return next_w
+
+
 def _conv_dx_flipped_kernel(c: Context) -> np.ndarray:
     i = c.inputs
     _, cache = L.conv_forward_naive(i["x"], i["w"][:, :, ::-1, ::-1], i["b"], c.params[0])
@@ -198,6 +233,30 @@ HINTS: list[Hint] = [
         "dx is cropped from the padded gradient one pixel off: take [pad : pad + H].",
         _conv_dx_cropped_off_by(-1),
     ),
+    Hint(
+        "conv_backward_naive",
+        "b.0",
+        "dx_pad[:, :, pad:-pad, pad:-pad] is empty when pad is 0 (-0 is 0): crop with "
+        "[pad : pad + H, pad : pad + W].",
+        _conv_dx_cropped_negative_pad,
+    ),
+    Hint(
+        "max_pool_backward_naive",
+        "b.0",
+        "dx[winner] is assigned, not added to: where windows overlap (stride < pool size) "
+        "one input wins several windows, and its gradient is their sum (+=).",
+        _pool_assigns,
+    ),
+    *(
+        Hint(
+            "adam",
+            f"step{step}.0",
+            "Adam's moments are not bias-corrected: divide m by (1 - beta1**t) and v by "
+            "(1 - beta2**t) before the update.",
+            _adam_without_bias_correction(step),
+        )
+        for step in range(3)
+    ),
 ]
 
 
@@ -212,8 +271,9 @@ def find_hint(
                 mistake = np.asarray(hint.mistake(context))
         except (KeyError, ValueError, IndexError, TypeError):
             continue
-        comparable = mistake.shape == student.shape and np.all(np.isfinite(mistake))
-        if comparable and rel_error(mistake, student.astype(np.float64)) <= tolerance:
+        if mistake.shape != student.shape or not np.all(np.isfinite(mistake)):
+            continue
+        if mistake.size == 0 or rel_error(mistake, student.astype(np.float64)) <= tolerance:
             return hint.message
     return None
 

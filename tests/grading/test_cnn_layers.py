@@ -179,7 +179,7 @@ BUGS: list[tuple[str, list[tuple[str, str]], set[str], str | None]] = [
             )
         ],
         {"conv_backward_naive"},
-        None,
+        "empty when pad is 0",
     ),
     (
         "max-pool backward assigns (wrong where windows overlap)",
@@ -190,7 +190,16 @@ BUGS: list[tuple[str, list[tuple[str, str]], set[str], str | None]] = [
             )
         ],
         {"max_pool_backward_naive"},
-        None,
+        "assigned, not added",
+    ),
+    (
+        "adam without bias correction",
+        [
+            ('mt = config["m"] / (1 - config["beta1"] ** config["t"])', 'mt = config["m"]'),
+            ('vt = config["v"] / (1 - config["beta2"] ** config["t"])', 'vt = config["v"]'),
+        ],
+        {"adam"},
+        "bias-corrected",
     ),
     (
         "pool output width from the pool height",
