@@ -281,6 +281,25 @@ def test_a_gradient_of_the_wrong_shape_or_missing_is_named_as_such(tmp_path: Pat
     assert all("returned None" in t.message and "own forward" not in t.message for t in failed)
 
 
+def test_running_statistics_kept_with_keepdims_are_right(tmp_path: Path) -> None:
+    """A real solution's running mean of shape (1, D): its values are right and its own
+    later calls broadcast it; the message says so, the points stay."""
+    path = plant(
+        tmp_path,
+        EXAMPLE,
+        [
+            ("mu = x.mean(axis=0)", "mu = x.mean(axis=0, keepdims=True)"),
+            ("var = x.var(axis=0)", "var = x.var(axis=0, keepdims=True)"),
+        ],
+    )
+    result = grade_file(path, "cnn-layers")
+    assert result.score == result.max_score, [
+        t.message for t in result.tests if t.score < t.max_score
+    ]
+    forward = next(t for t in result.tests if t.function == "batchnorm_forward")
+    assert "its values are right" in forward.message
+
+
 def test_another_starters_convention_is_named_and_the_assignment_decides(tmp_path: Path) -> None:
     """Dropout's p as the drop probability (2016-2017 starters) fails here, saying so;
     Adam's t from 1 (a 2017 starter's default) is accepted by cnn-layers."""
