@@ -65,44 +65,19 @@ def test_the_shipped_cases_kill_the_mutants_a_weak_set_lets_survive() -> None:
     assert any(v.equivalent for v in maxgate)
 
 
+def dlgrader(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "grader.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
 @pytest.mark.integration
 @needs_bwrap
 def test_assignment_check_exits_by_the_table() -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "grader.cli",
-            "assignment",
-            "check",
-            "autodiff",
-            "--sandbox",
-            "bwrap",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
+    proc = dlgrader("assignment", "check", "autodiff", "--sandbox", "bwrap")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "solution examples/autodiff/autodiff.py: 40 / 40" in proc.stdout
     assert "starter: 0 / 40" in proc.stdout
     assert "kill rate 100.0%" in proc.stdout
-    strict = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "grader.cli",
-            "assignment",
-            "check",
-            "autodiff",
-            "--solution",
-            "nope.py",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
-    assert strict.returncode == 2
-    assert "no solution at nope.py" in strict.stderr
+    missing = dlgrader("assignment", "check", "autodiff", "--solution", "nope.py")
+    assert missing.returncode == 2
+    assert "no solution at nope.py" in missing.stderr
