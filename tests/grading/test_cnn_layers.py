@@ -218,6 +218,49 @@ BUGS: list[tuple[str, list[tuple[str, str]], set[str], str | None]] = [
         {"conv_forward_naive"},
         None,
     ),
+    # More of the mistakes students make, caught without a hint (yet):
+    (
+        "affine dx not reshaped back",
+        [("dx = dout.dot(w.T).reshape(x.shape)", "dx = dout.dot(w.T)")],
+        {"affine_backward"},
+        None,
+    ),
+    ("softmax dx forgets the -1", [("dx[np.arange(N), y] -= 1", "pass")], {"softmax_loss"}, None),
+    (
+        "svm margin counted at the correct class",
+        [("margins[np.arange(N), y] = 0", "pass")],
+        {"svm_loss"},
+        None,
+    ),
+    (
+        "svm margin 0 instead of 1",
+        [("margins = np.maximum(0, x - correct + 1.0)", "margins = np.maximum(0, x - correct)")],
+        {"svm_loss"},
+        None,
+    ),
+    ("momentum velocity not stored", [('config["velocity"] = v', "pass")], {"sgd_momentum"}, None),
+    (
+        "conv stride ignored in the patch",
+        [
+            (
+                "patch = xp[n, :, i * stride : i * stride + HH, j * stride : j * stride + WW]",
+                "patch = xp[n, :, i : i + HH, j : j + WW]",
+            )
+        ],
+        {"conv_forward_naive"},
+        None,
+    ),
+    (
+        "conv bias forgotten",
+        [
+            (
+                "out[n, f, i, j] = np.sum(patch * w[f]) + b[f]",
+                "out[n, f, i, j] = np.sum(patch * w[f])",
+            )
+        ],
+        {"conv_forward_naive"},
+        None,
+    ),
     (
         "running var unbiased",
         [
