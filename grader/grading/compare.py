@@ -415,6 +415,15 @@ class CaseJudge:
             for n in names
         )
 
+    def all_zero(self, grads: dict[str, np.ndarray], names: list[str]) -> list[str]:
+        """The gradients that are all zeros where the reference's are not."""
+        found = []
+        for i, n in enumerate(names):
+            want = self.case.expected.get(f"{self.t}.b.{i}")
+            if n in grads and want is not None and not np.any(grads[n]) and np.any(want):
+                found.append(f"d{n}")
+        return found
+
     def right_once_reshaped(self, grads: dict[str, np.ndarray], names: list[str]) -> list[str]:
         """The gradients that have the wrong shape but the right values in it ((1, D) for
         (D,), say)."""
@@ -463,6 +472,10 @@ class CaseJudge:
                 bwd.message += f"; {' and '.join(reshaped)} hold the right values: fix the shape"
                 return [*results, self.result(bwd_name, bwd, p.points_backward)]
             if not self.all_shaped_right(grads, names):  # missing or mis-shaped gradients
+                return [*results, self.result(bwd_name, bwd, p.points_backward)]
+            zeros = self.all_zero(grads, names)
+            if zeros:  # an unfinished backward: np.zeros_like(...) returned as it was
+                bwd.message += f"; {' and '.join(zeros)} are all zeros: is the backward finished?"
                 return [*results, self.result(bwd_name, bwd, p.points_backward)]
             msg = directional(
                 self.case, self.out, self.statuses, grads, f"{t}.f", self.case.inputs[f"{t}.dout"]

@@ -324,6 +324,27 @@ def test_a_gradient_of_the_wrong_shape_or_missing_is_named_as_such(tmp_path: Pat
     assert all("returned None" in t.message and "own forward" not in t.message for t in failed)
 
 
+def test_an_unfinished_backward_is_named_as_such(tmp_path: Path) -> None:
+    """A real 2022 solution left conv's backward at np.zeros_like: not "your backward does
+    not match your own forward", but zeros named as zeros."""
+    path = plant(
+        tmp_path,
+        EXAMPLE,
+        [
+            (
+                "    dx = dxp[:, :, pad : pad + x.shape[2], pad : pad + x.shape[3]]\n",
+                "    dx = np.zeros_like(x)\n    dw = np.zeros_like(w)\n",
+            )
+        ],
+    )
+    result = grade_file(path, "cnn-layers")
+    failed = [t for t in result.tests if t.status != TestStatus.passed]
+    assert {t.function for t in failed} == {"conv_backward_naive"}
+    for t in failed:
+        assert "dx and dw are all zeros: is the backward finished?" in t.message
+        assert "own forward" not in t.message
+
+
 def test_running_statistics_kept_with_keepdims_are_right(tmp_path: Path) -> None:
     """A real solution's running mean of shape (1, D): its values are right and its own
     later calls broadcast it; the message says so, the points stay."""
