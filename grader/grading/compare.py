@@ -139,15 +139,16 @@ def judge_array(
             f"{fn} returned {kind} for {what}; expected a numpy.ndarray "
             f"of floats with shape {expected.shape}",
         )
-    if squeeze and got.shape != expected.shape and got.squeeze().shape == expected.squeeze().shape:
-        with np.errstate(all="ignore"):
-            close = rel_error(got.reshape(expected.shape).astype(np.float64), expected)
-        if close <= tolerance:
-            return Judged(
-                TestStatus.passed,
-                f"{what} has shape {got.shape}, expected {expected.shape}: its values are right",
-                worst_error=close,
-            )
+    if (
+        squeeze
+        and got.shape != expected.shape
+        and got.squeeze().shape == expected.squeeze().shape
+        and _right_once_reshaped(got, expected, tolerance)
+    ):
+        return Judged(
+            TestStatus.passed,
+            f"{what} has shape {got.shape}, expected {expected.shape}: its values are right",
+        )
     if got.shape != expected.shape:
         msg = f"{what} has shape {got.shape}, expected {expected.shape}"
         if got.size > expected.size and _broadcasts_to(expected.shape, got.shape):
@@ -186,6 +187,16 @@ def judge_array(
         worst_at=at,
         hint=hint,
     )
+
+
+def _right_once_reshaped(got: np.ndarray, expected: np.ndarray, tolerance: float) -> bool:
+    """The right values in the wrong shape ((1, D) for (D,), say)."""
+    if got.size != expected.size:
+        return False
+    with np.errstate(all="ignore"):
+        return bool(
+            rel_error(got.reshape(expected.shape).astype(np.float64), expected) <= tolerance
+        )
 
 
 def _broadcasts_to(small: tuple[int, ...], big: tuple[int, ...]) -> bool:
@@ -406,36 +417,37 @@ class CaseJudge:
             self.result(p.backward_name or "", bwd, p.points_backward),
         ]
 
+    def expected_grads(self, names: list[str]) -> dict[str, np.ndarray]:
+        """The reference's gradient of each differentiable input, by input name."""
+        found = {n: self.case.expected.get(f"{self.t}.b.{i}") for i, n in enumerate(names)}
+        return {n: g for n, g in found.items() if g is not None}
+
     def all_shaped_right(self, grads: dict[str, np.ndarray], names: list[str]) -> bool:
         """Every gradient there, each with its input's shape: only then does the
         directional check say something true about the backward."""
-        expected = {n: self.case.expected.get(f"{self.t}.b.{i}") for i, n in enumerate(names)}
-        return all(
-            n in grads and (e := expected[n]) is not None and grads[n].shape == e.shape
-            for n in names
-        )
+        want = self.expected_grads(names)
+        return all(n in grads and n in want and grads[n].shape == want[n].shape for n in names)
 
     def all_zero(self, grads: dict[str, np.ndarray], names: list[str]) -> list[str]:
         """The gradients that are all zeros where the reference's are not."""
-        found = []
-        for i, n in enumerate(names):
-            want = self.case.expected.get(f"{self.t}.b.{i}")
-            if n in grads and want is not None and not np.any(grads[n]) and np.any(want):
-                found.append(f"d{n}")
-        return found
+        want = self.expected_grads(names)
+        return [
+            f"d{n}"
+            for n in names
+            if n in grads and n in want and not grads[n].any() and want[n].any()
+        ]
 
     def right_once_reshaped(self, grads: dict[str, np.ndarray], names: list[str]) -> list[str]:
-        """The gradients that have the wrong shape but the right values in it ((1, D) for
-        (D,), say)."""
-        found = []
-        for i, n in enumerate(names):
-            got, want = grads.get(n), self.case.expected.get(f"{self.t}.b.{i}")
-            if got is None or want is None or got.shape == want.shape or got.size != want.size:
-                continue
-            with np.errstate(all="ignore"):
-                if rel_error(got.reshape(want.shape).astype(float), want) <= self.p.tolerance:
-                    found.append(f"d{n}")
-        return found
+        """The gradients that have the wrong shape but the right values in it."""
+        want = self.expected_grads(names)
+        return [
+            f"d{n}"
+            for n in names
+            if n in grads
+            and n in want
+            and grads[n].shape != want[n].shape
+            and _right_once_reshaped(grads[n], want[n], self.p.tolerance)
+        ]
 
     def forward_backward(self) -> list[TestResult]:
         """A layer or a gate: the forward, then the backward; a wrong forward says so before

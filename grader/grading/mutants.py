@@ -28,7 +28,7 @@ from typing import Any
 from grader.grading.cases import Case, JobAliases, build_cases, write_job
 from grader.grading.compare import Outputs, UnreadableOutput, judge_case
 from grader.grading.specs import Assignment
-from grader.sandbox import JobDirs, Sandbox, SandboxLimits
+from grader.sandbox import JobDirs, Sandbox, SandboxFailed, SandboxLimits
 from grader.settings import scratch_dir
 from grader.untrusted_fs import remove_tree
 from submissions_schema import TestStatus
@@ -276,7 +276,9 @@ def _problems_of(assignment: Assignment, function: str) -> set[str]:
 def _run_batch(
     mutants: list[Mutant], cases: list[Case], assignment: Assignment, box: Sandbox
 ) -> dict[int, bool]:
-    """Whether each mutant was killed by these cases, all in one sandbox run."""
+    """Whether each mutant was killed by these cases, all in one sandbox run. A mutant
+    that ends the run (memory, a crash) is killed; those after it never started and get
+    no verdict here."""
     root = Path(tempfile.mkdtemp(prefix="dlgrader-mutants-", dir=scratch_dir()))
     try:
         job = JobDirs.create(root, "mutants", packages=tuple(assignment.packages))
@@ -284,9 +286,6 @@ def _run_batch(
             (job.submission / f"{m.module}.py").write_text(m.source)
             (job.submission / f"{m.module}.py").chmod(0o644)
         aliases = JobAliases({})
-        for case in cases:
-            for call in case.calls:
-                call["timeout_s"] = min(call.get("timeout_s", CALL_TIMEOUT_S), CALL_TIMEOUT_S)
         write_job(cases, assignment, job.inputs, job.manifest, aliases)
         manifest = json.loads(job.manifest.read_text())
         index = {call["id"]: i for i, call in enumerate(manifest["calls"])}
@@ -310,8 +309,10 @@ def _run_batch(
         killed = {}
         for m in mutants:
             out = job.out / m.module
+            if not out.is_dir():  # the run ended before this one started
+                continue
             try:
-                statuses = Outputs(out, aliases).statuses() if out.is_dir() else {}
+                statuses = Outputs(out, aliases).statuses()
             except UnreadableOutput:
                 statuses = {}
             if not statuses or statuses.get("__import__", {}).get("status") != "ok":
@@ -329,8 +330,34 @@ def _run_batch(
 
 
 def _fresh(cases: list[Case]) -> list[Case]:
-    """Cases whose calls a batch may edit (timeouts): the cache's own stay untouched."""
-    return [dataclasses.replace(c, calls=copy.deepcopy(c.calls)) for c in cases]
+    """The cases with every call's time limit cut to CALL_TIMEOUT_S (the cache's own
+    cases stay untouched)."""
+    return [
+        dataclasses.replace(
+            c,
+            calls=[
+                {**call, "timeout_s": min(call.get("timeout_s", CALL_TIMEOUT_S), CALL_TIMEOUT_S)}
+                for call in c.calls
+            ],
+        )
+        for c in cases
+    ]
+
+
+def _run_all(
+    mutants: list[Mutant], cases: list[Case], assignment: Assignment, box: Sandbox
+) -> dict[int, bool]:
+    """Every mutant's verdict, a batch per sandbox run; those a crashing mutant kept from
+    starting go into the next run."""
+    verdicts: dict[int, bool] = {}
+    pending = list(mutants)
+    while pending:
+        batch = _run_batch(pending[:BATCH], cases, assignment, box)
+        if not batch:
+            raise SandboxFailed("the mutants' sandbox run ended before the first one started")
+        verdicts.update(batch)
+        pending = [m for m in pending if m.index not in verdicts]
+    return verdicts
 
 
 def check_mutants(
@@ -339,9 +366,7 @@ def check_mutants(
     start = time.monotonic()
     mutants = generate(solution)
     cases = _fresh(build_cases(assignment, 0, secret_seed))
-    killed: dict[int, bool] = {}
-    for i in range(0, len(mutants), BATCH):
-        killed.update(_run_batch(mutants[i : i + BATCH], cases, assignment, box))
+    killed = _run_all(mutants, cases, assignment, box)
     survivors = [m for m in mutants if not killed[m.index]]
     # Survivors meet ten times the cases: still passing, they are probably equivalent.
     wide = assignment.model_copy(
@@ -353,10 +378,8 @@ def check_mutants(
         }
     )
     wide_cases = _fresh(build_cases(wide, 12345, secret_seed))
-    equivalent: dict[int, bool] = {}
-    for i in range(0, len(survivors), BATCH):
-        caught = _run_batch(survivors[i : i + BATCH], wide_cases, assignment, box)
-        equivalent.update({k: not v for k, v in caught.items()})
+    caught = _run_all(survivors, wide_cases, assignment, box)
+    equivalent = {k: not v for k, v in caught.items()}
     report = MutationReport(
         [MutantVerdict(m, killed[m.index], equivalent.get(m.index, False)) for m in mutants]
     )

@@ -65,6 +65,25 @@ def test_the_shipped_cases_kill_the_mutants_a_weak_set_lets_survive() -> None:
     assert any(v.equivalent for v in maxgate)
 
 
+@pytest.mark.integration
+@needs_bwrap
+def test_a_mutant_that_ends_the_run_is_killed_and_the_rest_run_again() -> None:
+    """The mutants after one that kills its process get their own verdicts, not its."""
+    from grader.grading.cases import build_cases
+    from grader.grading.mutants import Mutant, _fresh, _run_all
+
+    spec = get_assignment("autodiff")
+    solution = (EXAMPLES / "autodiff" / "autodiff.py").read_text()
+    crash = solution + "\nimport os\nos._exit(3)\n"
+    mutants = [
+        Mutant(i, "MultiplyGate", 1, "as written", text, "", "")
+        for i, text in enumerate([solution, crash, solution, solution])
+    ]
+    cases = _fresh(build_cases(spec, 0, 1))
+    verdicts = _run_all(mutants, cases, spec, select_sandbox("bwrap"))
+    assert verdicts == {0: False, 1: True, 2: False, 3: False}
+
+
 def dlgrader(*args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "grader.cli", *args]
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
