@@ -156,9 +156,10 @@ def assignment_check(
     sandbox: Annotated[str | None, typer.Option(help="auto, bwrap, docker or process")] = None,
     survivors: Annotated[int, typer.Option(help="surviving mutants to show, with diffs")] = 10,
 ) -> None:
-    """Prove an assignment's tests: the solution gets full marks, the starter none, and
-    mutants of the solution (the mistakes students make) are caught. Exit 0 when every
-    function's kill rate reaches --target, 4 when one does not."""
+    """Prove an assignment's tests: the solution and every correct/*.py beside it get
+    full marks, the starter none, each bug of bugs.yaml loses points on exactly the
+    functions it declares (with its hint), and mutants of the solution are caught. Exit 0
+    when all hold and every function's kill rate reaches --target, 4 when one does not."""
     from grader.grading.grade import grade
     from grader.grading.mutants import MutationReport, check_mutants
     from grader.grading.starter import starter_file
@@ -177,6 +178,7 @@ def assignment_check(
         starter.write_text(starter_file(spec))
         blank = grade(starter, spec, box, secret_seed=1)
     console.print(f"starter: {blank.score:g} / {blank.max_score:g}", highlight=False)
+    corpus_failed, zoo_wrong = _check_corpus_and_zoo(spec, path, box)
     report = check_mutants(spec, path.read_text(), box)
     table = new_table(title=f"{name}: mutants of the solution")
     for col in ("function", "mutants", "killed", "survived", "equivalent", "kill rate"):
@@ -217,10 +219,66 @@ def assignment_check(
         problems.append("the solution does not get full marks")
     if blank.score:
         problems.append("the starter earns points")
+    if corpus_failed:
+        problems.append(f"correct solutions lose points: {', '.join(corpus_failed)}")
+    if zoo_wrong:
+        problems.append(f"{len(zoo_wrong)} zoo bugs not judged as declared")
     if failing:
         problems.append(f"kill rate under {target:.0%} in {', '.join(failing)}")
     if problems:
         raise fail("; ".join(problems), EXIT_FAILED)
+
+
+def _check_corpus_and_zoo(
+    spec: Assignment, solution: Path, box: Sandbox
+) -> tuple[list[str], list[str]]:
+    """Grade correct/*.py and bugs.yaml beside the solution; print what they show and
+    return the correct solutions that lost points and the bugs judged otherwise."""
+    from grader.grading.cases import build_cases
+    from grader.grading.mutants import fast_cases
+    from grader.grading.specs import SpecError
+    from grader.grading.zoo import check_corpus, check_zoo, corpus_sources, load_zoo
+
+    folder = solution.parent
+    sources = corpus_sources(folder, spec.module)
+    sources[""] = solution.read_text()
+    cases = fast_cases(build_cases(spec, 0, secret_seed=1))
+    corpus = {name: text for name, text in sources.items() if name}
+    lost = [v.name for v in check_corpus(spec, corpus, cases, box) if not v.full_marks]
+    if corpus:
+        console.print(
+            f"correct solutions: {len(corpus) - len(lost)} of {len(corpus)} get full marks"
+            + (f" (not {', '.join(lost)})" if lost else ""),
+            highlight=False,
+        )
+    zoo = folder / "bugs.yaml"
+    if not zoo.is_file():
+        return lost, []
+    try:
+        verdicts = check_zoo(spec, load_zoo(zoo), sources, cases, box)
+    except SpecError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    table = new_table(title=f"{spec.name}: the bug zoo ({zoo})")
+    for col in ("bug", "in", "loses points on", "as declared", "hint names it"):
+        table.add_column(col)
+    for v in verdicts:
+        named = "yes" if v.named else ("NO" if v.bug.hint else "-")
+        add_plain_row(
+            table,
+            v.bug.name,
+            v.bug.base or solution.name,
+            ", ".join(sorted(v.broken)) or "nothing",
+            "yes" if v.exact else f"NO (declared {', '.join(sorted(v.bug.breaks))})",
+            named,
+        )
+    console.print(table)
+    wrong = [v.bug.name for v in verdicts if not v.exact or (v.bug.hint and not v.named)]
+    console.print(
+        f"bug zoo: {sum(v.exact for v in verdicts)} of {len(verdicts)} lose points on exactly"
+        f" their functions; a hint names {sum(v.named for v in verdicts)} of them",
+        highlight=False,
+    )
+    return lost, wrong
 
 
 @app.command("init")

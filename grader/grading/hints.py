@@ -126,10 +126,42 @@ def _conv_dx_cropped_off_by(delta: int) -> Callable[[Context], np.ndarray]:
 
 
 def _dropout_not_inverted(c: Context) -> np.ndarray:
+    if c.params[0].get("mode") != "train":
+        return np.full_like(c.reference, np.nan)
     return c.reference * c.params[0]["p"]
 
 
+def _dropout_scaled_at_test(c: Context) -> np.ndarray:
+    if c.params[0].get("mode") != "test":
+        return np.full_like(c.reference, np.nan)
+    return c.reference * c.params[0]["p"]
+
+
+def _onehot(c: Context) -> np.ndarray:
+    y = c.inputs["y"].astype(int)
+    onehot = np.zeros(c.inputs["x"].shape)
+    onehot[np.arange(len(y)), y] = 1.0
+    return onehot
+
+
+def _softmax_dx_without_minus_one(c: Context) -> np.ndarray:
+    return c.reference + _onehot(c) / _batch(c)
+
+
+def _conv_without_bias(c: Context) -> np.ndarray:
+    return c.reference - c.inputs["b"][None, :, None, None]
+
+
+def _bn_test_with_batch_statistics(c: Context) -> np.ndarray:
+    param, x = c.params[0], c.inputs["x"]
+    if param.get("mode") != "test":
+        return np.full_like(c.reference, np.nan)
+    xhat = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + param.get("eps", 1e-5))
+    return np.asarray(c.inputs["gamma"] * xhat + c.inputs["beta"])
+
+
 NOT_DIVIDED = "dx is not divided by N: the loss is a mean over the batch, and so is its gradient."
+LOSS_SUMMED = "the loss is summed over the batch: the course's loss is the mean (divide by N)."
 PAD = "the padding looks off by one: pad every side by conv_param['pad'] pixels, no more, no less."
 
 HINTS: list[Hint] = [
@@ -183,11 +215,45 @@ HINTS: list[Hint] = [
     ),
     Hint("softmax_loss", "f.1", NOT_DIVIDED, lambda c: c.reference * _batch(c)),
     Hint("svm_loss", "f.1", NOT_DIVIDED, lambda c: c.reference * _batch(c)),
+    Hint("softmax_loss", "f.0", LOSS_SUMMED, lambda c: c.reference * _batch(c)),
+    Hint("svm_loss", "f.0", LOSS_SUMMED, lambda c: c.reference * _batch(c)),
+    Hint(
+        "softmax_loss",
+        "f.1",
+        "dx lacks the -1 at each correct class: dx = (softmax(x) - onehot(y)) / N.",
+        _softmax_dx_without_minus_one,
+    ),
+    Hint(
+        "svm_loss",
+        "f.0",
+        "the correct class's own margin (always 1) is counted: leave j = y[i] out of the sum.",
+        lambda c: c.reference + 1.0,
+    ),
+    Hint(
+        "conv_forward_naive",
+        "f.0",
+        "the bias is not added: out[n, f] gets + b[f].",
+        _conv_without_bias,
+    ),
+    Hint(
+        "batchnorm_forward",
+        "f.0",
+        "test mode normalises with the batch's statistics; it must use running_mean and"
+        " running_var.",
+        _bn_test_with_batch_statistics,
+    ),
     Hint(
         "dropout_forward",
         "f.0",
         "dropout is not inverted: scale the kept units by 1/p at train time.",
         _dropout_not_inverted,
+    ),
+    Hint(
+        "dropout_forward",
+        "f.0",
+        "in test mode inverted dropout returns x unchanged: the 1/p at train time already"
+        " keeps the expected activation; scaling by p at test time is the non-inverted rule.",
+        _dropout_scaled_at_test,
     ),
     Hint(
         "dropout_backward",

@@ -3,8 +3,8 @@
 Each mutant is the staff solution with one small change of the kind students make: an
 operator or comparison swapped, `+=` made `=`, a slice bound or constant off by one, an
 axis changed, a transpose or a term dropped, a reduction swapped. Mutants run in
-batches in one sandbox process each (`runner.py`'s batch mode: a module per mutant, no
-sandbox start per mutant) on the calls of the problems the mutated function serves,
+batches in one sandbox process each (`variants.py`: a module per mutant, no sandbox
+start per mutant) on the calls of the problems the mutated function serves,
 and the trusted side judges them as it judges students. A mutant the cases pass is a
 survivor, unless it also passes a case set ten times larger: then it is reported as
 probably equivalent and left out of the kill rate.
@@ -16,24 +16,18 @@ import ast
 import copy
 import dataclasses
 import difflib
-import json
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-from grader.grading.cases import Case, JobAliases, build_cases, write_job
-from grader.grading.compare import Outputs, UnreadableOutput, judge_case
+from grader.grading.cases import Case, build_cases
 from grader.grading.specs import Assignment
-from grader.sandbox import JobDirs, Sandbox, SandboxFailed, SandboxLimits
-from grader.settings import scratch_dir
-from grader.untrusted_fs import remove_tree
+from grader.grading.variants import Variant, grade_variants
+from grader.sandbox import Sandbox
 from submissions_schema import TestStatus
 
-BATCH = 100  # mutants per sandbox run
 CALL_TIMEOUT_S = 2.0  # a mutant that loops forever is killed by its first call's alarm
 
 
@@ -262,7 +256,7 @@ class MutationReport:
         return sum(v.killed for v in counted) / len(counted) if counted else None
 
 
-def _problems_of(assignment: Assignment, function: str) -> set[str]:
+def _problems_of(assignment: Assignment, function: str) -> frozenset[str]:
     """The problems whose calls a change in `function` can affect: those naming it, or
     every problem when it is a helper the others call."""
     named = {
@@ -270,66 +264,23 @@ def _problems_of(assignment: Assignment, function: str) -> set[str]:
         for p in assignment.problems
         if function in (p.forward.split(".")[0], p.backward or "")
     }
-    return named or {p.name for p in assignment.problems}
+    return frozenset(named or {p.name for p in assignment.problems})
 
 
-def _run_batch(
+def mutant_variants(assignment: Assignment, mutants: list[Mutant]) -> list[Variant]:
+    """Each mutant graded on the problems its function serves."""
+    return [Variant(m.module, m.source, _problems_of(assignment, m.function)) for m in mutants]
+
+
+def _killed(
     mutants: list[Mutant], cases: list[Case], assignment: Assignment, box: Sandbox
 ) -> dict[int, bool]:
-    """Whether each mutant was killed by these cases, all in one sandbox run. A mutant
-    that ends the run (memory, a crash) is killed; those after it never started and get
-    no verdict here."""
-    root = Path(tempfile.mkdtemp(prefix="dlgrader-mutants-", dir=scratch_dir()))
-    try:
-        job = JobDirs.create(root, "mutants", packages=tuple(assignment.packages))
-        for m in mutants:
-            (job.submission / f"{m.module}.py").write_text(m.source)
-            (job.submission / f"{m.module}.py").chmod(0o644)
-        aliases = JobAliases({})
-        write_job(cases, assignment, job.inputs, job.manifest, aliases)
-        manifest = json.loads(job.manifest.read_text())
-        index = {call["id"]: i for i, call in enumerate(manifest["calls"])}
-        wanted: dict[int, list[Case]] = {}
-        entries = []
-        for m in mutants:
-            problems = _problems_of(assignment, m.function)
-            chosen = [c for c in cases if c.problem.name in problems]
-            wanted[m.index] = chosen
-            calls = sorted(index[call["id"]] for c in chosen for call in c.calls)
-            entries.append({"module": m.module, "calls": calls})
-        manifest["mutants"] = entries
-        job.manifest.write_text(json.dumps(manifest))
-        limits = SandboxLimits(
-            wall_s=max(60.0, len(mutants) * 5.0),
-            cpu_s=int(max(60.0, len(mutants) * 5.0)),
-            memory_bytes=assignment.memory_mb << 20,
-            limit_address_space=assignment.limit_address_space,
-        )
-        box.run(job, limits)
-        killed = {}
-        for m in mutants:
-            out = job.out / m.module
-            if not out.is_dir():  # the run ended before this one started
-                continue
-            try:
-                statuses = Outputs(out, aliases).statuses()
-            except UnreadableOutput:
-                statuses = {}
-            if not statuses or statuses.get("__import__", {}).get("status") != "ok":
-                killed[m.index] = True  # it crashed the run, or does not import: caught
-                continue
-            tests = [
-                t
-                for case in wanted[m.index]
-                for t in judge_case(case, Outputs(out, aliases), statuses, "")
-            ]
-            killed[m.index] = any(t.status != TestStatus.passed for t in tests)
-        return killed
-    finally:
-        remove_tree(root)
+    """Whether the cases catch each mutant: a failed test, a crash or a failed import."""
+    results = grade_variants(mutant_variants(assignment, mutants), cases, assignment, box)
+    return {m.index: any(t.status != TestStatus.passed for t in results[m.module]) for m in mutants}
 
 
-def _fresh(cases: list[Case]) -> list[Case]:
+def fast_cases(cases: list[Case]) -> list[Case]:
     """The cases with every call's time limit cut to CALL_TIMEOUT_S (the cache's own
     cases stay untouched)."""
     return [
@@ -344,29 +295,13 @@ def _fresh(cases: list[Case]) -> list[Case]:
     ]
 
 
-def _run_all(
-    mutants: list[Mutant], cases: list[Case], assignment: Assignment, box: Sandbox
-) -> dict[int, bool]:
-    """Every mutant's verdict, a batch per sandbox run; those a crashing mutant kept from
-    starting go into the next run."""
-    verdicts: dict[int, bool] = {}
-    pending = list(mutants)
-    while pending:
-        batch = _run_batch(pending[:BATCH], cases, assignment, box)
-        if not batch:
-            raise SandboxFailed("the mutants' sandbox run ended before the first one started")
-        verdicts.update(batch)
-        pending = [m for m in pending if m.index not in verdicts]
-    return verdicts
-
-
 def check_mutants(
     assignment: Assignment, solution: str, box: Sandbox, secret_seed: int = 1
 ) -> MutationReport:
     start = time.monotonic()
     mutants = generate(solution)
-    cases = _fresh(build_cases(assignment, 0, secret_seed))
-    killed = _run_all(mutants, cases, assignment, box)
+    cases = fast_cases(build_cases(assignment, 0, secret_seed))
+    killed = _killed(mutants, cases, assignment, box)
     survivors = [m for m in mutants if not killed[m.index]]
     # Survivors meet ten times the cases: still passing, they are probably equivalent.
     wide = assignment.model_copy(
@@ -377,8 +312,8 @@ def check_mutants(
             ]
         }
     )
-    wide_cases = _fresh(build_cases(wide, 12345, secret_seed))
-    caught = _run_all(survivors, wide_cases, assignment, box)
+    wide_cases = fast_cases(build_cases(wide, 12345, secret_seed))
+    caught = _killed(survivors, wide_cases, assignment, box)
     equivalent = {k: not v for k, v in caught.items()}
     report = MutationReport(
         [MutantVerdict(m, killed[m.index], equivalent.get(m.index, False)) for m in mutants]

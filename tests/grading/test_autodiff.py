@@ -9,7 +9,6 @@ import pytest
 from submissions_schema import TestStatus, Verdict
 from tests.grading.helpers import (
     EXAMPLES,
-    FIXTURES,
     broken_functions,
     grade_file,
     hints_for,
@@ -24,7 +23,7 @@ EXAMPLE = EXAMPLES / "autodiff" / "autodiff.py"
 
 @pytest.mark.parametrize(
     "solution",
-    [EXAMPLE, FIXTURES / "autodiff-alt" / "autodiff.py"],
+    [EXAMPLE, EXAMPLES / "autodiff" / "correct" / "gate_table.py"],
     ids=["recursive", "kahn-and-duals"],
 )
 def test_correct_solutions_score_full_marks(solution: Path) -> None:

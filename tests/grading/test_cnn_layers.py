@@ -1,5 +1,6 @@
-"""`dlgrader grade` on cnn-layers through the real bubblewrap: two correct solutions,
-and buggy ones that lose points exactly where they break, with the expected hint."""
+"""`dlgrader grade` on cnn-layers through the real bubblewrap: the corpus of correct
+solutions, the bug zoo (examples/cnn-layers/bugs.yaml) losing points exactly where each
+bug breaks, with the expected hint, and the messages for particular mistakes."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from grader.grading.cases import build_cases
+from grader.grading.specs import get_assignment
+from grader.grading.zoo import check_corpus, check_zoo, corpus_sources, load_zoo
+from grader.sandbox import select_sandbox
 from submissions_schema import TestStatus, Verdict
 from tests.grading.helpers import (
     EXAMPLES,
-    FIXTURES,
     broken_functions,
     grade_file,
-    hints_for,
     needs_bwrap,
     plant,
 )
@@ -21,271 +24,34 @@ from tests.grading.helpers import (
 pytestmark = [pytest.mark.integration, needs_bwrap]
 
 EXAMPLE = EXAMPLES / "cnn-layers" / "layers.py"
-XP_PAD = 'xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode="constant")'
 
 
-@pytest.mark.parametrize(
-    "solution",
-    [EXAMPLE, FIXTURES / "cnn-layers-vectorised" / "layers.py"],
-    ids=["loops", "vectorised"],
-)
-def test_correct_solutions_score_full_marks(solution: Path) -> None:
-    result = grade_file(solution, "cnn-layers")
+def test_the_example_solution_scores_full_marks() -> None:
+    result = grade_file(EXAMPLE, "cnn-layers")
     assert result.verdict == Verdict.graded
     assert result.score == pytest.approx(result.max_score)
     assert all(t.status == TestStatus.passed for t in result.tests)
 
 
-# (name, edits, functions it breaks, words of the expected hint or None)
-BUGS: list[tuple[str, list[tuple[str, str]], set[str], str | None]] = [
-    (
-        "relu without mask",
-        [("return dout * (cache > 0)", "return dout * 1.0")],
-        {"relu_backward"},
-        "mask",
-    ),
-    (
-        "bias averaged",
-        [("db = np.sum(dout, axis=0)", "db = np.mean(dout, axis=0)")],
-        {"affine_backward"},
-        "sum it",
-    ),
-    (
-        "transposed dw",
-        [
-            (
-                "dw = x.reshape(x.shape[0], -1).T.dot(dout)",
-                "dw = dout.T.dot(x.reshape(x.shape[0], -1))",
-            )
-        ],
-        {"affine_backward"},
-        "transposed",
-    ),
-    (
-        "softmax not divided by N",
-        [("    return loss, dx / N", "    return loss, dx")],
-        {"softmax_loss"},
-        "divided by N",
-    ),
-    (
-        "svm not divided by N",
-        [("    return loss, positive / N", "    return loss, positive")],
-        {"svm_loss"},
-        "divided by N",
-    ),
-    (
-        "dropout not inverted",
-        [
-            (
-                "mask = (np.random.rand(*x.shape) < p) / p",
-                "mask = (np.random.rand(*x.shape) < p) * 1.0",
-            )
-        ],
-        {"dropout_forward", "dropout_backward"},
-        "inverted",
-    ),
-    (
-        "batchnorm without mean terms",
-        [
-            (
-                "dx = (N * dxhat - dxhat.sum(axis=0) - xhat * np.sum(dxhat * xhat, axis=0)) / (N * std)",
-                "dx = dxhat / std",
-            )
-        ],
-        {"batchnorm_backward"},
-        "mean and variance",
-    ),
-    (
-        "max-pool spreads",
-        [
-            (
-                "dx[n, c, i * s + a, j * s + b] += dout[n, c, i, j]",
-                "dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += dout[n, c, i, j]",
-            )
-        ],
-        {"max_pool_backward_naive"},
-        "winner",
-    ),
-    (
-        "conv kernel flipped",
-        [
-            (
-                "out[n, f, i, j] = np.sum(patch * w[f]) + b[f]",
-                "out[n, f, i, j] = np.sum(patch * w[f, :, ::-1, ::-1]) + b[f]",
-            )
-        ],
-        {"conv_forward_naive"},
-        "flipped",
-    ),
-    (
-        "conv dx kernel flipped",
-        [
-            (
-                "dxp[n, :, rs : rs + HH, cs : cs + WW] += dout[n, f, i, j] * w[f]",
-                "dxp[n, :, rs : rs + HH, cs : cs + WW] += dout[n, f, i, j] * w[f, :, ::-1, ::-1]",
-            )
-        ],
-        {"conv_backward_naive"},
-        "flipped",
-    ),
-    (
-        "conv padding off by one",
-        [
-            (
-                "Ho = 1 + (H + 2 * pad - HH) // stride",
-                "Ho = 1 + (H + 2 * (pad + 1) - HH) // stride",
-            ),
-            (
-                "Wo = 1 + (W + 2 * pad - WW) // stride",
-                "Wo = 1 + (W + 2 * (pad + 1) - WW) // stride",
-            ),
-            (
-                XP_PAD,
-                XP_PAD.replace("(pad, pad), (pad, pad)", "(pad + 1, pad + 1), (pad + 1, pad + 1)"),
-            ),
-        ],
-        {"conv_forward_naive"},
-        "off by one",
-    ),  # its backward, from its own cache, is right
-    (
-        "conv dx cropped off by one",
-        [
-            (
-                "dx = dxp[:, :, pad : pad + x.shape[2], pad : pad + x.shape[3]]",
-                "dx = dxp[:, :, pad + 1:pad + 1 + x.shape[2], pad + 1:pad + 1 + x.shape[3]]",
-            )
-        ],
-        {"conv_backward_naive"},
-        "one pixel off",
-    ),
-    (
-        "momentum sign",
-        [
-            (
-                'v = config["momentum"] * v - config["learning_rate"] * dw',
-                'v = config["momentum"] * v + config["learning_rate"] * dw',
-            )
-        ],
-        {"sgd_momentum"},
-        None,
-    ),
-    # Bugs from real students' solutions that a single square shape gave full marks:
-    (
-        "conv dx cropped with pad:-pad (empty at pad 0)",
-        [
-            (
-                "dx = dxp[:, :, pad : pad + x.shape[2], pad : pad + x.shape[3]]",
-                "dx = dxp[:, :, pad:-pad, pad:-pad]",
-            )
-        ],
-        {"conv_backward_naive"},
-        "empty when pad is 0",
-    ),
-    (
-        "max-pool backward assigns (wrong where windows overlap)",
-        [
-            (
-                "dx[n, c, i * s + a, j * s + b] += dout[n, c, i, j]",
-                "dx[n, c, i * s + a, j * s + b] = dout[n, c, i, j]",
-            )
-        ],
-        {"max_pool_backward_naive"},
-        "assigned, not added",
-    ),
-    (
-        "adam without bias correction",
-        [
-            ('mt = config["m"] / (1 - config["beta1"] ** config["t"])', 'mt = config["m"]'),
-            ('vt = config["v"] / (1 - config["beta2"] ** config["t"])', 'vt = config["v"]'),
-        ],
-        {"adam"},
-        "bias-corrected",
-    ),
-    (
-        "pool output width from the pool height",
-        [
-            (
-                "Ho, Wo = 1 + (H - ph) // s, 1 + (W - pw) // s",
-                "Ho, Wo = 1 + (H - ph) // s, 1 + (W - ph) // s",
-            )
-        ],
-        {"max_pool_forward_naive"},
-        None,
-    ),  # its backward, from its own cache and dout, is right
-    (
-        "conv output width from the kernel height",
-        [("Wo = 1 + (W + 2 * pad - WW) // stride", "Wo = 1 + (W + 2 * pad - HH) // stride")],
-        {"conv_forward_naive"},
-        None,
-    ),
-    # More of the mistakes students make, caught without a hint (yet):
-    (
-        "affine dx not reshaped back",
-        [("dx = dout.dot(w.T).reshape(x.shape)", "dx = dout.dot(w.T)")],
-        {"affine_backward"},
-        None,
-    ),
-    ("softmax dx forgets the -1", [("dx[np.arange(N), y] -= 1", "pass")], {"softmax_loss"}, None),
-    (
-        "svm margin counted at the correct class",
-        [("margins[np.arange(N), y] = 0", "pass")],
-        {"svm_loss"},
-        None,
-    ),
-    (
-        "svm margin 0 instead of 1",
-        [("margins = np.maximum(0, x - correct + 1.0)", "margins = np.maximum(0, x - correct)")],
-        {"svm_loss"},
-        None,
-    ),
-    ("momentum velocity not stored", [('config["velocity"] = v', "pass")], {"sgd_momentum"}, None),
-    (
-        "conv stride ignored in the patch",
-        [
-            (
-                "patch = xp[n, :, i * stride : i * stride + HH, j * stride : j * stride + WW]",
-                "patch = xp[n, :, i : i + HH, j : j + WW]",
-            )
-        ],
-        {"conv_forward_naive"},
-        None,
-    ),
-    (
-        "conv bias forgotten",
-        [
-            (
-                "out[n, f, i, j] = np.sum(patch * w[f]) + b[f]",
-                "out[n, f, i, j] = np.sum(patch * w[f])",
-            )
-        ],
-        {"conv_forward_naive"},
-        None,
-    ),
-    (
-        "running var unbiased",
-        [
-            (
-                "running_var = momentum * running_var + (1 - momentum) * var",
-                "running_var = momentum * running_var + (1 - momentum) * x.var(axis=0, ddof=1)",
-            )
-        ],
-        {"batchnorm_forward"},
-        None,
-    ),
-]
-
-
-@pytest.mark.parametrize(("name", "edits", "broken", "hint"), BUGS, ids=[b[0] for b in BUGS])
-def test_buggy_solution_loses_points_where_it_breaks(
-    tmp_path: Path, name: str, edits: list[tuple[str, str]], broken: set[str], hint: str | None
-) -> None:
-    result = grade_file(plant(tmp_path, EXAMPLE, edits), "cnn-layers")
-    assert result.verdict == Verdict.graded
-    assert broken_functions(result) == broken
-    assert 0 < result.score < result.max_score
-    if hint is not None:
-        hints = hints_for(result, broken)
-        assert any(hint in h for h in hints), hints
+def test_every_correct_style_scores_full_marks_and_every_zoo_bug_loses_exactly_its_points() -> None:
+    """The corpus (loops, vectorised with einsum and np.add.at, im2col, 2017-style in
+    place with Adam's t from 1) and the bug zoo, as `dlgrader assignment check` runs them."""
+    spec = get_assignment("cnn-layers")
+    folder = EXAMPLES / "cnn-layers"
+    sources = corpus_sources(folder, spec.module)
+    assert len(sources) >= 4
+    cases = build_cases(spec, 0, secret_seed=7)
+    box = select_sandbox("bwrap")
+    for verdict in check_corpus(spec, sources, cases, box):
+        assert verdict.full_marks, (verdict.name, [t.message for t in verdict.tests])
+    bugs = load_zoo(folder / "bugs.yaml")
+    assert len(bugs) >= 40
+    verdicts = check_zoo(spec, bugs, sources, cases, box)
+    wrong = [(v.bug.name, sorted(v.broken)) for v in verdicts if not v.exact]
+    assert not wrong
+    unnamed = [(v.bug.name, v.hints) for v in verdicts if v.bug.hint and not v.named]
+    assert not unnamed
+    assert sum(v.named for v in verdicts) >= 20
 
 
 def test_a_gradient_of_the_wrong_shape_or_missing_is_named_as_such(tmp_path: Path) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from grader.grading.mutants import check_mutants, generate
 from grader.grading.specs import get_assignment
 from grader.sandbox import select_sandbox
+from submissions_schema import TestStatus
 from tests.grading.helpers import EXAMPLES, ROOT, needs_bwrap
 
 SOURCE = """import numpy as np
@@ -67,21 +69,21 @@ def test_the_shipped_cases_kill_the_mutants_a_weak_set_lets_survive() -> None:
 
 @pytest.mark.integration
 @needs_bwrap
-def test_a_mutant_that_ends_the_run_is_killed_and_the_rest_run_again() -> None:
-    """The mutants after one that kills its process get their own verdicts, not its."""
+def test_a_module_that_ends_the_batch_fails_and_the_rest_run_again() -> None:
+    """The modules after one that kills its process get their own results, not its."""
     from grader.grading.cases import build_cases
-    from grader.grading.mutants import Mutant, _fresh, _run_all
+    from grader.grading.mutants import fast_cases
+    from grader.grading.variants import ENDED_HERE, Variant, grade_variants
 
     spec = get_assignment("autodiff")
     solution = (EXAMPLES / "autodiff" / "autodiff.py").read_text()
     crash = solution + "\nimport os\nos._exit(3)\n"
-    mutants = [
-        Mutant(i, "MultiplyGate", 1, "as written", text, "", "")
-        for i, text in enumerate([solution, crash, solution, solution])
-    ]
-    cases = _fresh(build_cases(spec, 0, 1))
-    verdicts = _run_all(mutants, cases, spec, select_sandbox("bwrap"))
-    assert verdicts == {0: False, 1: True, 2: False, 3: False}
+    variants = [Variant(f"v{i}", text) for i, text in enumerate([solution, crash, solution])]
+    cases = fast_cases(build_cases(spec, 0, 1))
+    results = grade_variants(variants, cases, spec, select_sandbox("bwrap"))
+    passed = {m: all(t.status == TestStatus.passed for t in r) for m, r in results.items()}
+    assert passed == {"v0": True, "v1": False, "v2": True}
+    assert all(ENDED_HERE in t.message for t in results["v1"])
 
 
 def dlgrader(*args: str) -> subprocess.CompletedProcess[str]:
@@ -100,3 +102,43 @@ def test_assignment_check_exits_by_the_table() -> None:
     missing = dlgrader("assignment", "check", "autodiff", "--solution", "nope.py")
     assert missing.returncode == 2
     assert "no solution at nope.py" in missing.stderr
+
+
+@pytest.mark.integration
+@needs_bwrap
+def test_assignment_check_grades_the_corpus_and_the_zoo_beside_the_solution(tmp_path: Path) -> None:
+    """A zoo entry declared wrongly, or a 'correct' solution that loses points, fails the
+    check (4) and says which; a zoo whose edit is not in its base is bad input (2)."""
+    import shutil
+
+    folder = tmp_path / "autodiff"
+    (folder / "correct").mkdir(parents=True)
+    shutil.copy(EXAMPLES / "autodiff" / "autodiff.py", folder / "autodiff.py")
+    shutil.copy(EXAMPLES / "autodiff" / "correct" / "gate_table.py", folder / "correct")
+    (folder / "bugs.yaml").write_text(
+        "bugs:\n"
+        "  - name: add gate doubles\n"
+        "    edits: [{find: 'return [dz, dz]', replace: 'return [2 * dz, dz]'}]\n"
+        "    breaks: [AddGate.backward]\n"
+        "  - name: declared on the wrong function\n"
+        "    edits: [{find: 'return [self.y * dz, self.x * dz]', replace: 'return [dz, dz]'}]\n"
+        "    breaks: [AddGate.backward]\n"
+    )
+    solution = str(folder / "autodiff.py")
+    proc = dlgrader("assignment", "check", "autodiff", "--solution", solution, "--sandbox", "bwrap")
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "correct solutions: 1 of 1 get full marks" in proc.stdout
+    assert "bug zoo: 1 of 2 lose points on exactly their functions" in proc.stdout
+    assert "1 zoo bugs not judged as declared" in proc.stderr
+    (folder / "bugs.yaml").write_text(
+        "bugs:\n  - {name: gone, edits: [{find: 'not there', replace: ''}], breaks: [AddGate]}\n"
+    )
+    proc = dlgrader("assignment", "check", "autodiff", "--solution", solution, "--sandbox", "bwrap")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "bug 'gone': 'not there' is not in the solution" in proc.stderr
+    (folder / "bugs.yaml").write_text(
+        "bugs:\n  - {name: typo, edits: [{find: '[dz, dz]', replace: '[dz, 0]'}], breaks: [Add]}\n"
+    )
+    proc = dlgrader("assignment", "check", "autodiff", "--solution", solution, "--sandbox", "bwrap")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "bug 'typo' breaks Add, which no test grades" in proc.stderr

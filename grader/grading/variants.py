@@ -1,0 +1,111 @@
+"""Many versions of a solution graded in one sandbox run.
+
+`dlgrader assignment check` grades hundreds of modules — mutants, the correct-solution
+corpus, the bug zoo — on the same cases. Starting a sandbox per module would cost a
+second each; the harness's batch mode imports each module in turn in one process, and
+the trusted side judges each module's outputs exactly as it judges a student's.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.grading.cases import Case, JobAliases, write_job
+from grader.grading.compare import Outputs, UnreadableOutput, judge_case
+from grader.grading.specs import Assignment
+from grader.sandbox import JobDirs, Sandbox, SandboxFailed, SandboxLimits
+from grader.settings import scratch_dir
+from grader.untrusted_fs import remove_tree
+from submissions_schema import TestResult
+
+BATCH = 100  # modules per sandbox run
+ENDED_HERE = "the run ended in this module (a crash, or the memory limit)"
+
+
+@dataclass(frozen=True)
+class Variant:
+    module: str  # its module name inside the batch
+    source: str
+    problems: frozenset[str] | None = None  # the problems it is graded on; None: all
+
+
+def _run_batch(
+    variants: list[Variant], cases: list[Case], assignment: Assignment, box: Sandbox
+) -> dict[str, list[TestResult]]:
+    """Each variant's test results from one sandbox run. A variant that ends the run (a
+    crash, the memory limit) fails the calls it did not finish; those after it never
+    started and get no results here."""
+    root = Path(tempfile.mkdtemp(prefix="dlgrader-variants-", dir=scratch_dir()))
+    try:
+        job = JobDirs.create(root, "variants", packages=tuple(assignment.packages))
+        for v in variants:
+            path = job.submission / f"{v.module}.py"
+            path.write_text(v.source)
+            path.chmod(0o644)
+        aliases = JobAliases({})
+        write_job(cases, assignment, job.inputs, job.manifest, aliases)
+        manifest = json.loads(job.manifest.read_text())
+        index = {call["id"]: i for i, call in enumerate(manifest["calls"])}
+        chosen: dict[str, list[Case]] = {}
+        for v in variants:
+            chosen[v.module] = [
+                c for c in cases if v.problems is None or c.problem.name in v.problems
+            ]
+        manifest["mutants"] = [
+            {
+                "module": v.module,
+                "calls": sorted(index[call["id"]] for c in chosen[v.module] for call in c.calls),
+            }
+            for v in variants
+        ]
+        job.manifest.write_text(json.dumps(manifest))
+        budget = max(60.0, len(variants) * 5.0)
+        limits = SandboxLimits(
+            wall_s=budget,
+            cpu_s=int(budget),
+            memory_bytes=assignment.memory_mb << 20,
+            limit_address_space=assignment.limit_address_space,
+        )
+        box.run(job, limits)
+        results: dict[str, list[TestResult]] = {}
+        for v in variants:
+            out = job.out / v.module
+            if not out.is_dir():  # the run ended before this one started
+                continue
+            outputs = Outputs(out, aliases)
+            try:
+                statuses = outputs.statuses()
+            except UnreadableOutput:
+                statuses = {}
+            imported = statuses.get("__import__", {})
+            ended = ENDED_HERE
+            if imported.get("status") not in (None, "ok"):
+                ended = (
+                    f"importing it failed: {imported.get('type', '')} {imported.get('message', '')}"
+                )
+            results[v.module] = [
+                t for case in chosen[v.module] for t in judge_case(case, outputs, statuses, ended)
+            ]
+        return results
+    finally:
+        remove_tree(root)
+
+
+def grade_variants(
+    variants: Iterable[Variant], cases: list[Case], assignment: Assignment, box: Sandbox
+) -> dict[str, list[TestResult]]:
+    """Every variant's test results, a batch per sandbox run; those a crashing variant
+    kept from starting go into the next run."""
+    results: dict[str, list[TestResult]] = {}
+    pending = list(variants)
+    while pending:
+        batch = _run_batch(pending[:BATCH], cases, assignment, box)
+        if not batch:
+            raise SandboxFailed("the sandbox run ended before its first module started")
+        results.update(batch)
+        pending = [v for v in pending if v.module not in results]
+    return results
