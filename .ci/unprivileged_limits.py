@@ -18,8 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from grader.grading.course import get_assignment
 from grader.grading.grade import grade
-from grader.grading.specs import get_assignment
 from grader.sandbox import cgroups, select_sandbox
 from grader.sandbox.limits import tasks_of
 from submissions_schema import GradingResult

@@ -32,7 +32,7 @@ import redis
 from sqlalchemy import func, select
 
 from grader.grading.cases import JobAliases, build_cases, write_job
-from grader.grading.specs import get_assignment
+from grader.grading.course import get_assignment
 from grader.harness.runner import Harness
 from grader.sandbox import JobDirs
 from grader.service.accounts import create_token

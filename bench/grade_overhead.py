@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 from grader.grading.cases import CASE_CACHE, JobAliases, build_cases, write_job
+from grader.grading.course import get_assignment
 from grader.grading.grade import grade
-from grader.grading.specs import get_assignment
 from grader.harness.runner import Harness
 from grader.sandbox import JobDirs, select_sandbox
 from grader.settings import scratch_dir
@@ -39,7 +39,7 @@ SCRIPT = f"""
 from pathlib import Path
 from grader.grading.grade import grade
 from grader.sandbox import select_sandbox
-from grader.grading.specs import get_assignment
+from grader.grading.course import get_assignment
 result = grade(Path({str(SOLUTION)!r}), get_assignment("cnn-layers"), select_sandbox("bwrap"))
 print(result.model_dump_json())
 """

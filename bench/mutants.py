@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 
 from grader.grading.cases import Case, build_cases
+from grader.grading.course import get_assignment
 from grader.grading.mutants import check_mutants, fast_cases, generate, mutant_variants
-from grader.grading.specs import Assignment, get_assignment
+from grader.grading.specs import Assignment
 from grader.grading.variants import Variant, grade_variants
 from grader.sandbox import Sandbox, select_sandbox
 

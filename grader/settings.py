@@ -52,6 +52,11 @@ class Settings(BaseModel):
         "student's machine never has it (an unset seed draws a fresh one per run)",
     )
     sandbox: str = Field("auto", description="auto, bwrap, docker or process")
+    course_dir: Path | None = Field(
+        None,
+        description="a course folder (course.yaml, assignments/<name>/) whose assignments "
+        "are graded beside the built-in ones",
+    )
     data_dir: Path = Field(
         Path.home() / ".local" / "share" / "dlgrader",
         description="uploads, the embedded database, results",

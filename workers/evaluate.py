@@ -14,8 +14,8 @@ from pathlib import Path
 
 from grader.challenges.evaluate import SubmissionUnreadable, host_splits, score_predictions
 from grader.challenges.specs import get_challenge
+from grader.grading.course import get_assignment
 from grader.grading.grade import grade
-from grader.grading.specs import get_assignment
 from grader.sandbox import Sandbox
 from grader.service import lifecycle
 from grader.service.db import session_scope

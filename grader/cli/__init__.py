@@ -7,6 +7,7 @@ import sys
 
 from grader.cli import challenges, local, remote  # noqa: F401  (they register their commands)
 from grader.cli.common import ExitCode, app, err_console
+from grader.grading.specs import SpecError
 from grader.settings import SettingsError
 
 
@@ -15,7 +16,7 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(ExitCode.INTERRUPTED)
-    except SettingsError as exc:
+    except (SettingsError, SpecError) as exc:
         err_console.print(f"dlgrader: {exc}", markup=False, highlight=False)
         sys.exit(ExitCode.BAD_INPUT)
     except OSError as exc:  # the machine, not the input: a full disk, a folder we may not use

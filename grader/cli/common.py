@@ -23,6 +23,21 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _course_option(
+    course: Path | None = typer.Option(  # noqa: B008  (typer's way)
+        None,
+        "--course",
+        help="a course folder whose assignments join the built-in ones (else DLGRADER_COURSE_DIR)",
+        file_okay=False,
+    ),
+) -> None:
+    if course is not None:
+        import os
+
+        os.environ["DLGRADER_COURSE_DIR"] = str(course.resolve())
+
+
 def group(name: str, help: str) -> typer.Typer:
     sub = typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
     app.add_typer(sub, name=name)

@@ -102,12 +102,12 @@ def reference_check(
 @app.command("assignments")
 def list_assignments() -> None:
     """List the assignments this grader ships."""
-    from grader.grading.specs import shipped_assignments
+    from grader.grading.course import known_assignments
 
     table = new_table(title="assignments")
     for col in ("name", "version", "title", "file", "points"):
         table.add_column(col)
-    for a in shipped_assignments().values():
+    for a in known_assignments().values():
         add_plain_row(table, a.name, a.version, a.title, f"{a.module}.py", f"{a.max_score:g}")
     console.print(table)
 
@@ -128,7 +128,7 @@ def _sandbox(name: str | None) -> Sandbox:
 
 
 def _assignment(name: str) -> Assignment:
-    from grader.grading.specs import get_assignment
+    from grader.grading.course import get_assignment
 
     try:
         return get_assignment(name)
@@ -242,7 +242,7 @@ def _check_corpus_and_zoo(
     folder = solution.parent
     sources = corpus_sources(folder, spec.module)
     sources[""] = solution.read_text()
-    cases = fast_cases(build_cases(spec, 0, secret_seed=1))
+    cases = fast_cases(build_cases(spec, 0, secret_seed=1, box=box))
     corpus = {name: text for name, text in sources.items() if name}
     lost = [v.name for v in check_corpus(spec, corpus, cases, box) if not v.full_marks]
     if corpus:

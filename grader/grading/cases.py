@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import importlib
-import json
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable
@@ -22,7 +21,9 @@ from typing import Any
 import numpy as np
 
 from grader.grading.conventions import alternatives
+from grader.grading.solution_truth import run_solution, write_harness_files
 from grader.grading.specs import ArraySpec, Assignment, GraphFunction, Init, Problem
+from grader.sandbox import Sandbox, select_sandbox
 from reference_impl import graph as graph_module
 from reference_impl.gates import GATES
 from reference_impl.gradcheck import kink_free_randn, tie_free_pool_input
@@ -31,7 +32,6 @@ from submissions_schema import Visibility
 
 REFERENCE_VERSION = "1"
 EPS = 1e-6  # the directional check's step
-INPUTS_FILE = "inputs.npz"
 
 
 def case_seed(assignment: Assignment, problem: Problem, index: int, base: int, hidden: bool) -> int:
@@ -93,6 +93,11 @@ class Case:
         return f"{variant}#{self.index + 1}{hidden}"
 
 
+def dout_name(i: int) -> str:
+    """The upstream gradient of a forward's output i: dout, dout1, dout2, ..."""
+    return "dout" if i == 0 else f"dout{i}"
+
+
 def _arg(name: str) -> dict[str, str]:
     return {"array": name}
 
@@ -100,8 +105,21 @@ def _arg(name: str) -> dict[str, str]:
 class CaseBuilder:
     """Builds one case: draws its inputs, lists the harness's calls, computes the answers."""
 
-    def __init__(self, problem: Problem, index: int, visibility: Visibility, seed: int) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        index: int,
+        visibility: Visibility,
+        seed: int,
+        probe: dict[str, np.ndarray] | None = None,
+    ) -> None:
         self.p = problem
+        # No reference: the staff solution is the truth. A first pass (probe None) lists
+        # only the calls whose answers later inputs depend on (the forward, whose shape
+        # dout takes; an update rule's chained steps); the solution's answers to the
+        # whole case are filled in afterwards (_with_solution_answers).
+        self.by_solution = problem.reference is None
+        self.probe = probe
         self.rng = np.random.default_rng(seed)
         self.case = Case(problem, index, visibility, seed)
         self.t = self.case.tag
@@ -160,65 +178,83 @@ class CaseBuilder:
 
     def build(self) -> Case:
         getattr(self, f"_{self.p.kind.value}")()
+        if self.by_solution:
+            return self.case
         prefix = f"{self.t}."
         arrays = {k[len(prefix) :]: v for k, v in self.case.inputs.items() if k.startswith(prefix)}
-        for convention, outputs in alternatives(self.p.reference, arrays, self.reference_params()):
+        for convention, outputs in alternatives(
+            self.p.reference or "", arrays, self.reference_params()
+        ):
             keyed = {prefix + key: np.asarray(value) for key, value in outputs.items()}
             self.case.alternatives.append((convention.name, convention.description, keyed))
         return self.case
 
     def _layer(self) -> None:
-        p = self.p
-        ref_params = self.reference_params()
-        out, cache = reference_fn(p.reference)(
-            *[a.copy() for a in self.arrays.values()], *ref_params
-        )
-        self.expect("f.0", out)
-        record_dict = {}
-        for key, (arg_index, entry) in p.record_params.items():
-            self.expect(f"f.{key}", ref_params[arg_index - len(self.arrays)][entry])
-            record_dict[key] = [arg_index, entry]
+        """forward(*arrays, *params) -> (out, [out2, ...,] cache) and
+        backward(dout, [dout2, ...,] cache) -> a gradient per differentiable input."""
+        p, k = self.p, self.p.outputs
+        record_dict = {key: [arg, entry] for key, (arg, entry) in p.record_params.items()}
         self.call(
             "f",
             function=p.forward,
             args=[*self.args(), *self.params()],
-            unpack=2,
+            unpack=k + 1,
             keep=f"{self.t}.cache",
-            keep_index=1,
-            record=[0],
+            keep_index=k,
+            record=list(range(k)),
             record_dict=record_dict,
         )
+        if self.by_solution:
+            if self.probe is None:
+                return
+            shapes = [self.probe[f"{self.t}.f.{i}"].shape for i in range(k)]
+            grads_count = len(self.diff)  # the course's contract: a gradient per input
+        else:
+            ref_params = self.reference_params()
+            *outs, cache = reference_fn(p.reference or "")(
+                *[a.copy() for a in self.arrays.values()], *ref_params
+            )
+            for i, out in enumerate(outs):
+                self.expect(f"f.{i}", out)
+            for key, (arg_index, entry) in p.record_params.items():
+                self.expect(f"f.{key}", ref_params[arg_index - len(self.arrays)][entry])
+            shapes = [np.shape(out) for out in outs]
         if not p.points_backward:  # a forward-only variant (batchnorm in test mode, say)
             return
         self.perturbed()
-        dout = self.rng.standard_normal(np.shape(out))
-        self.case.inputs[f"{self.t}.dout"] = dout
-        grads = reference_fn(p.reference_backward or "")(dout, cache)
-        grads = grads if isinstance(grads, tuple) else (grads,)
-        for i, g in enumerate(grads):
-            self.expect(f"b.{i}", g)
+        douts = [self.rng.standard_normal(shape) for shape in shapes]
+        names = [dout_name(i) for i in range(k)]
+        for name, dout in zip(names, douts, strict=True):
+            self.case.inputs[f"{self.t}.{name}"] = dout
+        if not self.by_solution:
+            grads = reference_fn(p.reference_backward or "")(*douts, cache)
+            grads = grads if isinstance(grads, tuple) else (grads,)
+            for i, g in enumerate(grads):
+                self.expect(f"b.{i}", g)
+            grads_count = len(grads)
         self.call(
             "b",
             function=p.backward,
-            args=[_arg(f"{self.t}.dout"), {"kept": f"{self.t}.cache"}],
-            **({"unpack": len(grads)} if len(grads) > 1 else {}),
-            record=list(range(len(grads))),
+            args=[*[_arg(f"{self.t}.{n}") for n in names], {"kept": f"{self.t}.cache"}],
+            **({"unpack": grads_count} if grads_count > 1 else {}),
+            record=list(range(grads_count)),
         )
         for sign in "+-":
             self.call(
                 f"f{sign}",
                 function=p.forward,
                 args=[*self.args(sign), *self.params()],
-                unpack=2,
-                record=[0],
+                unpack=k + 1,
+                record=list(range(k)),
             )
 
     def _loss(self) -> None:
         p = self.p
         self.perturbed()
-        loss, dx = reference_fn(p.reference)(*[a.copy() for a in self.arrays.values()])
-        self.expect("f.0", loss)
-        self.expect("f.1", dx)
+        if not self.by_solution:
+            loss, dx = reference_fn(p.reference or "")(*[a.copy() for a in self.arrays.values()])
+            self.expect("f.0", loss)
+            self.expect("f.1", dx)
         self.call("f", function=p.forward, args=self.args(), unpack=2, record=[0, 1])
         for sign in "+-":
             self.call(f"f{sign}", function=p.forward, args=self.args(sign), unpack=2, record=[0])
@@ -227,36 +263,54 @@ class CaseBuilder:
         p = self.p
         w = self.arrays["w"]
         config: dict[str, Any] | None = copy.deepcopy(p.params[0]) if p.params else None
+        chained = self.by_solution and self.probe is None
         for step in range(p.steps):
             dw = self.rng.standard_normal(w.shape)
             self.case.inputs[f"{self.t}.w{step}"], self.case.inputs[f"{self.t}.dw{step}"] = w, dw
             # The reference's w each step, so one wrong step does not fail every later one;
             # the config is the student's own, carried in the harness.
             cfg = self.params()[0] if step == 0 and p.params else {"kept": f"{self.t}.cfg"}
+            w_arg = {"kept": f"{self.t}.w"} if chained and step else _arg(f"{self.t}.w{step}")
             self.call(
                 f"step{step}",
                 function=p.forward,
-                args=[_arg(f"{self.t}.w{step}"), _arg(f"{self.t}.dw{step}"), cfg],
+                args=[w_arg, _arg(f"{self.t}.dw{step}"), cfg],
                 unpack=2,
                 keep=f"{self.t}.cfg",
                 keep_index=1,
                 record=[0],
+                **({"keep_also": [[f"{self.t}.w", 0]]} if chained else {}),
             )
-            w, config = reference_fn(p.reference)(w, dw, config)
+            if self.by_solution:
+                if self.probe is not None:
+                    w = self.probe[f"{self.t}.step{step}.0"]
+                continue
+            w, config = reference_fn(p.reference or "")(w, dw, config)
             self.expect(f"step{step}.0", w)
 
     def _gate(self) -> None:
         p = self.p
         self.perturbed()
-        gate = GATES[p.reference]()
-        out = gate.forward(*[a.copy() for a in self.arrays.values()])
-        self.expect("f.0", out)
-        dout = self.rng.standard_normal(np.shape(out))
+        if self.by_solution:
+            if self.probe is None:
+                self.call("new", **{"class": p.forward}, args=[], keep=f"{self.t}.gate")
+                self.call(
+                    "f", object=f"{self.t}.gate", method="forward", args=self.args(), record=[0]
+                )
+                return
+            dout = self.rng.standard_normal(self.probe[f"{self.t}.f.0"].shape)
+            grads_count = len(self.diff)
+        else:
+            gate = GATES[p.reference or ""]()
+            out = gate.forward(*[a.copy() for a in self.arrays.values()])
+            self.expect("f.0", out)
+            dout = self.rng.standard_normal(np.shape(out))
+            grads = gate.backward(dout)
+            grads = grads if isinstance(grads, tuple) else (grads,)
+            for i, g in enumerate(grads):
+                self.expect(f"b.{i}", g)
+            grads_count = len(grads)
         self.case.inputs[f"{self.t}.dout"] = dout
-        grads = gate.backward(dout)
-        grads = grads if isinstance(grads, tuple) else (grads,)
-        for i, g in enumerate(grads):
-            self.expect(f"b.{i}", g)
         for sign in ("", "+", "-"):
             self.call(f"new{sign}", **{"class": p.forward}, args=[], keep=f"{self.t}.gate{sign}")
             self.call(
@@ -272,8 +326,8 @@ class CaseBuilder:
                     object=f"{self.t}.gate",
                     method="backward",
                     args=[_arg(f"{self.t}.dout")],
-                    record=list(range(len(grads))),
-                    **({"unpack": len(grads)} if len(grads) > 1 else {}),
+                    record=list(range(grads_count)),
+                    **({"unpack": grads_count} if grads_count > 1 else {}),
                 )
 
     def _graph(self) -> None:
@@ -326,12 +380,13 @@ class CaseBuilder:
 
     def _function(self) -> None:
         p = self.p
-        result = reference_fn(p.reference)(
-            *[a.copy() for a in self.arrays.values()], *self.reference_params()
-        )
-        results = result if p.outputs > 1 else (result,)
-        for i, r in enumerate(results):
-            self.expect(f"f.{i}", r)
+        if not self.by_solution:
+            result = reference_fn(p.reference or "")(
+                *[a.copy() for a in self.arrays.values()], *self.reference_params()
+            )
+            results = result if p.outputs > 1 else (result,)
+            for i, r in enumerate(results):
+                self.expect(f"f.{i}", r)
         self.call(
             "f",
             function=p.forward,
@@ -349,7 +404,7 @@ class CaseBuilder:
         init = dict(p.params[0]) if p.params else {}
         names = [n for n, spec in p.inputs.items() if spec.parameter]
         x = self.arrays["x"]
-        forward = torch_layer(p.reference, init, ref)
+        forward = torch_layer(p.reference or "", init, ref)
         out, tape = ref.run(forward, x, *[self.arrays[n] for n in names])
         dout = self.rng.standard_normal(out.shape)
         self.case.inputs[f"{self.t}.dout"] = dout
@@ -383,28 +438,76 @@ def torch_layer(name: str, init: dict[str, Any], ref: Any) -> Callable[..., Any]
     raise ValueError(f"no torch layer {name!r}")
 
 
-def build_case(problem: Problem, index: int, visibility: Visibility, seed: int) -> Case:
-    return CaseBuilder(problem, index, visibility, seed).build()
+def build_case(
+    problem: Problem,
+    index: int,
+    visibility: Visibility,
+    seed: int,
+    probe: dict[str, np.ndarray] | None = None,
+) -> Case:
+    return CaseBuilder(problem, index, visibility, seed, probe).build()
 
 
 def build_cases(
-    assignment: Assignment, public_seed: int = 0, secret_seed: int | None = None
+    assignment: Assignment,
+    public_seed: int = 0,
+    secret_seed: int | None = None,
+    box: Sandbox | None = None,
 ) -> list[Case]:
     """The assignment's cases; `secret_seed` is the grading side's secret, and without one
-    (a student's machine) the hidden cases are a fresh draw each run."""
+    (a student's machine) the hidden cases are a fresh draw each run. `box` runs a staff
+    solution that is the truth (default: the configured sandbox)."""
     secret = secrets.randbits(31) if secret_seed is None else secret_seed
-    return CASE_CACHE.get(assignment, public_seed, secret)
+    return CASE_CACHE.get(assignment, public_seed, secret, box)
 
 
-def _build_all(assignment: Assignment, public_seed: int, secret: int) -> list[Case]:
-    cases = []
+def _posed(assignment: Assignment, public_seed: int, secret: int) -> list[tuple[Any, ...]]:
+    """(problem as the case poses it, index, visibility, seed) for every case."""
+    posed = []
     for problem in assignment.problems:
         for i in range(problem.cases + problem.hidden_cases):
             hidden = i >= problem.cases
             base = secret if hidden else public_seed
             visibility = problem.hidden_visibility if hidden else Visibility.visible
             seed = case_seed(assignment, problem, i, base, hidden)
-            cases.append(build_case(problem.for_case(i), i, visibility, seed))
+            posed.append((problem.for_case(i), i, visibility, seed))
+    return posed
+
+
+def _with_solution_answers(
+    assignment: Assignment, posed: list[tuple[Any, ...]], box: Sandbox | None
+) -> list[Case]:
+    """Cases whose truth is the staff solution: a probe run for what later inputs depend
+    on, then the solution's answers to every call (the perturbed ones aside)."""
+    if box is None:
+        from grader.settings import get_settings
+
+        box = select_sandbox(get_settings().sandbox)
+    probes = [build_case(p, i, v, seed) for p, i, v, seed in posed]
+    arrays = {k: v for c in probes for k, v in c.inputs.items()}
+    probe = run_solution(assignment, arrays, [call for c in probes for call in c.calls], box)
+    cases = [build_case(p, i, v, seed, probe) for p, i, v, seed in posed]
+    arrays = {k: v for c in cases for k, v in c.inputs.items()}
+    answers = run_solution(assignment, arrays, [call for c in cases for call in c.calls], box)
+    for case in cases:
+        for call in case.calls:
+            suffix = call["id"][len(case.tag) + 1 :]
+            if suffix.endswith(("+", "-")):
+                continue
+            for key, value in answers.items():
+                if key.startswith(call["id"] + "."):
+                    case.expected[f"{case.tag}.{suffix}{key[len(call['id']) :]}"] = value
+    return cases
+
+
+def _build_all(
+    assignment: Assignment, public_seed: int, secret: int, box: Sandbox | None = None
+) -> list[Case]:
+    posed = _posed(assignment, public_seed, secret)
+    by_solution = [args for args in posed if args[0].reference is None]
+    cases = [build_case(*args) for args in posed if args[0].reference is not None]
+    if by_solution:
+        cases += _with_solution_answers(assignment, by_solution, box)
     for case in cases:  # shared between gradings from now on: read-only, owned copies
         stores = [case.inputs, case.expected, *(outputs for _, _, outputs in case.alternatives)]
         for store in stores:
@@ -432,7 +535,9 @@ class CaseCache:
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
 
-    def get(self, assignment: Assignment, public_seed: int, secret: int) -> list[Case]:
+    def get(
+        self, assignment: Assignment, public_seed: int, secret: int, box: Sandbox | None = None
+    ) -> list[Case]:
         spec = hashlib.sha256(assignment.model_dump_json().encode()).hexdigest()
         key = (
             assignment.name,
@@ -447,7 +552,7 @@ class CaseCache:
             self._entries.move_to_end(key)
             return self._entries[key]
         self.misses += 1
-        cases = self._entries[key] = _build_all(assignment, public_seed, secret)
+        cases = self._entries[key] = _build_all(assignment, public_seed, secret, box)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
         return cases
@@ -498,13 +603,10 @@ class JobAliases:
 def write_job(
     cases: list[Case], assignment: Assignment, inputs_dir: Path, manifest: Path, aliases: JobAliases
 ) -> None:
-    """The harness's inputs as one uncompressed .npz (one file: cheap to write and mount),
-    and the manifest: the cases in a random order, each case's calls in its own order."""
+    """The harness's inputs and manifest: the cases in a random order, each case's calls
+    in its own order."""
     arrays = {aliases.outward(name): array for case in cases for name, array in case.inputs.items()}
-    with open(inputs_dir / INPUTS_FILE, "wb") as f:
-        np.savez(f, allow_pickle=False, **arrays)
     order = list(cases)
     secrets.SystemRandom().shuffle(order)
     calls = [aliases.call(c) for case in order for c in case.calls]
-    job = {"module": assignment.module, "also": list(assignment.other_modules), "calls": calls}
-    manifest.write_text(json.dumps(job))
+    write_harness_files(arrays, calls, assignment, inputs_dir, manifest)

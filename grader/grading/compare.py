@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from grader.grading.cases import EPS, Case, JobAliases
+from grader.grading.cases import EPS, Case, JobAliases, dout_name
 from grader.grading.hints import Context, crash_hint, find_hint, runtime_versions
 from grader.grading.specs import GraphFunction, Kind
 from grader.untrusted_fs import load_npy, read_bytes
@@ -81,16 +82,23 @@ class Judged:
 
 
 def _call_problem(
-    entry: dict[str, Any] | None, fn: str, crashed: str, runtime: str = ""
+    entry: dict[str, Any] | None, fn: str, crashed: str, runtime: str = "", home: str | None = None
 ) -> Judged | None:
     """A call that did not return normally, as a verdict; None when it did. `runtime`
-    names the sandbox's NumPy and Python for a crash that depends on them."""
+    names the sandbox's NumPy and Python for a crash that depends on them; `home` is the
+    module the course keeps the function in, when it is not the main one."""
     if entry is None:
         return Judged(TestStatus.error, f"{fn} never returned: {crashed}")
     status = entry.get("status")
     msg = str(entry.get("message", ""))[:2000]
     if status == "ok":
         return None
+    if status == "missing" and home:
+        return Judged(
+            TestStatus.missing,
+            f"{fn} is not defined: the course keeps it in {home}.py; submit {home}.py too"
+            " (a folder or .zip holding both files)",
+        )
     if status == "missing":
         return Judged(TestStatus.missing, f"{fn} is not defined in your module")
     if status == "timeout":
@@ -240,15 +248,19 @@ def directional(
     statuses: dict[str, dict[str, Any]],
     grads: dict[str, np.ndarray],
     forward_key: str,
-    v: np.ndarray | float,
+    upstream: Sequence[np.ndarray | float],
 ) -> str | None:
-    """Does the student's backward match the student's own forward? A message when not."""
+    """Does the student's backward match the student's own forward? A message when not.
+    `upstream` holds the gradient given for each forward output, in order."""
     t = case.tag
-    plus, minus = out.load(f"{t}.f+.0"), out.load(f"{t}.f-.0")
-    if plus is None or minus is None or plus.shape != minus.shape or np.shape(v) != plus.shape:
-        return None
-    with np.errstate(all="ignore"):  # a student's inf or NaN just fails the check
-        numeric = float(np.sum(np.asarray(v) * (plus.astype(float) - minus)) / (2 * EPS))
+    numeric = 0.0
+    for i, v in enumerate(upstream):
+        plus, minus = out.load(f"{t}.f+.{i}"), out.load(f"{t}.f-.{i}")
+        if plus is None or minus is None or plus.shape != minus.shape or np.shape(v) != plus.shape:
+            return None
+        with np.errstate(all="ignore"):  # a student's inf or NaN just fails the check
+            numeric += float(np.sum(np.asarray(v) * (plus.astype(float) - minus)) / (2 * EPS))
+    with np.errstate(all="ignore"):
         analytic = sum(
             float(np.sum(case.directions[n] * g))
             for n, g in grads.items()
@@ -292,7 +304,7 @@ class CaseJudge:
 
     def problem_with(self, suffix: str, fn: str) -> Judged | None:
         runtime = runtime_versions(self.statuses.get("__start__"))
-        judged = _call_problem(self.entry(suffix), fn, self.crashed, runtime)
+        judged = _call_problem(self.entry(suffix), fn, self.crashed, runtime, self.p.module)
         changed = self.changed_inputs(suffix) if judged is None else []
         if changed:
             return Judged(
@@ -362,7 +374,7 @@ class CaseJudge:
         got = self.out.load(f"{self.t}.f.1")
         if loss.status == TestStatus.passed and dx.status != TestStatus.passed and got is not None:
             name = next(iter(self.case.directions))
-            msg = directional(self.case, self.out, self.statuses, {name: got}, f"{self.t}.f", 1.0)
+            msg = directional(self.case, self.out, self.statuses, {name: got}, f"{self.t}.f", [1.0])
             judged.message += f"; {msg}" if msg else ""
         return judged
 
@@ -460,8 +472,9 @@ class CaseJudge:
         if fwd_problem is not None:
             fwd = fwd_problem
         else:
+            outs = ["out"] if p.outputs == 1 else [f"output {i}" for i in range(p.outputs)]
             fwd = _worst(
-                [self.array("f", "f.0", fwd_name, "out")]
+                [self.array("f", f"f.{i}", fwd_name, what) for i, what in enumerate(outs)]
                 + [self.array("f", f"f.{key}", fwd_name, key, True) for key in p.record_params]
             )
         results = [self.result(fwd_name, fwd, p.points_forward)]
@@ -481,7 +494,8 @@ class CaseJudge:
             }
             reshaped = self.right_once_reshaped(grads, names)
             if reshaped:  # mis-shaped: values right, and the check below would only mislead
-                bwd.message += f"; {' and '.join(reshaped)} hold the right values: fix the shape"
+                verb = "holds" if len(reshaped) == 1 else "hold"
+                bwd.message += f"; {' and '.join(reshaped)} {verb} the right values: fix the shape"
                 return [*results, self.result(bwd_name, bwd, p.points_backward)]
             if not self.all_shaped_right(grads, names):  # missing or mis-shaped gradients
                 return [*results, self.result(bwd_name, bwd, p.points_backward)]
@@ -489,9 +503,8 @@ class CaseJudge:
             if zeros:  # an unfinished backward: np.zeros_like(...) returned as it was
                 bwd.message += f"; {' and '.join(zeros)} are all zeros: is the backward finished?"
                 return [*results, self.result(bwd_name, bwd, p.points_backward)]
-            msg = directional(
-                self.case, self.out, self.statuses, grads, f"{t}.f", self.case.inputs[f"{t}.dout"]
-            )
+            upstream = [self.case.inputs[f"{t}.{dout_name(i)}"] for i in range(p.outputs)]
+            msg = directional(self.case, self.out, self.statuses, grads, f"{t}.f", upstream)
             if msg:
                 bwd.message += f"; {msg}"
             elif fwd.status != TestStatus.passed:

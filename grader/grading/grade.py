@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import tempfile
 import time
@@ -11,7 +12,7 @@ from grader.grading.cases import REFERENCE_VERSION, JobAliases, build_cases, wri
 from grader.grading.compare import Outputs, UnreadableOutput, judge_case
 from grader.grading.hints import crash_hint, runtime_versions
 from grader.grading.specs import Assignment
-from grader.grading.staging import SubmissionRejected, stage_submission
+from grader.grading.staging import SubmissionRejected, stage_submission, stage_support
 from grader.sandbox import JobDirs, Sandbox, SandboxLimits, SandboxRun
 from grader.settings import scratch_dir
 from grader.untrusted_fs import remove_tree
@@ -67,8 +68,10 @@ def grade(
             )
         except SubmissionRejected as exc:
             return base.model_copy(update={"verdict": Verdict.rejected, "message": str(exc)})
+        support = assignment.files.support_dir if assignment.files else None
+        staged = dataclasses.replace(staged, given=stage_support(support, job.submission))
         base = base.model_copy(update={"message": staged.summary})
-        cases = build_cases(assignment, public_seed, secret_seed)
+        cases = build_cases(assignment, public_seed, secret_seed, sandbox)
         aliases = JobAliases.draw(cases)
         write_job(cases, assignment, job.inputs, job.manifest, aliases)
         outputs = Outputs(job.out, aliases)

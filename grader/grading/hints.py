@@ -391,7 +391,10 @@ def crash_hint(kind: str, message: str, runtime: str) -> str | None:
     """What a familiar crash usually means, for code written for Python 2 or another
     NumPy; None when the crash is not one of them."""
     runs = f" (the sandbox runs {runtime})" if runtime else ""
-    if kind == "TypeError" and "cannot be interpreted as an integer" in message:
+    python2_division = "cannot be interpreted as an integer" in message or (
+        "Cannot cast" in message and "float64" in message and "int" in message
+    )
+    if kind == "TypeError" and python2_division:
         return (
             "a size or an index is a float: in Python 3, / always divides to a float; use // "
             "for output sizes such as 1 + (H + 2 * pad - HH) // stride"

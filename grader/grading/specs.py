@@ -1,14 +1,14 @@
 """Assignment specs: declarative, versioned, validated.
 
-An assignment is a YAML file in `grader/grading/assignments/`; each problem names the
-student functions, the reference that defines truth, how cases are generated,
-what is compared, tolerances, points and visibility.
+An assignment is an `assignment.yaml` in a course folder (grader/grading/course.py);
+each problem names the student functions, the reference that defines truth (a
+reference_impl function, or else the course's staff solution), how cases are
+generated, what is compared, tolerances, points and visibility.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,8 +16,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from submissions_schema import SubmissionPolicy, Visibility
-
-ASSIGNMENTS_DIR = Path(__file__).resolve().parent / "assignments"
 
 
 class Init(StrEnum):
@@ -78,7 +76,11 @@ class Problem(BaseModel):
     kind: Kind
     forward: str = Field(description="the student function or class (forward, loss, update rule)")
     backward: str | None = None
-    reference: str = Field(description="reference_impl function (module.name) or gate name")
+    reference: str | None = Field(
+        None,
+        description="reference_impl function (module.name) or gate name; none: the course's "
+        "staff solution (solution/) is the truth, run in the sandbox as students are",
+    )
     reference_backward: str | None = None
     inputs: dict[str, ArraySpec] = Field(default_factory=dict)
     params: list[Any] = Field(
@@ -112,7 +114,12 @@ class Problem(BaseModel):
     graph: Literal["sin_plus_product", "lecture_max_example", "random"] | None = None
     graph_function: GraphFunction | None = None
     graph_input: ArraySpec | None = Field(None, description="how each graph input is drawn")
-    outputs: int = Field(1, ge=1, description="function problems: how many arrays it returns")
+    outputs: int = Field(
+        1,
+        ge=1,
+        description="how many arrays a function returns, or a layer's forward before its "
+        "cache (an LSTM step: next_h, next_c); a layer's backward then takes one dout each",
+    )
     points_forward: float = 1.0
     points_backward: float = 0.0
     cases: int = Field(2, ge=1)
@@ -135,6 +142,10 @@ class Problem(BaseModel):
             raise ValueError(
                 f"graph problem {self.name!r} needs graph, graph_function, graph_input"
             )
+        if self.reference is None and self.kind in (Kind.graph, Kind.torch_module):
+            raise ValueError(f"{self.kind.value} problem {self.name!r} needs a reference")
+        if self.reference and self.kind == Kind.layer and not self.reference_backward:
+            raise ValueError(f"layer problem {self.name!r} names a reference but no backward's")
         if self.kind != Kind.graph and not self.inputs:
             raise ValueError(f"problem {self.name!r} needs inputs")
         from grader.grading.conventions import NAMES
@@ -173,6 +184,24 @@ class Problem(BaseModel):
         return self.forward
 
 
+class AssignmentFiles(BaseModel):
+    """Where a course folder keeps an assignment's files (not part of the spec)."""
+
+    folder: Path
+
+    @property
+    def solution_dir(self) -> Path:
+        return self.folder / "solution"
+
+    @property
+    def starter_dir(self) -> Path:
+        return self.folder / "starter"
+
+    @property
+    def support_dir(self) -> Path:
+        return self.folder / "support"
+
+
 class Assignment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -193,6 +222,10 @@ class Assignment(BaseModel):
         description="add Gradescope's `leaderboard` array (score, worst error) to results.json",
     )
     problems: list[Problem]
+    solution_sha256: str | None = Field(
+        None, description="the staff solution's and support files' content hash (set on load)"
+    )
+    files: AssignmentFiles | None = Field(None, exclude=True)
 
     @property
     def max_score(self) -> float:
@@ -224,19 +257,3 @@ def load_assignment_file(path: Path) -> Assignment:
         raise SpecError(f"{path}: not valid YAML: {exc}") from None
     except ValidationError as exc:
         raise SpecError(f"{path}: {exc}") from None
-
-
-@cache
-def shipped_assignments() -> dict[str, Assignment]:
-    found = {}
-    for path in sorted(ASSIGNMENTS_DIR.glob("*.yaml")):
-        a = load_assignment_file(path)
-        found[a.name] = a
-    return found
-
-
-def get_assignment(name: str) -> Assignment:
-    assignments = shipped_assignments()
-    if name not in assignments:
-        raise KeyError(f"no assignment {name!r}; known: {', '.join(sorted(assignments))}")
-    return assignments[name]

@@ -17,7 +17,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from grader.untrusted_fs import UnreadableTree, read_bytes, walk_files
+from grader.untrusted_fs import UnreadableTree, copy_tree, read_bytes, walk_files
 
 MAX_SUBMISSION_BYTES = 10 << 20  # one file
 MAX_PACKAGE_FILES = 64  # the .py files staged from beside the module
@@ -30,10 +30,21 @@ class SubmissionRejected(ValueError):
 @dataclass(frozen=True)
 class Staged:
     graded: list[str]  # the submission's own paths of the modules graded, main one first
+    given: tuple[str, ...] = ()  # the course's support files staged beside them
 
     @property
     def summary(self) -> str:
-        return f"graded {', '.join(self.graded)}"
+        given = f"; the course's {', '.join(self.given)} beside it" if self.given else ""
+        return f"graded {', '.join(self.graded)}{given}"
+
+
+def stage_support(support: Path | None, dest: Path) -> tuple[str, ...]:
+    """The course's given code (support/: im2col, fast layers) into the staged folder,
+    over any file of the same path the student sent: the given code is the contract."""
+    if support is None or not support.is_dir():
+        return ()
+    copy_tree(support, dest)
+    return tuple(str(e.relative) for e in walk_files(support))
 
 
 def _sources(path: Path) -> dict[str, bytes]:

@@ -1,17 +1,19 @@
 """What a student must implement: the list for `assignment show`, the stubs for `init`.
 
-Signatures come from the reference (the API is the course's); descriptions come
-from the spec. No reference code ever reaches a starter file.
+Signatures come from the reference or the staff solution (the API is the course's);
+descriptions come from the spec. No reference code ever reaches a starter file; a
+course folder's own starter/ is handed out as it is.
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
 import textwrap
 from dataclasses import dataclass
 
 from grader.grading.cases import reference_fn
-from grader.grading.specs import Assignment, GraphFunction, Kind, Problem
+from grader.grading.specs import Assignment, GraphFunction, Kind, Problem, SpecError
 
 GRAPH_SIGNATURES = {
     GraphFunction.topological_order: "graph",
@@ -32,9 +34,28 @@ class StudentFunction:
     hidden_cases: int
 
 
-def _signature(path: str, name: str) -> str:
-    params = inspect.signature(reference_fn(path)).parameters
-    return f"{name}({', '.join(params)})"
+def _signature(assignment: Assignment, path: str | None, name: str) -> str:
+    if path:
+        params = list(inspect.signature(reference_fn(path)).parameters)
+        return f"{name}({', '.join(params)})"
+    return f"{name}({', '.join(_solution_parameters(assignment, name))})"
+
+
+def _solution_parameters(assignment: Assignment, name: str) -> list[str]:
+    """The parameters of `name` as the staff solution defines it, read from its source
+    (never imported here)."""
+    files = assignment.files
+    for module in (assignment.module, *assignment.other_modules):
+        path = files.solution_dir / f"{module}.py" if files else None
+        if path is None or not path.is_file():
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name == name:
+                a = node.args
+                return [x.arg for x in [*a.posonlyargs, *a.args]] + (
+                    [f"*{a.vararg.arg}"] if a.vararg else []
+                )
+    raise SpecError(f"{assignment.name}: the staff solution defines no {name}")
 
 
 def student_functions(assignment: Assignment) -> list[StudentFunction]:
@@ -84,11 +105,17 @@ def student_functions(assignment: Assignment) -> list[StudentFunction]:
                 p,
             )
         else:
-            add(p.forward, _signature(p.reference, p.forward), p.doc, p.points_forward, p)
+            add(
+                p.forward,
+                _signature(assignment, p.reference, p.forward),
+                p.doc,
+                p.points_forward,
+                p,
+            )
             if p.backward and p.points_backward:
                 add(
                     p.backward,
-                    _signature(p.reference_backward or "", p.backward),
+                    _signature(assignment, p.reference_backward, p.backward),
                     p.backward_doc,
                     p.points_backward,
                     p,

@@ -315,6 +315,8 @@ class Harness:
         parts = list(result) if unpack is not None else [result]
         if "keep" in call:
             self.kept[call["keep"]] = parts[call.get("keep_index", 0)]
+        for name, index in call.get("keep_also", []):  # a staff solution's chained steps
+            self.kept[name] = parts[index]
         return {**entry, "status": "ok", "outputs": self.record(call, parts, args)}
 
     def run(self) -> None:

@@ -14,7 +14,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from grader.grading.specs import Assignment, shipped_assignments
+from grader.grading.course import known_assignments
+from grader.grading.specs import Assignment
 from grader.service.accounts import user_for_token
 from grader.service.body_guard import BodyGuard
 from grader.service.challenges import ChallengeService
@@ -49,7 +50,7 @@ def create_app(
         dispatcher=dispatcher,
         submissions=submission_service,
         challenges=ChallengeService(submission_service, settings, challenge_specs),
-        assignments=assignments if assignments is not None else shipped_assignments(),
+        assignments=assignments if assignments is not None else known_assignments(),
     )
 
     @asynccontextmanager

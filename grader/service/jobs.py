@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from grader.challenges.specs import get_challenge
-from grader.grading.specs import get_assignment
+from grader.grading.course import get_assignment
 from submissions_schema import JobKind
 
 PREDICTIONS_TIME_LIMIT_S = 60.0

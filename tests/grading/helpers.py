@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from grader.grading.course import get_assignment
 from grader.grading.grade import grade
-from grader.grading.specs import get_assignment
 from grader.sandbox import select_sandbox
 from grader.sandbox.bwrap import BwrapSandbox
 from submissions_schema import GradingResult, TestStatus

@@ -133,7 +133,7 @@ def test_buggy_solution_loses_points_where_it_breaks(
 
 def test_graph_arrives_in_a_shuffled_order() -> None:
     from grader.grading.cases import build_cases
-    from grader.grading.specs import get_assignment
+    from grader.grading.course import get_assignment
 
     cases = [c for c in build_cases(get_assignment("autodiff"), 0, 1) if c.graph]
     shuffled = 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader.grading.cases import build_cases
-from grader.grading.specs import get_assignment
+from grader.grading.course import get_assignment
 from grader.grading.zoo import check_corpus, check_zoo, corpus_sources, load_zoo
 from grader.sandbox import select_sandbox
 from submissions_schema import TestStatus, Verdict
@@ -197,7 +197,7 @@ def test_backward_consistent_with_a_wrong_forward_is_told_to_fix_the_forward(
 
 def test_hidden_cases_follow_the_secret_seed() -> None:
     from grader.grading.cases import build_cases
-    from grader.grading.specs import get_assignment
+    from grader.grading.course import get_assignment
 
     spec = get_assignment("cnn-layers")
     a, b = build_cases(spec, 0, secret_seed=1), build_cases(spec, 0, secret_seed=2)

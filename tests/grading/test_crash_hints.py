@@ -17,6 +17,12 @@ RUNTIME = "NumPy 2.4.6, Python 3.11.7"
     ("kind", "message", "words"),
     [
         ("TypeError", "'float' object cannot be interpreted as an integer", "use //"),
+        (
+            "TypeError",
+            "Cannot cast array data from dtype('float64') to dtype('int64') according to the "
+            "rule 'same_kind'",
+            "use //",
+        ),  # np.take with indices computed by /
         ("AttributeError", "module 'numpy' has no attribute 'float'", "np.float no longer"),
         ("AttributeError", "module 'numpy.lib' has no attribute 'pad'", "np.lib.pad no longer"),
         ("AttributeError", "module 'numpy' has no attribute 'NaN'", "np.nan"),

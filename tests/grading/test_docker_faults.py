@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from grader.grading.course import get_assignment
 from grader.grading.grade import grade
-from grader.grading.specs import get_assignment
 from grader.sandbox import SandboxFailed
 from grader.sandbox.docker_sandbox import LABEL, DockerSandbox, container_name
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader.grading.course import get_assignment
 from grader.grading.grade import grade
-from grader.grading.specs import get_assignment
 from grader.sandbox import select_sandbox
 from grader.settings import scratch_dir
 from grader.untrusted_fs import UnreadableTree, load_npy, remove_tree, tree_bytes, walk_files

@@ -62,8 +62,8 @@ def test_the_sandbox_sees_no_installed_package(tmp_path: Path) -> None:
     """Only the harness's packages are mounted: dlgrader, the rest of this environment,
     Debian's dist-packages and a virtualenv nested in the interpreter's prefix (as
     pyenv-virtualenv and conda make them) are empty, read-only folders, and so is / ."""
+    from grader.grading.course import get_assignment
     from grader.grading.grade import grade
-    from grader.grading.specs import get_assignment
     from grader.sandbox import select_sandbox
     from grader.sandbox.runtime import python_runtime
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from grader.grading.course import get_assignment
 from grader.grading.mutants import check_mutants, generate
-from grader.grading.specs import get_assignment
 from grader.sandbox import select_sandbox
 from submissions_schema import TestStatus
 from tests.grading.helpers import EXAMPLES, ROOT, needs_bwrap

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.grading.specs import get_assignment
+from grader.grading.course import get_assignment
 from grader.grading.staging import SubmissionRejected, stage_submission
 from submissions_schema import Verdict
 from tests.grading.helpers import EXAMPLES, grade_file, needs_bwrap

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from grader.grading.specs import Assignment, shipped_assignments
+from grader.grading.course import known_assignments
+from grader.grading.specs import Assignment
 from grader.sandbox.bwrap import BwrapSandbox
 from grader.service.accounts import create_token
 from grader.service.api import create_app
@@ -125,7 +126,7 @@ def embedded_service(
     app = create_app(
         config,
         workers or QueueOnly(),
-        assignments=assignments or dict(shipped_assignments()),
+        assignments=assignments or dict(known_assignments()),
         challenge_specs=challenges,
     )
     try:

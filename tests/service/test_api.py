@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from grader.grading.specs import shipped_assignments
+from grader.grading.course import known_assignments
 from tests.service.helpers import AUTODIFF, LAYERS, embedded_service, zip_bytes
 
 pytestmark = [pytest.mark.integration]  # tests that grade skip where bubblewrap is missing
 
 
 def with_policy(**policy: object) -> dict:  # type: ignore[type-arg]
-    specs = dict(shipped_assignments())
+    specs = dict(known_assignments())
     spec = specs["cnn-layers"]
     specs["cnn-layers"] = spec.model_copy(update={"policy": spec.policy.model_copy(update=policy)})
     return specs

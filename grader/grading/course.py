@@ -1,0 +1,128 @@
+"""Course folders: how staff author assignments without touching dlgrader.
+
+    course.yaml                      name, title, term, staff
+    assignments/<name>/
+        assignment.yaml              the spec (grader/grading/specs.py)
+        solution/                    the staff solution: the truth where a problem names
+                                     no reference; trusted, never shown to students
+        starter/                     what `dlgrader init` hands out (else drawn from the spec)
+        support/                     given code (im2col, fast layers) staged beside every
+                                     submission, so students' imports of it resolve
+        correct/  bugs.yaml          the evidence `dlgrader assignment check` grades
+
+The shipped assignments are the built-in course (`grader/grading/course/`), loaded the
+same way; a course named by `--course DIR` or `DLGRADER_COURSE_DIR` adds its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from grader.grading.specs import Assignment, AssignmentFiles, SpecError, load_assignment_file
+
+BUILTIN_COURSE = Path(__file__).resolve().parent / "course"
+COURSE_FILE = "course.yaml"
+SPEC_FILE = "assignment.yaml"
+
+
+class CourseInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+    title: str = ""
+    term: str = ""
+    staff: list[str] = Field(default_factory=list)
+
+
+class Course(BaseModel):
+    info: CourseInfo
+    folder: Path
+    assignments: dict[str, Assignment]
+
+
+def _tree_digest(folders: list[Path]) -> str | None:
+    """A content hash of the files under `folders` (names and bytes), None when empty."""
+    digest = hashlib.sha256()
+    found = False
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if "__pycache__" in path.parts:
+                continue
+            found = True
+            digest.update(f"{folder.name}/{path.relative_to(folder)}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest() if found else None
+
+
+def load_course_assignment(folder: Path) -> Assignment:
+    spec = load_assignment_file(folder / SPEC_FILE)
+    if spec.name != folder.name:
+        raise SpecError(
+            f"{folder / SPEC_FILE}: name {spec.name!r} is not its folder's {folder.name!r}"
+        )
+    files = AssignmentFiles(folder=folder.resolve())
+    solution = _tree_digest([files.solution_dir, files.support_dir])
+    if files.solution_dir.is_dir() and not (files.solution_dir / f"{spec.module}.py").is_file():
+        raise SpecError(f"{files.solution_dir}: no {spec.module}.py (the spec's module)")
+    unreferenced = [p.name for p in spec.problems if p.reference is None]
+    if unreferenced and not files.solution_dir.is_dir():
+        raise SpecError(
+            f"{folder}: problems {', '.join(unreferenced)} name no reference, and there is no"
+            " solution/ to be the truth"
+        )
+    return spec.model_copy(update={"files": files, "solution_sha256": solution})
+
+
+def load_course(folder: Path) -> Course:
+    """A course folder, validated: every assignment loads, names are unique."""
+    if not (folder / COURSE_FILE).is_file():
+        raise SpecError(f"{folder}: no {COURSE_FILE}; a course folder starts with one")
+    try:
+        info = CourseInfo.model_validate(yaml.safe_load((folder / COURSE_FILE).read_text()))
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise SpecError(f"{folder / COURSE_FILE}: {exc}") from None
+    assignments = {}
+    for spec_file in sorted((folder / "assignments").glob(f"*/{SPEC_FILE}")):
+        a = load_course_assignment(spec_file.parent)
+        assignments[a.name] = a
+    return Course(info=info, folder=folder.resolve(), assignments=assignments)
+
+
+@cache
+def _loaded(folder: Path) -> Course:
+    return load_course(folder)
+
+
+def builtin_course() -> Course:
+    return _loaded(BUILTIN_COURSE)
+
+
+def known_assignments(course_dir: Path | None = None) -> dict[str, Assignment]:
+    """The built-in assignments and the configured course's (which may not reuse a
+    built-in name: one name, one assignment)."""
+    from grader.settings import get_settings
+
+    found = dict(builtin_course().assignments)
+    folder = course_dir or get_settings().course_dir
+    if folder is not None:
+        course = _loaded(Path(folder).resolve())
+        clash = set(found) & set(course.assignments)
+        if clash:
+            names = ", ".join(sorted(clash))
+            raise SpecError(f"{folder}: {names} is a built-in assignment's name")
+        found.update(course.assignments)
+    return found
+
+
+def get_assignment(name: str, course_dir: Path | None = None) -> Assignment:
+    assignments = known_assignments(course_dir)
+    if name not in assignments:
+        raise KeyError(f"no assignment {name!r}; known: {', '.join(sorted(assignments))}")
+    return assignments[name]

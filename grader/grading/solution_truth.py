@@ -1,0 +1,96 @@
+"""The staff solution as the truth: run through the harness, in the sandbox, as students are.
+
+A course assignment's problem without a `reference` is defined by the course's own
+solution (`solution/` of its folder). Its answers come from running that solution on
+the cases' calls in the same sandbox and environment as the students' code, so a
+solution written for the course's NumPy gives the course's answers. The solution is
+trusted, but what its run leaves is still read through the capped, pickle-free readers.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.grading.specs import Assignment, SpecError
+from grader.grading.staging import stage_support
+from grader.sandbox import JobDirs, Sandbox, SandboxLimits
+from grader.settings import scratch_dir
+from grader.untrusted_fs import copy_tree, load_npy, read_bytes, remove_tree
+
+INPUTS_FILE = "inputs.npz"
+MAX_ARRAY_BYTES = 256 << 20
+MAX_STATUS_BYTES = 64 << 20
+
+
+def write_harness_files(
+    arrays: dict[str, np.ndarray],
+    calls: list[dict[str, Any]],
+    assignment: Assignment,
+    inputs_dir: Path,
+    manifest: Path,
+) -> None:
+    """The harness's inputs as one uncompressed .npz (one file: cheap to write and mount)
+    and its manifest."""
+    with open(inputs_dir / INPUTS_FILE, "wb") as f:
+        np.savez(f, allow_pickle=False, **arrays)
+    job = {"module": assignment.module, "also": list(assignment.other_modules), "calls": calls}
+    manifest.write_text(json.dumps(job))
+
+
+def stage_solution(assignment: Assignment, dest: Path) -> None:
+    """The staff solution and the course's support files, as a submission folder."""
+    files = assignment.files
+    if files is None or not files.solution_dir.is_dir():
+        raise SpecError(f"{assignment.name}: no staff solution to be the truth")
+    copy_tree(files.solution_dir, dest)
+    stage_support(files.support_dir, dest)
+
+
+def run_solution(
+    assignment: Assignment,
+    arrays: dict[str, np.ndarray],
+    calls: list[dict[str, Any]],
+    box: Sandbox,
+) -> dict[str, np.ndarray]:
+    """Every output the solution recorded, by `call id.output`; a call of the solution
+    that fails is the course's mistake, said with the call and the solution's error."""
+    root = Path(tempfile.mkdtemp(prefix="dlgrader-solution-", dir=scratch_dir()))
+    try:
+        job = JobDirs.create(root, "solution", packages=tuple(assignment.packages))
+        stage_solution(assignment, job.submission)
+        write_harness_files(arrays, calls, assignment, job.inputs, job.manifest)
+        limits = SandboxLimits(
+            wall_s=max(60.0, assignment.time_limit_s),
+            cpu_s=int(max(60.0, assignment.time_limit_s)),
+            memory_bytes=assignment.memory_mb << 20,
+            limit_address_space=assignment.limit_address_space,
+        )
+        run = box.run(job, limits)
+        statuses: dict[str, dict[str, Any]] = {}
+        for line in (read_bytes(job.out / "status.jsonl", MAX_STATUS_BYTES) or b"").splitlines():
+            entry = json.loads(line)
+            statuses.setdefault(entry.get("id"), entry)
+        for call in calls:
+            entry = statuses.get(call["id"])
+            if entry is None or entry.get("status") != "ok":
+                said = entry or statuses.get("__import__") or {"message": run.stderr[-800:]}
+                raise SpecError(
+                    f"{assignment.name}: the staff solution failed call {call['id']} "
+                    f"({call.get('function') or call.get('method') or call.get('class')}): "
+                    f"{said.get('type', '')} {said.get('message', '')}".rstrip()
+                )
+        outputs = {}
+        for call in calls:
+            for name, described in statuses[call["id"]].get("outputs", {}).items():
+                if isinstance(described, dict) and described.get("saved"):
+                    array = load_npy(job.out / f"{call['id']}.{name}.npy", MAX_ARRAY_BYTES)
+                    if array is not None:
+                        outputs[f"{call['id']}.{name}"] = array
+        return outputs
+    finally:
+        remove_tree(root)
