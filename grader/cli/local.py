@@ -155,32 +155,59 @@ def assignment_check(
     target: Annotated[float, typer.Option(help="the kill rate every function must reach")] = 0.98,
     sandbox: Annotated[str | None, typer.Option(help="auto, bwrap, docker or process")] = None,
     survivors: Annotated[int, typer.Option(help="surviving mutants to show, with diffs")] = 10,
+    mutants: Annotated[
+        bool, typer.Option(help="run the mutants (--no-mutants: a quick check while authoring)")
+    ] = True,
 ) -> None:
     """Prove an assignment's tests: the solution and every correct/*.py beside it get
     full marks, the starter none, each bug of bugs.yaml loses points on exactly the
     functions it declares (with its hint), and mutants of the solution are caught. Exit 0
     when all hold and every function's kill rate reaches --target, 4 when one does not."""
     from grader.grading.grade import grade
-    from grader.grading.mutants import MutationReport, check_mutants
-    from grader.grading.starter import starter_file
+    from grader.grading.starter import starter_files
 
     spec = _assignment(name)
+    course_solution = spec.files.solution_dir if spec.files else None
+    if solution is None and course_solution is not None and course_solution.is_dir():
+        solution = course_solution / f"{spec.module}.py"
     path = solution or Path("examples") / name / f"{spec.module}.py"
     if not path.is_file():
         raise fail(f"no solution at {path}; pass --solution", EXIT_USAGE)
     box = _sandbox(sandbox)
-    graded = grade(path, spec, box, secret_seed=1)
+    whole = course_solution is not None and path.resolve().parent == course_solution
+    graded = grade(path.parent if whole else path, spec, box, 1)
     console.print(f"solution {path}: {graded.score:g} / {graded.max_score:g}", highlight=False)
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        starter = Path(tmp) / f"{spec.module}.py"
-        starter.write_text(starter_file(spec))
-        blank = grade(starter, spec, box, secret_seed=1)
+        for relative, text in starter_files(spec).items():
+            (Path(tmp) / relative).parent.mkdir(parents=True, exist_ok=True)
+            (Path(tmp) / relative).write_text(text)
+        blank = grade(Path(tmp), spec, box, secret_seed=1)
     console.print(f"starter: {blank.score:g} / {blank.max_score:g}", highlight=False)
-    corpus_failed, zoo_wrong = _check_corpus_and_zoo(spec, path, box)
+    evidence_problems = _check_evidence(spec, path, box)
+    failing = _check_mutants(spec, path, box, target, survivors) if mutants else []
+    problems = []
+    if graded.score != graded.max_score:
+        problems.append("the solution does not get full marks")
+    if blank.score:
+        problems.append("the starter earns points")
+    problems += evidence_problems
+    if failing:
+        problems.append(f"kill rate under {target:.0%} in {', '.join(failing)}")
+    if problems:
+        raise fail("; ".join(problems), EXIT_FAILED)
+
+
+def _check_mutants(
+    spec: Assignment, path: Path, box: Sandbox, target: float, survivors: int
+) -> list[str]:
+    """Grade the solution's mutants, print the kill rates and survivors; return the
+    functions under the target."""
+    from grader.grading.mutants import MutationReport, check_mutants
+
     report = check_mutants(spec, path.read_text(), box)
-    table = new_table(title=f"{name}: mutants of the solution")
+    table = new_table(title=f"{spec.name}: mutants of the solution")
     for col in ("function", "mutants", "killed", "survived", "equivalent", "kill rate"):
         table.add_column(col)
     failing = []
@@ -214,35 +241,41 @@ def assignment_check(
         m = v.mutant
         console.print(f"survivor in {m.function} (line {m.line}, {m.description}):", markup=False)
         console.print(m.diff, markup=False, highlight=False)
-    problems = []
-    if graded.score != graded.max_score:
-        problems.append("the solution does not get full marks")
-    if blank.score:
-        problems.append("the starter earns points")
-    if corpus_failed:
-        problems.append(f"correct solutions lose points: {', '.join(corpus_failed)}")
-    if zoo_wrong:
-        problems.append(f"{len(zoo_wrong)} zoo bugs not judged as declared")
-    if failing:
-        problems.append(f"kill rate under {target:.0%} in {', '.join(failing)}")
-    if problems:
-        raise fail("; ".join(problems), EXIT_FAILED)
+    return failing
 
 
-def _check_corpus_and_zoo(
-    spec: Assignment, solution: Path, box: Sandbox
-) -> tuple[list[str], list[str]]:
-    """Grade correct/*.py and bugs.yaml beside the solution; print what they show and
-    return the correct solutions that lost points and the bugs judged otherwise."""
+def _check_evidence(spec: Assignment, solution: Path, box: Sandbox) -> list[str]:
+    """The solution's gradients (when it is the truth), correct/*.py and bugs.yaml beside
+    it: print what they show, return what fails."""
     from grader.grading.cases import build_cases
+    from grader.grading.mistakes import ZOO_FILE, load_zoo
     from grader.grading.mutants import fast_cases
     from grader.grading.specs import SpecError
-    from grader.grading.zoo import check_corpus, check_zoo, corpus_sources, load_zoo
+    from grader.grading.zoo import check_corpus, check_zoo, corpus_sources, solution_gradients
 
-    folder = solution.parent
-    sources = corpus_sources(folder, spec.module)
-    sources[""] = solution.read_text()
+    # A course keeps its evidence beside solution/; the built-in course, beside examples/.
+    files = spec.files
+    if files is not None and solution.resolve().parent == files.solution_dir:
+        folder = files.folder
+    else:
+        folder = solution.parent
+    sources = corpus_sources(folder, solution)
     cases = fast_cases(build_cases(spec, 0, secret_seed=1, box=box))
+    problems = []
+    gradients = solution_gradients(spec, cases, box)
+    if gradients:
+        bad = [g for g in gradients if g.message]
+        console.print(
+            f"the solution's backwards against its own forwards' numerical derivatives: "
+            f"{len(gradients) - len(bad)} of {len(gradients)} cases agree",
+            highlight=False,
+        )
+        for g in bad:
+            console.print(f"  {g.case}: {g.message}", markup=False, highlight=False)
+        if bad:
+            problems.append(
+                f"the solution's backward disagrees with its forward in {len(bad)} cases"
+            )
     corpus = {name: text for name, text in sources.items() if name}
     lost = [v.name for v in check_corpus(spec, corpus, cases, box) if not v.full_marks]
     if corpus:
@@ -251,9 +284,11 @@ def _check_corpus_and_zoo(
             + (f" (not {', '.join(lost)})" if lost else ""),
             highlight=False,
         )
-    zoo = folder / "bugs.yaml"
+    if lost:
+        problems.append(f"correct solutions lose points: {', '.join(lost)}")
+    zoo = folder / ZOO_FILE
     if not zoo.is_file():
-        return lost, []
+        return problems
     try:
         verdicts = check_zoo(spec, load_zoo(zoo), sources, cases, box)
     except SpecError as exc:
@@ -262,7 +297,7 @@ def _check_corpus_and_zoo(
     for col in ("bug", "in", "loses points on", "as declared", "hint names it"):
         table.add_column(col)
     for v in verdicts:
-        named = "yes" if v.named else ("NO" if v.bug.hint else "-")
+        named = "yes" if v.named else ("NO" if v.bug.expected_hint else "-")
         add_plain_row(
             table,
             v.bug.name,
@@ -272,13 +307,15 @@ def _check_corpus_and_zoo(
             named,
         )
     console.print(table)
-    wrong = [v.bug.name for v in verdicts if not v.exact or (v.bug.hint and not v.named)]
+    wrong = [v.bug.name for v in verdicts if not v.exact or (v.bug.expected_hint and not v.named)]
     console.print(
         f"bug zoo: {sum(v.exact for v in verdicts)} of {len(verdicts)} lose points on exactly"
         f" their functions; a hint names {sum(v.named for v in verdicts)} of them",
         highlight=False,
     )
-    return lost, wrong
+    if wrong:
+        problems.append(f"{len(wrong)} zoo bugs not judged as declared")
+    return problems
 
 
 @app.command("init")
@@ -287,20 +324,29 @@ def init_command(
     directory: Annotated[Path, typer.Argument(help="where to write the starter file")],
     force: Annotated[bool, typer.Option(help="overwrite an existing file")] = False,
 ) -> None:
-    """Write a starter file: every signature and what it must do, no solutions."""
-    from grader.grading.starter import starter_file
+    """Write the starter: every signature and what it must do, no solutions (and the
+    course's given files beside it)."""
+    from grader.grading.starter import starter_files
 
     spec = _assignment(name)
-    target = directory / f"{spec.module}.py"
-    if target.exists() and not force:
-        err_console.print(f"dlgrader: {target} exists; pass --force to overwrite it")
+    handed = starter_files(spec)
+    existing = [directory / n for n in handed if (directory / n).exists()]
+    if existing and not force:
+        err_console.print(f"dlgrader: {existing[0]} exists; pass --force to overwrite it")
         raise typer.Exit(EXIT_USAGE)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        for relative, text in handed.items():
+            (directory / relative).parent.mkdir(parents=True, exist_ok=True)
+            write_output(directory / relative, text)
     except OSError as exc:
-        raise fail(f"cannot make {directory}: {exc.strerror or exc}", EXIT_USAGE) from None
-    write_output(target, starter_file(spec))
-    console.print(f"wrote {target}; check it with: dlgrader grade {target} --assignment {name}")
+        raise fail(f"cannot write into {directory}: {exc.strerror or exc}", EXIT_USAGE) from None
+    target = directory / f"{spec.module}.py"
+    others = [n for n in handed if n != f"{spec.module}.py"]
+    also = f" (and {', '.join(others)})" if others else ""
+    console.print(
+        f"wrote {target}{also}; check it with: dlgrader grade {target} --assignment {name}",
+        highlight=False,
+    )
 
 
 @app.command("grade")

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from grader.grading.conventions import alternatives
-from grader.grading.solution_truth import run_solution, write_harness_files
+from grader.grading.mistakes import ZOO_FILE, load_zoo, plant
+from grader.grading.solution_truth import run_solution, run_variants, write_harness_files
 from grader.grading.specs import ArraySpec, Assignment, GraphFunction, Init, Problem
 from grader.sandbox import Sandbox, select_sandbox
 from reference_impl import graph as graph_module
@@ -81,6 +82,8 @@ class Case:
     # Other conventions' answers, trusted only: (name, description, output key -> array).
     alternatives: list[tuple[str, str, dict[str, np.ndarray]]] = field(default_factory=list)
     graph: dict[str, Any] | None = None  # graph problems: the JSON the student gets
+    # The course's known mistakes, trusted only: (what to tell, output key -> its answer).
+    mistakes: list[tuple[str, dict[str, np.ndarray]]] = field(default_factory=list)
 
     @property
     def tag(self) -> str:
@@ -453,12 +456,14 @@ def build_cases(
     public_seed: int = 0,
     secret_seed: int | None = None,
     box: Sandbox | None = None,
+    mistakes: bool = True,
 ) -> list[Case]:
     """The assignment's cases; `secret_seed` is the grading side's secret, and without one
     (a student's machine) the hidden cases are a fresh draw each run. `box` runs a staff
-    solution that is the truth (default: the configured sandbox)."""
+    solution that is the truth (default: the configured sandbox); `mistakes` False skips
+    running the course's known mistakes (their hints), for checks that judge pass/fail."""
     secret = secrets.randbits(31) if secret_seed is None else secret_seed
-    return CASE_CACHE.get(assignment, public_seed, secret, box)
+    return CASE_CACHE.get(assignment, public_seed, secret, box, mistakes)
 
 
 def _posed(assignment: Assignment, public_seed: int, secret: int) -> list[tuple[Any, ...]]:
@@ -475,7 +480,7 @@ def _posed(assignment: Assignment, public_seed: int, secret: int) -> list[tuple[
 
 
 def _with_solution_answers(
-    assignment: Assignment, posed: list[tuple[Any, ...]], box: Sandbox | None
+    assignment: Assignment, posed: list[tuple[Any, ...]], box: Sandbox | None, mistakes: bool
 ) -> list[Case]:
     """Cases whose truth is the staff solution: a probe run for what later inputs depend
     on, then the solution's answers to every call (the perturbed ones aside)."""
@@ -489,27 +494,82 @@ def _with_solution_answers(
     cases = [build_case(p, i, v, seed, probe) for p, i, v, seed in posed]
     arrays = {k: v for c in cases for k, v in c.inputs.items()}
     answers = run_solution(assignment, arrays, [call for c in cases for call in c.calls], box)
+    told = _told_mistakes(assignment) if mistakes else {}
+    calls = [call for c in cases for call in c.calls]
+    variants = run_variants(
+        assignment, arrays, calls, {n: src for n, (src, _) in told.items()}, box
+    )
+    answered = _by_call(answers)
+    theirs = {name: _by_call(recorded) for name, recorded in variants.items()}
     for case in cases:
-        for call in case.calls:
-            suffix = call["id"][len(case.tag) + 1 :]
-            if suffix.endswith(("+", "-")):
-                continue
-            for key, value in answers.items():
-                if key.startswith(call["id"] + "."):
-                    case.expected[f"{case.tag}.{suffix}{key[len(call['id']) :]}"] = value
+        case.expected = _keyed(case, answered)
+        for name, (_, tell) in told.items():
+            wrong = {
+                k: v
+                for k, v in _keyed(case, theirs.get(name, {})).items()
+                if k in case.expected
+                and (v.shape != case.expected[k].shape or not np.allclose(v, case.expected[k]))
+            }
+            if wrong:
+                case.mistakes.append((tell, wrong))
     return cases
 
 
+def _by_call(recorded: dict[str, np.ndarray]) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """A run's recorded outputs ("relu.0.f.0") grouped by call id ("relu.0.f")."""
+    grouped: dict[str, list[tuple[str, np.ndarray]]] = {}
+    for key, value in recorded.items():
+        call_id, _, name = key.rpartition(".")
+        grouped.setdefault(call_id, []).append((name, value))
+    return grouped
+
+
+def _keyed(case: Case, grouped: dict[str, list[tuple[str, np.ndarray]]]) -> dict[str, np.ndarray]:
+    """A run's outputs by the case's expected keys, the perturbed calls (the
+    self-check's) left out."""
+    keyed = {}
+    for call in case.calls:
+        if call["id"].endswith(("+", "-")):
+            continue
+        for name, value in grouped.get(call["id"], []):
+            keyed[f"{call['id']}.{name}"] = value
+    return keyed
+
+
+def _told_mistakes(assignment: Assignment) -> dict[str, tuple[str, str]]:
+    """The course's known mistakes that carry a hint for students, planted in their
+    bases: module name -> (source, what to tell)."""
+    files = assignment.files
+    if files is None or not (files.folder / ZOO_FILE).is_file():
+        return {}
+    main = files.solution_dir / f"{assignment.module}.py"
+    told = {}
+    for i, bug in enumerate(load_zoo(files.folder / ZOO_FILE)):
+        if bug.tell:
+            base = files.folder / bug.base if bug.base else main
+            told[f"mistake_{i:03d}"] = (plant(base.read_text(), bug), bug.tell)
+    return told
+
+
 def _build_all(
-    assignment: Assignment, public_seed: int, secret: int, box: Sandbox | None = None
+    assignment: Assignment,
+    public_seed: int,
+    secret: int,
+    box: Sandbox | None = None,
+    mistakes: bool = True,
 ) -> list[Case]:
     posed = _posed(assignment, public_seed, secret)
     by_solution = [args for args in posed if args[0].reference is None]
     cases = [build_case(*args) for args in posed if args[0].reference is not None]
     if by_solution:
-        cases += _with_solution_answers(assignment, by_solution, box)
+        cases += _with_solution_answers(assignment, by_solution, box, mistakes)
     for case in cases:  # shared between gradings from now on: read-only, owned copies
-        stores = [case.inputs, case.expected, *(outputs for _, _, outputs in case.alternatives)]
+        stores = [
+            case.inputs,
+            case.expected,
+            *(outputs for _, _, outputs in case.alternatives),
+            *(outputs for _, outputs in case.mistakes),
+        ]
         for store in stores:
             for name, array in store.items():
                 store[name] = frozen = np.array(array)
@@ -536,7 +596,12 @@ class CaseCache:
             self._entries.popitem(last=False)
 
     def get(
-        self, assignment: Assignment, public_seed: int, secret: int, box: Sandbox | None = None
+        self,
+        assignment: Assignment,
+        public_seed: int,
+        secret: int,
+        box: Sandbox | None = None,
+        mistakes: bool = True,
     ) -> list[Case]:
         spec = hashlib.sha256(assignment.model_dump_json().encode()).hexdigest()
         key = (
@@ -546,13 +611,14 @@ class CaseCache:
             str(public_seed),
             str(secret),
             REFERENCE_VERSION,
+            str(mistakes),
         )
         if key in self._entries:
             self.hits += 1
             self._entries.move_to_end(key)
             return self._entries[key]
         self.misses += 1
-        cases = self._entries[key] = _build_all(assignment, public_seed, secret, box)
+        cases = self._entries[key] = _build_all(assignment, public_seed, secret, box, mistakes)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
         return cases

@@ -300,7 +300,7 @@ def check_mutants(
 ) -> MutationReport:
     start = time.monotonic()
     mutants = generate(solution)
-    cases = fast_cases(build_cases(assignment, 0, secret_seed, box))
+    cases = fast_cases(build_cases(assignment, 0, secret_seed, box, mistakes=False))
     killed = _killed(mutants, cases, assignment, box)
     survivors = [m for m in mutants if not killed[m.index]]
     # Survivors meet ten times the cases: still passing, they are probably equivalent.
@@ -312,7 +312,7 @@ def check_mutants(
             ]
         }
     )
-    wide_cases = fast_cases(build_cases(wide, 12345, secret_seed, box))
+    wide_cases = fast_cases(build_cases(wide, 12345, secret_seed, box, mistakes=False))
     caught = _killed(survivors, wide_cases, assignment, box)
     equivalent = {k: not v for k, v in caught.items()}
     report = MutationReport(

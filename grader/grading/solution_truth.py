@@ -51,6 +51,43 @@ def stage_solution(assignment: Assignment, dest: Path) -> None:
     stage_support(files.support_dir, dest)
 
 
+def _limits(assignment: Assignment, modules: int = 1) -> SandboxLimits:
+    budget = max(60.0, assignment.time_limit_s) * modules
+    return SandboxLimits(
+        wall_s=budget,
+        cpu_s=int(budget),
+        memory_bytes=assignment.memory_mb << 20,
+        limit_address_space=assignment.limit_address_space,
+    )
+
+
+def _statuses(out: Path) -> dict[str, dict[str, Any]]:
+    statuses: dict[str, dict[str, Any]] = {}
+    for line in (read_bytes(out / "status.jsonl", MAX_STATUS_BYTES) or b"").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+            statuses.setdefault(entry["id"], entry)
+    return statuses
+
+
+def _recorded(out: Path, calls: list[dict[str, Any]], statuses: dict[str, Any]) -> dict[str, Any]:
+    """Every saved output of the calls that returned, by `call id.output`."""
+    outputs = {}
+    for call in calls:
+        entry = statuses.get(call["id"]) or {}
+        if entry.get("status") != "ok":
+            continue
+        for name, described in entry.get("outputs", {}).items():
+            if isinstance(described, dict) and described.get("saved"):
+                array = load_npy(out / f"{call['id']}.{name}.npy", MAX_ARRAY_BYTES)
+                if array is not None:
+                    outputs[f"{call['id']}.{name}"] = array
+    return outputs
+
+
 def run_solution(
     assignment: Assignment,
     arrays: dict[str, np.ndarray],
@@ -64,17 +101,8 @@ def run_solution(
         job = JobDirs.create(root, "solution", packages=tuple(assignment.packages))
         stage_solution(assignment, job.submission)
         write_harness_files(arrays, calls, assignment, job.inputs, job.manifest)
-        limits = SandboxLimits(
-            wall_s=max(60.0, assignment.time_limit_s),
-            cpu_s=int(max(60.0, assignment.time_limit_s)),
-            memory_bytes=assignment.memory_mb << 20,
-            limit_address_space=assignment.limit_address_space,
-        )
-        run = box.run(job, limits)
-        statuses: dict[str, dict[str, Any]] = {}
-        for line in (read_bytes(job.out / "status.jsonl", MAX_STATUS_BYTES) or b"").splitlines():
-            entry = json.loads(line)
-            statuses.setdefault(entry.get("id"), entry)
+        run = box.run(job, _limits(assignment))
+        statuses = _statuses(job.out)
         for call in calls:
             entry = statuses.get(call["id"])
             if entry is None or entry.get("status") != "ok":
@@ -84,13 +112,41 @@ def run_solution(
                     f"({call.get('function') or call.get('method') or call.get('class')}): "
                     f"{said.get('type', '')} {said.get('message', '')}".rstrip()
                 )
-        outputs = {}
-        for call in calls:
-            for name, described in statuses[call["id"]].get("outputs", {}).items():
-                if isinstance(described, dict) and described.get("saved"):
-                    array = load_npy(job.out / f"{call['id']}.{name}.npy", MAX_ARRAY_BYTES)
-                    if array is not None:
-                        outputs[f"{call['id']}.{name}"] = array
-        return outputs
+        return _recorded(job.out, calls, statuses)
+    finally:
+        remove_tree(root)
+
+
+def run_variants(
+    assignment: Assignment,
+    arrays: dict[str, np.ndarray],
+    calls: list[dict[str, Any]],
+    sources: dict[str, str],
+    box: Sandbox,
+) -> dict[str, dict[str, np.ndarray]]:
+    """What each variant of the solution (a module name -> its source, the course's
+    known mistakes) records on the same calls, in one sandbox run beside the solution's
+    other files. A call a variant fails simply records nothing."""
+    if not sources:
+        return {}
+    root = Path(tempfile.mkdtemp(prefix="dlgrader-variants-", dir=scratch_dir()))
+    try:
+        job = JobDirs.create(root, "mistakes", packages=tuple(assignment.packages))
+        stage_solution(assignment, job.submission)
+        for name, source in sources.items():
+            (job.submission / f"{name}.py").write_text(source)
+            (job.submission / f"{name}.py").chmod(0o644)
+        write_harness_files(arrays, calls, assignment, job.inputs, job.manifest)
+        manifest = json.loads(job.manifest.read_text())
+        every = list(range(len(calls)))
+        manifest["mutants"] = [{"module": name, "calls": every} for name in sources]
+        job.manifest.write_text(json.dumps(manifest))
+        box.run(job, _limits(assignment, len(sources)))
+        recorded = {}
+        for name in sources:
+            out = job.out / name
+            if out.is_dir():
+                recorded[name] = _recorded(out, calls, _statuses(out))
+        return recorded
     finally:
         remove_tree(root)

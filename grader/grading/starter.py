@@ -167,3 +167,18 @@ def starter_file(assignment: Assignment) -> str:
                 "    raise NotImplementedError\n"
             )
     return "".join(out)
+
+
+def starter_files(assignment: Assignment) -> dict[str, str]:
+    """What `dlgrader init` hands out, by path: a course's own starter/ as it is (else a
+    starter drawn from the spec), and its support/ files, which students import."""
+    files = assignment.files
+    handed: dict[str, str] = {}
+    for folder in (files.support_dir, files.starter_dir) if files else ():
+        if folder.is_dir():
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                if "__pycache__" not in path.parts:
+                    handed[str(path.relative_to(folder))] = path.read_text()
+    if not files or not files.starter_dir.is_dir():
+        handed[f"{assignment.module}.py"] = starter_file(assignment)
+    return handed

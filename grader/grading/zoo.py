@@ -4,7 +4,9 @@ Next to its solution an assignment keeps a corpus of differently written correct
 solutions (`correct/*.py`: each must get full marks) and a bug zoo (`bugs.yaml`: each
 entry a realistic mistake planted in one of those solutions, with the functions it
 breaks and, where the grader knows the mistake, words of the hint that names it). Both
-are graded in one sandbox batch, exactly as students are judged.
+are graded in one sandbox batch, exactly as students are judged. A staff solution that
+is the truth must also agree with itself: its backward with numerical derivatives of
+its own forward (`solution_gradients`).
 """
 
 from __future__ import annotations
@@ -12,70 +14,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import numpy as np
 
-from grader.grading.cases import Case
-from grader.grading.specs import Assignment, SpecError
+from grader.grading.cases import Case, dout_name
+from grader.grading.compare import directional
+from grader.grading.mistakes import Bug, plant
+from grader.grading.solution_truth import run_solution
+from grader.grading.specs import Assignment, Kind, SpecError
 from grader.grading.variants import Variant, grade_variants
 from grader.sandbox import Sandbox
 from submissions_schema import TestResult, TestStatus
 
 
-class Edit(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    find: str
-    replace: str
-
-
-class Bug(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    base: str = Field(
-        "", description="the solution it is planted in: a corpus file; '' the solution"
-    )
-    edits: list[Edit] = Field(min_length=1)
-    breaks: set[str] = Field(min_length=1, description="the functions that must lose points")
-    hint: str | None = Field(None, description="words of the hint that names the mistake")
-    why: str = ""
-
-
-class Zoo(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    bugs: list[Bug]
-
-
-def load_zoo(path: Path) -> list[Bug]:
-    try:
-        data = yaml.safe_load(path.read_text())
-        return Zoo.model_validate(data).bugs
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from None
-    except ValidationError as exc:
-        raise SpecError(f"{path}: {exc}") from None
-
-
-def corpus_sources(folder: Path, module: str) -> dict[str, str]:
-    """The solution ('') and every correct/*.py beside it, by the name a bug's base uses."""
-    sources = {"": (folder / f"{module}.py").read_text()}
+def corpus_sources(folder: Path, solution: Path) -> dict[str, str]:
+    """The solution ('') and every correct/*.py of `folder`, by the name a bug's base uses."""
+    sources = {"": solution.read_text()}
     for path in sorted((folder / "correct").glob("*.py")):
         sources[f"correct/{path.name}"] = path.read_text()
     return sources
-
-
-def plant(source: str, bug: Bug) -> str:
-    """The source with each edit made once; an edit whose text is not there is the zoo's
-    mistake, said with the bug's name."""
-    for edit in bug.edits:
-        if edit.find not in source:
-            raise SpecError(
-                f"bug {bug.name!r}: {edit.find!r} is not in {bug.base or 'the solution'}"
-            )
-        source = source.replace(edit.find, edit.replace, 1)
-    return source
 
 
 def failed_functions(tests: list[TestResult]) -> set[str]:
@@ -113,7 +69,7 @@ class BugVerdict:
     @property
     def named(self) -> bool:
         """A hint names the mistake (the words the zoo expects are in one)."""
-        words = self.bug.hint
+        words = self.bug.expected_hint
         return words is not None and any(words in h for h in self.hints)
 
 
@@ -147,3 +103,52 @@ def check_zoo(
                 f" the graded functions are {', '.join(sorted(graded))}"
             )
     return [BugVerdict(b, results[v.module]) for b, v in zip(bugs, variants, strict=True)]
+
+
+@dataclass(frozen=True)
+class _Answers:
+    """The solution's recorded outputs, read as a job's output folder is."""
+
+    arrays: dict[str, np.ndarray]
+
+    def load(self, key: str) -> np.ndarray | None:
+        return self.arrays.get(key)
+
+
+@dataclass(frozen=True)
+class GradientVerdict:
+    case: str  # "rnn_backward [T 1] #2"
+    message: str | None  # None: the backward agrees with the forward's numerical derivative
+
+
+def solution_gradients(
+    assignment: Assignment, cases: list[Case], box: Sandbox
+) -> list[GradientVerdict]:
+    """Each backward of the staff solution against the directional derivative of its
+    own forward (centred differences along a random direction of every differentiable
+    input), for the problems whose truth the solution is."""
+    checked = [
+        c
+        for c in cases
+        if c.problem.reference is None
+        and c.problem.kind in (Kind.layer, Kind.loss, Kind.gate)
+        and c.directions
+    ]
+    if not checked:
+        return []
+    arrays = {k: v for c in checked for k, v in c.inputs.items()}
+    answers = _Answers(run_solution(assignment, arrays, [x for c in checked for x in c.calls], box))
+    verdicts = []
+    for case in checked:
+        p, t = case.problem, case.tag
+        names = [n for n, spec in p.inputs.items() if spec.differentiable]
+        if p.kind == Kind.loss:
+            grads = {names[0]: answers.arrays[f"{t}.f.1"]}
+            upstream: list[np.ndarray | float] = [1.0]
+        else:
+            grads = {n: answers.arrays[f"{t}.b.{i}"] for i, n in enumerate(names)}
+            upstream = [case.inputs[f"{t}.{dout_name(i)}"] for i in range(p.outputs)]
+        message = directional(case, answers, {}, grads, f"{t}.f", upstream)
+        name = p.backward_name or p.forward_name
+        verdicts.append(GradientVerdict(f"{name} {case.label}", message))
+    return verdicts

@@ -88,7 +88,7 @@ def test_a_folder_and_a_zip_are_graded_like_the_file(tmp_path: Path) -> None:
         (["reproduce", str(EXAMPLES / "reproduce" / "digits-study"), "--runs", "2"], "at least 3"),
         (["reproduce", ".", "--submit", "--runs", "5"], "run.seeds"),
         (["assignment", "show", "nope"], "no assignment"),
-        (["init", "cnn-layers", "/proc/hw"], "cannot make"),
+        (["init", "cnn-layers", "/proc/hw"], "cannot write into /proc/hw"),
         (["sandbox", "status", "--require", "chroot"], "unknown sandbox"),
         (["admin", "token", "create", "--user", "x", "--role", "king", "--local"], "no role"),
     ],

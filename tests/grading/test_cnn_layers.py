@@ -10,7 +10,8 @@ import pytest
 
 from grader.grading.cases import build_cases
 from grader.grading.course import get_assignment
-from grader.grading.zoo import check_corpus, check_zoo, corpus_sources, load_zoo
+from grader.grading.mistakes import load_zoo
+from grader.grading.zoo import check_corpus, check_zoo, corpus_sources
 from grader.sandbox import select_sandbox
 from submissions_schema import TestStatus, Verdict
 from tests.grading.helpers import (
@@ -38,7 +39,7 @@ def test_every_correct_style_scores_full_marks_and_every_zoo_bug_loses_exactly_i
     place with Adam's t from 1) and the bug zoo, as `dlgrader assignment check` runs them."""
     spec = get_assignment("cnn-layers")
     folder = EXAMPLES / "cnn-layers"
-    sources = corpus_sources(folder, spec.module)
+    sources = corpus_sources(folder, folder / f"{spec.module}.py")
     assert len(sources) >= 4
     cases = build_cases(spec, 0, secret_seed=7)
     box = select_sandbox("bwrap")
