@@ -5,7 +5,12 @@ from __future__ import annotations
 import os
 import sys
 
-from grader.cli import challenges, local, remote  # noqa: F401  (they register their commands)
+from grader.cli import (  # noqa: F401  (they register their commands)
+    challenges,
+    environments,
+    local,
+    remote,
+)
 from grader.cli.common import ExitCode, app, err_console
 from grader.grading.specs import SpecError
 from grader.settings import SettingsError
@@ -26,6 +31,11 @@ def main() -> None:
         )
         sys.exit(ExitCode.CANNOT_RUN)
     except Exception as exc:  # a bug of ours: one line, never a traceback, unless asked
+        from grader.grading.environments import EnvironmentFailed
+
+        if isinstance(exc, EnvironmentFailed):  # the machine cannot build what a course pins
+            err_console.print(f"dlgrader: {exc}", markup=False, highlight=False)
+            sys.exit(ExitCode.CANNOT_RUN)
         if os.environ.get("DLGRADER_DEBUG"):
             raise
         err_console.print(

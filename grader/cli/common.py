@@ -13,6 +13,8 @@ from rich.console import Console
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from grader.grading.specs import Assignment
+
 app = typer.Typer(
     name="dlgrader",
     help="Autograder and reproducibility service for deep-learning courses.",
@@ -48,6 +50,7 @@ reference_app = group("reference", "The ground truth: NumPy reference and its to
 assignment_app = group("assignment", "One assignment.")
 schema_app = group("schema", "The models every part exchanges, as JSON Schema.")
 sandbox_app = group("sandbox", "Where student code runs.")
+env_app = group("env", "A course's own environments: pinned packages, built once, cached.")
 challenge_app = group("challenge", "Challenges: import a config, submit, see teams.")
 admin_app = group("admin", "Course staff: tokens, regrades, stuck submissions.")
 token_app = typer.Typer(help="Bearer tokens.", no_args_is_help=True, rich_markup_mode=None)
@@ -113,3 +116,13 @@ def add_plain_row(table: Table, *cells: str) -> None:
     from rich.text import Text
 
     table.add_row(*(Text(cell) for cell in cells))
+
+
+def assignment_named(name: str) -> Assignment:
+    """A known assignment (built-in or the course's); an unknown name is bad input."""
+    from grader.grading.course import get_assignment
+
+    try:
+        return get_assignment(name)
+    except KeyError as exc:
+        raise fail(str(exc.args[0]), EXIT_USAGE) from None

@@ -17,6 +17,7 @@ from grader.cli.common import (
     add_plain_row,
     app,
     assignment_app,
+    assignment_named,
     check_output,
     console,
     err_console,
@@ -127,22 +128,12 @@ def _sandbox(name: str | None) -> Sandbox:
         raise fail(str(exc), EXIT_CANNOT_RUN) from None
 
 
-def _assignment(name: str) -> Assignment:
-    from grader.grading.course import get_assignment
-
-    try:
-        return get_assignment(name)
-    except KeyError as exc:
-        err_console.print(f"dlgrader: {exc.args[0]}")
-        raise typer.Exit(EXIT_USAGE) from None
-
-
 @assignment_app.command("show")
 def assignment_show(name: Annotated[str, typer.Argument(help="assignment name")]) -> None:
     """What a student must implement: names, signatures, points."""
     from grader.cli.render import print_assignment
 
-    print_assignment(console, _assignment(name))
+    print_assignment(console, assignment_named(name))
 
 
 @assignment_app.command("check")
@@ -150,7 +141,10 @@ def assignment_check(
     name: Annotated[str, typer.Argument(help="assignment name")],
     solution: Annotated[
         Path | None,
-        typer.Option(help="the staff solution (default: examples/NAME/MODULE.py here)"),
+        typer.Option(
+            help="the staff solution (default: the course's solution/MODULE.py; for a "
+            "built-in assignment, examples/NAME/MODULE.py here)"
+        ),
     ] = None,
     target: Annotated[float, typer.Option(help="the kill rate every function must reach")] = 0.98,
     sandbox: Annotated[str | None, typer.Option(help="auto, bwrap, docker or process")] = None,
@@ -166,7 +160,7 @@ def assignment_check(
     from grader.grading.grade import grade
     from grader.grading.starter import starter_files
 
-    spec = _assignment(name)
+    spec = assignment_named(name)
     course_solution = spec.files.solution_dir if spec.files else None
     if solution is None and course_solution is not None and course_solution.is_dir():
         solution = course_solution / f"{spec.module}.py"
@@ -251,7 +245,13 @@ def _check_evidence(spec: Assignment, solution: Path, box: Sandbox) -> list[str]
     from grader.grading.mistakes import ZOO_FILE, load_zoo
     from grader.grading.mutants import fast_cases
     from grader.grading.specs import SpecError
-    from grader.grading.zoo import check_corpus, check_zoo, corpus_sources, solution_gradients
+    from grader.grading.zoo import (
+        check_corpus,
+        check_zoo,
+        corpus_sources,
+        solution_gradients,
+        unvaried_parameters,
+    )
 
     # A course keeps its evidence beside solution/; the built-in course, beside examples/.
     files = spec.files
@@ -261,6 +261,8 @@ def _check_evidence(spec: Assignment, solution: Path, box: Sandbox) -> list[str]
         folder = solution.parent
     sources = corpus_sources(folder, solution)
     cases = fast_cases(build_cases(spec, 0, secret_seed=1, box=box))
+    for warning in unvaried_parameters(spec):
+        console.print(f"warning: {warning}", markup=False, highlight=False)
     problems = []
     gradients = solution_gradients(spec, cases, box)
     if gradients:
@@ -318,6 +320,16 @@ def _check_evidence(spec: Assignment, solution: Path, box: Sandbox) -> list[str]
     return problems
 
 
+def _course_flag(spec: Assignment) -> str:
+    """`--course DIR ` when the assignment comes from a course folder, for commands we print."""
+    from grader.grading.course import BUILTIN_COURSE
+
+    files = spec.files
+    if files is None or files.folder.is_relative_to(BUILTIN_COURSE):
+        return ""
+    return f"--course {files.folder.parent.parent} "
+
+
 @app.command("init")
 def init_command(
     name: Annotated[str, typer.Argument(help="assignment name")],
@@ -328,7 +340,7 @@ def init_command(
     course's given files beside it)."""
     from grader.grading.starter import starter_files
 
-    spec = _assignment(name)
+    spec = assignment_named(name)
     handed = starter_files(spec)
     existing = [directory / n for n in handed if (directory / n).exists()]
     if existing and not force:
@@ -343,8 +355,9 @@ def init_command(
     target = directory / f"{spec.module}.py"
     others = [n for n in handed if n != f"{spec.module}.py"]
     also = f" (and {', '.join(others)})" if others else ""
+    course = _course_flag(spec)
     console.print(
-        f"wrote {target}{also}; check it with: dlgrader grade {target} --assignment {name}",
+        f"wrote {target}{also}; check it with: dlgrader {course}grade {target} --assignment {name}",
         highlight=False,
     )
 
@@ -376,7 +389,7 @@ def grade_command(
         raise fail(f"{path} does not exist", EXIT_USAGE)
     for out in (json_out, gradescope):
         check_output(out)
-    spec = _assignment(assignment)
+    spec = assignment_named(assignment)
     box = _sandbox(sandbox)
     if box.name == "process":
         err_console.print("warning: the process sandbox runs your code unisolated", style="yellow")

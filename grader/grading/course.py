@@ -8,6 +8,7 @@
         starter/                     what `dlgrader init` hands out (else drawn from the spec)
         support/                     given code (im2col, fast layers) staged beside every
                                      submission, so students' imports of it resolve
+        environment.yaml             the runtime: pinned requirements (NumPy 1.26, ...)
         correct/  bugs.yaml          the evidence `dlgrader assignment check` grades
 
 The shipped assignments are the built-in course (`grader/grading/course/`), loaded the
@@ -23,11 +24,18 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from grader.grading.specs import Assignment, AssignmentFiles, SpecError, load_assignment_file
+from grader.grading.specs import (
+    Assignment,
+    AssignmentFiles,
+    Environment,
+    SpecError,
+    load_assignment_file,
+)
 
 BUILTIN_COURSE = Path(__file__).resolve().parent / "course"
 COURSE_FILE = "course.yaml"
 SPEC_FILE = "assignment.yaml"
+ENVIRONMENT_FILE = "environment.yaml"
 
 
 class CourseInfo(BaseModel):
@@ -77,7 +85,14 @@ def load_course_assignment(folder: Path) -> Assignment:
             f"{folder}: problems {', '.join(unreferenced)} name no reference, and there is no"
             " solution/ to be the truth"
         )
-    return spec.model_copy(update={"files": files, "solution_sha256": solution})
+    update: dict[str, object] = {"files": files, "solution_sha256": solution}
+    if (folder / ENVIRONMENT_FILE).is_file():
+        path = folder / ENVIRONMENT_FILE
+        try:
+            update["environment"] = Environment.model_validate(yaml.safe_load(path.read_text()))
+        except (yaml.YAMLError, ValidationError) as exc:
+            raise SpecError(f"{path}: {exc}") from None
+    return spec.model_copy(update=update)
 
 
 def load_course(folder: Path) -> Course:
@@ -104,13 +119,17 @@ def builtin_course() -> Course:
     return _loaded(BUILTIN_COURSE)
 
 
+def _configured() -> Path | None:
+    from grader.settings import get_settings
+
+    return get_settings().course_dir
+
+
 def known_assignments(course_dir: Path | None = None) -> dict[str, Assignment]:
     """The built-in assignments and the configured course's (which may not reuse a
     built-in name: one name, one assignment)."""
-    from grader.settings import get_settings
-
     found = dict(builtin_course().assignments)
-    folder = course_dir or get_settings().course_dir
+    folder = course_dir or _configured()
     if folder is not None:
         course = _loaded(Path(folder).resolve())
         clash = set(found) & set(course.assignments)
@@ -124,5 +143,10 @@ def known_assignments(course_dir: Path | None = None) -> dict[str, Assignment]:
 def get_assignment(name: str, course_dir: Path | None = None) -> Assignment:
     assignments = known_assignments(course_dir)
     if name not in assignments:
-        raise KeyError(f"no assignment {name!r}; known: {', '.join(sorted(assignments))}")
+        where = (
+            ""
+            if (course_dir or _configured())
+            else (" (a course's own: --course DIR or DLGRADER_COURSE_DIR)")
+        )
+        raise KeyError(f"no assignment {name!r}; known: {', '.join(sorted(assignments))}{where}")
     return assignments[name]

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from grader.grading.cases import REFERENCE_VERSION, JobAliases, build_cases, write_job
 from grader.grading.compare import Outputs, UnreadableOutput, judge_case
+from grader.grading.environments import EnvironmentFailed, job_dirs
 from grader.grading.hints import crash_hint, runtime_versions
 from grader.grading.specs import Assignment
 from grader.grading.staging import SubmissionRejected, stage_submission, stage_support
-from grader.sandbox import JobDirs, Sandbox, SandboxLimits, SandboxRun
+from grader.sandbox import Sandbox, SandboxLimits, SandboxRun
 from grader.settings import scratch_dir
 from grader.untrusted_fs import remove_tree
 from submissions_schema import GradingResult, Verdict
@@ -57,7 +58,10 @@ def grade(
     )
     root = Path(tempfile.mkdtemp(prefix="dlgrader-job-", dir=scratch_dir()))
     try:
-        job = JobDirs.create(root, job_label, packages=tuple(assignment.packages))
+        try:
+            job = job_dirs(root, job_label, assignment, sandbox)
+        except EnvironmentFailed as exc:  # the course's runtime, not the student's code
+            return base.model_copy(update={"verdict": Verdict.could_not_grade, "message": str(exc)})
         try:
             staged = stage_submission(
                 submission,
@@ -70,7 +74,12 @@ def grade(
             return base.model_copy(update={"verdict": Verdict.rejected, "message": str(exc)})
         support = assignment.files.support_dir if assignment.files else None
         staged = dataclasses.replace(staged, given=stage_support(support, job.submission))
-        base = base.model_copy(update={"message": staged.summary})
+        summary = staged.summary
+        if assignment.environment is not None:
+            summary += (
+                f"; in the course's environment ({', '.join(assignment.environment.requirements)})"
+            )
+        base = base.model_copy(update={"message": summary})
         cases = build_cases(assignment, public_seed, secret_seed, sandbox)
         aliases = JobAliases.draw(cases)
         write_job(cases, assignment, job.inputs, job.manifest, aliases)

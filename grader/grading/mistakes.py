@@ -22,8 +22,9 @@ ZOO_FILE = "bugs.yaml"
 class Edit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    find: str
+    find: str = Field(description="the exact text, indentation included")
     replace: str
+    first: bool = Field(False, description="the text is there more than once: take the first")
 
 
 class Bug(BaseModel):
@@ -65,12 +66,17 @@ def load_zoo(path: Path) -> list[Bug]:
 
 
 def plant(source: str, bug: Bug) -> str:
-    """The source with each edit made once; an edit whose text is not there is the zoo's
-    mistake, said with the bug's name."""
+    """The source with each edit made once. An edit whose text is not there, or is there
+    more than once without `first: true`, is the zoo's mistake, said with the bug's name."""
+    where = bug.base or "the solution"
     for edit in bug.edits:
-        if edit.find not in source:
+        count = source.count(edit.find)
+        if count == 0:
+            raise SpecError(f"bug {bug.name!r}: {edit.find!r} is not in {where}")
+        if count > 1 and not edit.first:
             raise SpecError(
-                f"bug {bug.name!r}: {edit.find!r} is not in {bug.base or 'the solution'}"
+                f"bug {bug.name!r}: {edit.find!r} is in {where} {count} times; make it "
+                "unique, or say first: true to change the first"
             )
         source = source.replace(edit.find, edit.replace, 1)
     return source

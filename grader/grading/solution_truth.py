@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from grader.grading.environments import job_dirs
 from grader.grading.specs import Assignment, SpecError
 from grader.grading.staging import stage_support
-from grader.sandbox import JobDirs, Sandbox, SandboxLimits
+from grader.sandbox import Sandbox, SandboxLimits
 from grader.settings import scratch_dir
 from grader.untrusted_fs import copy_tree, load_npy, read_bytes, remove_tree
 
@@ -98,7 +99,7 @@ def run_solution(
     that fails is the course's mistake, said with the call and the solution's error."""
     root = Path(tempfile.mkdtemp(prefix="dlgrader-solution-", dir=scratch_dir()))
     try:
-        job = JobDirs.create(root, "solution", packages=tuple(assignment.packages))
+        job = job_dirs(root, "solution", assignment, box)
         stage_solution(assignment, job.submission)
         write_harness_files(arrays, calls, assignment, job.inputs, job.manifest)
         run = box.run(job, _limits(assignment))
@@ -107,9 +108,11 @@ def run_solution(
             entry = statuses.get(call["id"])
             if entry is None or entry.get("status") != "ok":
                 said = entry or statuses.get("__import__") or {"message": run.stderr[-800:]}
+                problem, index, _ = call["id"].split(".", 2)
+                fn = call.get("function") or call.get("method") or call.get("class")
                 raise SpecError(
-                    f"{assignment.name}: the staff solution failed call {call['id']} "
-                    f"({call.get('function') or call.get('method') or call.get('class')}): "
+                    f"{assignment.name}: the staff solution failed calling {fn} (problem "
+                    f"{problem}, case {int(index) + 1}): "
                     f"{said.get('type', '')} {said.get('message', '')}".rstrip()
                 )
         return _recorded(job.out, calls, statuses)
@@ -131,7 +134,7 @@ def run_variants(
         return {}
     root = Path(tempfile.mkdtemp(prefix="dlgrader-variants-", dir=scratch_dir()))
     try:
-        job = JobDirs.create(root, "mistakes", packages=tuple(assignment.packages))
+        job = job_dirs(root, "mistakes", assignment, box)
         stage_solution(assignment, job.submission)
         for name, source in sources.items():
             (job.submission / f"{name}.py").write_text(source)

@@ -8,6 +8,7 @@ generated, what is compared, tolerances, points and visibility.
 
 from __future__ import annotations
 
+import difflib
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -184,6 +185,27 @@ class Problem(BaseModel):
         return self.forward
 
 
+class Environment(BaseModel):
+    """The runtime a course's code runs in (`environment.yaml` beside the assignment):
+    pinned requirements installed once into a cached environment that the sandbox
+    mounts in place of the host's packages."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requirements: list[str] = Field(
+        min_length=1, description="pinned requirements, e.g. numpy==1.26.4"
+    )
+    python: str | None = Field(
+        None,
+        pattern=r"^3\.[0-9]+$",
+        description="the Python it needs (3.11); bubblewrap runs the host's, Docker its image's",
+    )
+    find_links: list[str] = Field(
+        default_factory=list, description="local wheel folders, for servers without an index"
+    )
+    no_index: bool = Field(False, description="install from find_links only")
+
+
 class AssignmentFiles(BaseModel):
     """Where a course folder keeps an assignment's files (not part of the spec)."""
 
@@ -225,6 +247,9 @@ class Assignment(BaseModel):
     solution_sha256: str | None = Field(
         None, description="the staff solution's and support files' content hash (set on load)"
     )
+    environment: Environment | None = Field(
+        None, description="the course's runtime (environment.yaml); none: the host's NumPy"
+    )
     files: AssignmentFiles | None = Field(None, exclude=True)
 
     @property
@@ -248,12 +273,39 @@ class SpecError(ValueError):
     """A spec file that does not validate; the message names the file and the field."""
 
 
+def describe_errors(exc: ValidationError, data: Any) -> str:
+    """pydantic's errors in one line, problems named rather than numbered:
+    "problems[loss] (3): points: an unknown key; ..."."""
+    parts = []
+    for error in exc.errors():
+        loc = list(error["loc"])
+        where: list[str] = []
+        node = data
+        for key in loc:
+            if isinstance(key, int) and isinstance(node, list) and key < len(node):
+                named = node[key].get("name") if isinstance(node[key], dict) else None
+                where[-1] = f"{where[-1]}[{named or key}]" if where else str(key)
+                node = node[key]
+                continue
+            node = node.get(key) if isinstance(node, dict) else None
+            where.append(str(key))
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            keys = {
+                k for m in (Assignment, Problem, ArraySpec, CaseVariant) for k in m.model_fields
+            }
+            close = difflib.get_close_matches(str(loc[-1]), sorted(keys), n=1, cutoff=0.6)
+            message = f"not a key here; did you mean {close[0]}?" if close else "not a key here"
+        parts.append(f"{'.'.join(where) or 'the file'}: {message}")
+    return "; ".join(parts)
+
+
 def load_assignment_file(path: Path) -> Assignment:
     try:
         # libyaml's safe loader when present: the shipped specs load 7x faster.
         data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         return Assignment.model_validate(data)
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+        raise SpecError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
     except ValidationError as exc:
-        raise SpecError(f"{path}: {exc}") from None
+        raise SpecError(f"{path}: {describe_errors(exc, data)}") from None

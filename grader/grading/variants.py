@@ -16,9 +16,10 @@ from pathlib import Path
 
 from grader.grading.cases import Case, JobAliases, write_job
 from grader.grading.compare import Outputs, UnreadableOutput, judge_case
+from grader.grading.environments import job_dirs
 from grader.grading.specs import Assignment
 from grader.grading.staging import stage_support
-from grader.sandbox import JobDirs, Sandbox, SandboxFailed, SandboxLimits
+from grader.sandbox import Sandbox, SandboxFailed, SandboxLimits
 from grader.settings import scratch_dir
 from grader.untrusted_fs import remove_tree
 from submissions_schema import TestResult
@@ -42,7 +43,7 @@ def _run_batch(
     started and get no results here."""
     root = Path(tempfile.mkdtemp(prefix="dlgrader-variants-", dir=scratch_dir()))
     try:
-        job = JobDirs.create(root, "variants", packages=tuple(assignment.packages))
+        job = job_dirs(root, "variants", assignment, box)
         stage_support(assignment.files.support_dir if assignment.files else None, job.submission)
         for v in variants:
             path = job.submission / f"{v.module}.py"

@@ -152,3 +152,27 @@ def solution_gradients(
         name = p.backward_name or p.forward_name
         verdicts.append(GradientVerdict(f"{name} {case.label}", message))
     return verdicts
+
+
+def unvaried_parameters(assignment: Assignment) -> list[str]:
+    """Parameters every case of a function passes with one neutral value (stride 1, pad
+    0, ...): code that ignores them passes, and no mutant of the solution can show it,
+    for a mutant still reads them. Warnings, for the author to add a matrix row."""
+    seen: dict[str, dict[str, set[str]]] = {}
+    for problem in assignment.problems:
+        values = seen.setdefault(problem.forward, {})
+        for i in range(problem.cases + problem.hidden_cases):
+            for n, param in enumerate(problem.for_case(i).params):
+                named = param if isinstance(param, dict) else {f"argument {n + 1}": param}
+                for key, value in named.items():
+                    values.setdefault(str(key), set()).add(repr(value))
+    return [
+        f"every case of {function} passes {key} = {next(iter(found))}: code that ignores "
+        f"{key} passes; add a matrix row with another value"
+        for function, values in seen.items()
+        for key, found in values.items()
+        if len(found) == 1 and next(iter(found)) in NEUTRAL
+    ]
+
+
+NEUTRAL = {repr(v) for v in (0, 1, 0.0, 1.0, None, False, True)}

@@ -77,6 +77,10 @@ class JobDirs:
     label: str = ""
     entry: str = "runner.py"  # which harness runs: the grading one, or the training one
     packages: tuple[str, ...] = ("numpy",)  # distributions the harness imports
+    # A course's own environment: the packages folder bubblewrap and the process sandbox
+    # put first on the path, or the derived image Docker runs (grader/grading/environments.py).
+    site: Path | None = None
+    image: str | None = None
 
     @staticmethod
     def create(
@@ -84,6 +88,8 @@ class JobDirs:
         label: str = "",
         entry: str = "runner.py",
         packages: tuple[str, ...] = ("numpy",),
+        site: Path | None = None,
+        image: str | None = None,
     ) -> JobDirs:
         if entry not in HARNESS_FILES:
             raise ValueError(f"no harness {entry!r}")
@@ -95,6 +101,8 @@ class JobDirs:
             label,
             entry,
             packages,
+            site,
+            image,
         )
         for d in (root, dirs.submission, dirs.inputs, dirs.out):
             d.mkdir(parents=True, exist_ok=True)

@@ -103,9 +103,12 @@ class BwrapSandbox(Sandbox):
             ("--symlink", str(runtime.executable), "/opt/bin/python"),
             ("--symlink", str(runtime.executable), "/opt/bin/python3"),
         ]
-        mounts += [
-            ("--ro-bind", str(p), f"/opt/site/{p.name}") for p in package_roots(job.packages)
-        ]
+        if job.site is not None:  # the course's environment replaces the host's packages
+            mounts += [("--ro-bind", str(job.site), "/opt/site")]
+        else:
+            mounts += [
+                ("--ro-bind", str(p), f"/opt/site/{p.name}") for p in package_roots(job.packages)
+            ]
         mounts += [
             ("--perms", "0755", "--dir", "/opt/harness"),
             ("--ro-bind", str(HARNESS_DIR), "/opt/harness"),

@@ -115,7 +115,7 @@ class DockerSandbox(Sandbox):
 
         start, started_at = time.monotonic(), time.time()
         container = client.containers.create(
-            self.image,
+            job.image or self.image,
             command=[
                 "python",
                 "-I",

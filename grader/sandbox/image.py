@@ -81,3 +81,66 @@ def build_sandbox_image(
             if "aux" in chunk and "ID" in chunk["aux"]:
                 image_id = chunk["aux"]["ID"]
         return image_id
+
+
+DERIVED_DOCKERFILE = """\
+FROM {base}
+USER 0
+COPY build/ /tmp/build/
+RUN set -eu; export PIP_CERT=/tmp/build/ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1; \\
+    /opt/venv/bin/pip install --no-cache-dir {options} -r /tmp/build/requirements.txt; \\
+    chmod -R a+rX /opt/venv; rm -rf /tmp/build
+USER 65534:65534
+"""
+
+
+def build_derived_image(
+    base: str,
+    tag: str,
+    requirements: list[str],
+    find_links: list[str],
+    no_index: bool,
+    log: Callable[[str], None] = print,
+) -> None:
+    """The sandbox image with other packages (a course's environment) installed over
+    its own; the harness, and its label, come from the base."""
+    import docker
+
+    client = docker.from_env()
+    problem = image_problem(client, base)
+    if problem:
+        raise RuntimeError(problem)
+    with tempfile.TemporaryDirectory(prefix="dlgrader-env-image-") as tmp:
+        context = Path(tmp)
+        build = context / "build"
+        build.mkdir()
+        (build / "requirements.txt").write_text("\n".join(requirements) + "\n")
+        if HOST_CA.exists():
+            shutil.copyfile(HOST_CA, build / "ca.crt")
+        else:
+            (build / "ca.crt").write_text("")
+        options = []
+        for i, folder in enumerate(find_links):
+            shutil.copytree(folder, build / f"wheels{i}")
+            options.append(f"--find-links /tmp/build/wheels{i}")
+        if no_index:
+            options.append("--no-index")
+        dockerfile = DERIVED_DOCKERFILE.format(base=base, options=" ".join(options))
+        (context / "Dockerfile").write_text(dockerfile)
+        for chunk in client.api.build(
+            path=str(context), tag=tag, rm=True, forcerm=True, decode=True
+        ):
+            if "stream" in chunk and chunk["stream"].strip():
+                log(chunk["stream"].rstrip())
+            if "error" in chunk:
+                raise RuntimeError(f"environment image build failed: {chunk['error'].strip()}")
+
+
+def image_exists(tag: str) -> bool:
+    """Whether the daemon has `tag`, carrying this harness."""
+    import docker
+
+    try:
+        return image_problem(docker.from_env(), tag) is None
+    except Exception:
+        return False

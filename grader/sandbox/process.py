@@ -26,10 +26,23 @@ class ProcessSandbox(Sandbox):
         return None
 
     def run(self, job: JobDirs, limits: SandboxLimits) -> SandboxRun:
+        entry = str(HARNESS_DIR / job.entry)
+        # A course's environment goes first on the path (-I still sees the host's packages).
+        start = (
+            [
+                "-c",
+                f"import sys; sys.path.insert(0, {str(job.site)!r}); sys.argv = sys.argv[1:]; "
+                f"exec(compile(open({entry!r}).read(), {entry!r}, 'exec'), "
+                f"{{'__name__': '__main__', '__file__': {entry!r}}})",
+            ]
+            if job.site is not None
+            else []
+        )
         argv = [
             python_executable(),
             "-I",
-            str(HARNESS_DIR / job.entry),
+            *start,
+            entry,
             str(job.manifest),
             str(job.inputs),
             str(job.submission),

@@ -92,7 +92,7 @@ def test_a_wrong_staff_solution_is_caught_before_students_see_it(tmp_path: Path)
     solution.write_text(solution.read_text().replace("def attention_forward", "def _gone"))
     proc = dlgrader("--course", str(course), "grade", str(SOLUTION), "-a", "rnn-layers")
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "the staff solution failed call" in proc.stderr
+    assert "the staff solution failed calling attention_forward (problem attention" in proc.stderr
 
 
 @pytest.mark.integration
