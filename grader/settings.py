@@ -104,6 +104,9 @@ class Settings(BaseModel):
         "homework upload is also held to its assignment's max_upload_bytes)",
     )
     max_project_bytes: int = Field(50 << 20, description="largest reproducibility project zip")
+    max_assignment_bytes: int = Field(
+        20 << 20, description="largest assignment folder (zip) staff may push"
+    )
     max_predictions_bytes: int = Field(1 << 20, description="largest challenge predictions file")
     max_model_bytes: int = Field(256 << 10, description="largest challenge model.py")
     min_free_bytes: int = Field(

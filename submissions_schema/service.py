@@ -154,6 +154,25 @@ class RegradeSummary(SchemaModel):
     pending: list[str] = Field(default_factory=list, description="queued, not graded yet")
 
 
+class AssignmentPushed(SchemaModel):
+    """What `POST /api/v1/admin/assignments` did with an assignment folder."""
+
+    name: str
+    version: str = Field(description="the spec's version string")
+    sha256: str = Field(description="the folder's content hash: this version's identity")
+    previous_version: str | None = None
+    previous_sha256: str | None = None
+    changed: list[str] = Field(
+        default_factory=list,
+        description="what differs from the previous version: 'cases' (the spec), "
+        "'solution' (solution/ and support/), 'environment'; empty: the same grading",
+    )
+    submissions: int = Field(0, description="submissions graded against earlier versions")
+    regrade: str | None = Field(
+        None, description="the request that regrades them (POST), offered when grading changed"
+    )
+
+
 class ApiError(SchemaModel):
     """Every error the API returns: a stable code and a message for a person."""
 

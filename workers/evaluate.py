@@ -59,7 +59,7 @@ Evaluator = Callable[[Claim, Path, Sandbox, Settings], Outcome]
 def evaluate_homework(claimed: Claim, upload: Path, box: Sandbox, settings: Settings) -> Outcome:
     result = grade(
         upload,
-        get_assignment(claimed.assignment),
+        get_assignment(claimed.assignment, settings.course_dir, settings.data_dir),
         box,
         secret_seed=settings.service_hidden_seed(),
         job_label=claimed.job_label,

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from submissions_schema import (
     AssignmentInfo,
+    AssignmentPushed,
     GradingResult,
     RegradeSummary,
     StuckSubmission,
@@ -172,6 +173,12 @@ class Client:
     def regrade(self, submission_id: str) -> Submission:
         return Submission.model_validate(
             self.request("POST", f"/api/v1/admin/submissions/{submission_id}/regrade")
+        )
+
+    def push_assignment(self, data: bytes, file_name: str) -> AssignmentPushed:
+        files = {"file": (file_name, data, "application/zip")}
+        return AssignmentPushed.model_validate(
+            self.request("POST", "/api/v1/admin/assignments", files=files, timeout=300)
         )
 
     def regrade_assignment(self, assignment: str, wait_s: float) -> RegradeSummary:

@@ -55,6 +55,10 @@ challenge_app = group("challenge", "Challenges: import a config, submit, see tea
 admin_app = group("admin", "Course staff: tokens, regrades, stuck submissions.")
 token_app = typer.Typer(help="Bearer tokens.", no_args_is_help=True, rich_markup_mode=None)
 admin_app.add_typer(token_app, name="token")
+admin_assignment_app = typer.Typer(
+    help="Course assignments on the server.", no_args_is_help=True, rich_markup_mode=None
+)
+admin_app.add_typer(admin_assignment_app, name="assignment")
 
 # Logs and CI have no terminal: give tables room instead of folding them into 80 columns.
 # markup=False: what we print holds names, reasons and messages from students and hosts;

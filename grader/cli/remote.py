@@ -18,6 +18,7 @@ from grader.cli.common import (
     ExitCode,
     add_plain_row,
     admin_app,
+    admin_assignment_app,
     app,
     check_output,
     console,
@@ -505,6 +506,107 @@ def regrade(
         )
     if summary.changed:
         console.print(table)
+
+
+@admin_assignment_app.command("push")
+def push_assignment(
+    folder: Annotated[
+        Path, typer.Argument(help="an assignment folder: assignment.yaml, solution/, ...")
+    ],
+    check: Annotated[
+        bool, typer.Option(help="check it here first (assignment check --no-mutants)")
+    ] = True,
+    and_regrade: Annotated[
+        bool,
+        typer.Option(
+            "--regrade/--no-regrade", help="regrade earlier submissions when grading changed"
+        ),
+    ] = False,
+    wait_s: Annotated[float, typer.Option(help="with --regrade: wait for the new scores")] = 300.0,
+) -> None:
+    """Upload a new version of a course assignment to the server: validated there, kept
+    with its content hash, graded from the next submission on. Old versions stay."""
+    from grader.cli.archive import ArchiveError, zip_folder
+
+    if not (folder / "assignment.yaml").is_file():
+        raise fail(f"{folder} holds no assignment.yaml", EXIT_USAGE)
+    if check:
+        _check_before_push(folder)
+    try:
+        data = zip_folder(folder)
+    except ArchiveError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    client = _client()
+    pushed = _call(client.push_assignment, data, f"{folder.resolve().name}.zip")
+    before = (
+        f" (was {pushed.previous_version}, {pushed.previous_sha256[:12]})"
+        if (pushed.previous_sha256)
+        else " (new)"
+    )
+    console.print(f"{pushed.name} {pushed.version}, {pushed.sha256[:12]}{before}", highlight=False)
+    if not pushed.changed:
+        console.print("grading is unchanged: no regrade needed", highlight=False)
+        return
+    console.print(
+        f"changed: {', '.join(pushed.changed)}; {pushed.submissions} earlier submissions",
+        highlight=False,
+    )
+    if pushed.regrade is None:
+        return
+    if not and_regrade:
+        console.print(
+            f"regrade them with: dlgrader admin regrade --assignment {pushed.name}",
+            highlight=False,
+        )
+        return
+    regrade(None, pushed.name, wait_s)
+
+
+def _check_before_push(folder: Path) -> None:
+    """`assignment check --no-mutants` on the folder as its own course, in a child
+    process: the solution, the starter, the gradients, the corpus and the zoo."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        course = Path(tmp) / "course"
+        (course / "assignments").mkdir(parents=True)
+        (course / "course.yaml").write_text("name: push-check\n")
+        name = _spec_name(folder)
+        (course / "assignments" / name).symlink_to(folder.resolve())
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "grader.cli",
+                "--course",
+                str(course),
+                "assignment",
+                "check",
+                name,
+                "--no-mutants",
+            ],
+            capture_output=True,
+            text=True,
+        )
+    if proc.returncode != 0:
+        console.print(proc.stdout, markup=False, highlight=False)
+        raise fail(
+            f"the check failed, nothing was pushed: {proc.stderr.strip()} "
+            "(--no-check pushes anyway)",
+            proc.returncode,
+        )
+    console.print("checked here: the solution, the starter, its gradients, corpus and zoo")
+
+
+def _spec_name(folder: Path) -> str:
+    from grader.grading.specs import SpecError, load_assignment_file
+
+    try:
+        return load_assignment_file(folder / "assignment.yaml").name
+    except SpecError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
 
 
 @admin_app.command("stuck")

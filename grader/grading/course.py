@@ -12,12 +12,18 @@
         correct/  bugs.yaml          the evidence `dlgrader assignment check` grades
 
 The shipped assignments are the built-in course (`grader/grading/course/`), loaded the
-same way; a course named by `--course DIR` or `DLGRADER_COURSE_DIR` adds its own.
+same way; a course named by `--course DIR` or `DLGRADER_COURSE_DIR` adds its own, and so
+do assignment folders staff push to the service (`dlgrader admin assignment push`),
+kept content-addressed in the data folder: `assignments/<name>/<sha256>/<name>/`, with
+`assignments/<name>/current` naming the version graded now. Old versions stay.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -125,9 +131,71 @@ def _configured() -> Path | None:
     return get_settings().course_dir
 
 
-def known_assignments(course_dir: Path | None = None) -> dict[str, Assignment]:
-    """The built-in assignments and the configured course's (which may not reuse a
-    built-in name: one name, one assignment)."""
+def _data_dir() -> Path:
+    from grader.settings import get_settings
+
+    return get_settings().data_dir
+
+
+def pushed_dir(data_dir: Path) -> Path:
+    return data_dir / "assignments"
+
+
+def folder_digest(folder: Path) -> str:
+    """The content hash of an assignment folder: every file's path and bytes."""
+    digest = _tree_digest([folder])
+    if digest is None:
+        raise SpecError(f"{folder}: an empty folder")
+    return digest
+
+
+@cache
+def _pushed_version(folder: Path) -> Assignment:
+    return load_course_assignment(folder)
+
+
+def pushed_assignments(data_dir: Path) -> dict[str, Assignment]:
+    """The current version of every assignment pushed to this data folder."""
+    found = {}
+    root = pushed_dir(data_dir)
+    if root.is_dir():
+        for current in sorted(root.glob("*/current")):
+            version = current.parent / current.read_text().strip() / current.parent.name
+            if version.is_dir():
+                a = _pushed_version(version)
+                found[a.name] = a
+    return found
+
+
+def store_pushed(folder: Path, data_dir: Path) -> tuple[Assignment, str, Assignment | None]:
+    """Validate an assignment folder and make it the current version of its name:
+    (the new version, its content hash, the version it replaces, if any)."""
+    spec = load_course_assignment(folder)
+    if spec.name in builtin_course().assignments:
+        raise SpecError(f"{spec.name} is a built-in assignment's name")
+    configured = _configured()
+    if configured is not None and spec.name in _loaded(Path(configured).resolve()).assignments:
+        raise SpecError(f"{spec.name} comes from the course folder {configured}")
+    sha = folder_digest(folder)
+    home = pushed_dir(data_dir) / spec.name
+    home.mkdir(parents=True, exist_ok=True)
+    previous = pushed_assignments(data_dir).get(spec.name)
+    target = home / sha / spec.name  # the folder keeps its name: it is the assignment's
+    if not target.is_dir():
+        staging = Path(tempfile.mkdtemp(prefix=f".{sha}-", dir=home))
+        shutil.copytree(folder, staging / spec.name)
+        os.replace(staging, home / sha)
+    pointer = home / ".current.tmp"
+    pointer.write_text(sha + "\n")
+    os.replace(pointer, home / "current")
+    return _pushed_version(target), sha, previous
+
+
+def known_assignments(
+    course_dir: Path | None = None, data_dir: Path | None = None
+) -> dict[str, Assignment]:
+    """The built-in assignments, the configured course's and those pushed to the
+    service (none may reuse another's name: one name, one assignment)."""
     found = dict(builtin_course().assignments)
     folder = course_dir or _configured()
     if folder is not None:
@@ -137,11 +205,15 @@ def known_assignments(course_dir: Path | None = None) -> dict[str, Assignment]:
             names = ", ".join(sorted(clash))
             raise SpecError(f"{folder}: {names} is a built-in assignment's name")
         found.update(course.assignments)
+    for name, pushed in pushed_assignments(data_dir or _data_dir()).items():
+        found.setdefault(name, pushed)
     return found
 
 
-def get_assignment(name: str, course_dir: Path | None = None) -> Assignment:
-    assignments = known_assignments(course_dir)
+def get_assignment(
+    name: str, course_dir: Path | None = None, data_dir: Path | None = None
+) -> Assignment:
+    assignments = known_assignments(course_dir, data_dir)
     if name not in assignments:
         where = (
             ""

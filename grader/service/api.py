@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from grader.grading.course import known_assignments
 from grader.grading.specs import Assignment
 from grader.service.accounts import user_for_token
 from grader.service.body_guard import BodyGuard
@@ -50,7 +49,7 @@ def create_app(
         dispatcher=dispatcher,
         submissions=submission_service,
         challenges=ChallengeService(submission_service, settings, challenge_specs),
-        assignments=assignments if assignments is not None else known_assignments(),
+        fixed_assignments=assignments,
     )
 
     @asynccontextmanager
@@ -81,6 +80,7 @@ def create_app(
         caps={
             "/api/v1/projects": settings.max_project_bytes + MULTIPART_SLACK,
             "/api/v1/challenges/": challenge_cap + MULTIPART_SLACK,
+            "/api/v1/admin/assignments": settings.max_assignment_bytes + MULTIPART_SLACK,
         },
     )
     add_error_handlers(app)

@@ -30,5 +30,5 @@ def job_spec(kind: str, name: str, file_name: str, queue: str, data_dir: Path) -
         if PurePosixPath(file_name).suffix.lower() == ".py":  # code: trains in the sandbox
             return JobSpec(challenge.code_queue, challenge.code_budget_s + 120.0)
         return JobSpec("cpu", PREDICTIONS_TIME_LIMIT_S)
-    assignment = get_assignment(name)
+    assignment = get_assignment(name, data_dir=data_dir)
     return JobSpec(assignment.policy.queue, assignment.time_limit_s)

@@ -105,9 +105,10 @@ def check_project_zip(data: bytes, max_bytes: int) -> bytes:
     return zf.read(sorted(names, key=len)[0])
 
 
-def extract_zip(data: bytes, dest: Path) -> Path:
+def extract_zip(data: bytes, dest: Path, marker: str = "claims.yaml") -> Path:
     """Unpack a zip that check_zip accepted, checking every path again and leaving out
-    version-control folders; returns the project folder (the one holding claims.yaml)."""
+    version-control folders; returns the folder holding `marker` nearest the top (a
+    project's claims.yaml, an assignment's assignment.yaml), else dest."""
     check_zip(data, module=None)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         for info in zf.infolist():
@@ -122,5 +123,5 @@ def extract_zip(data: bytes, dest: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             with zf.open(info) as source, open(target, "wb") as out:
                 out.write(source.read(MAX_UNCOMPRESSED_BYTES + 1))
-    holders = sorted(dest.rglob("claims.yaml"), key=lambda p: len(p.parts))
+    holders = sorted(dest.rglob(marker), key=lambda p: len(p.parts))
     return holders[0].parent if holders else dest

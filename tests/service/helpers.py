@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from grader.grading.course import known_assignments
 from grader.grading.specs import Assignment
 from grader.sandbox.bwrap import BwrapSandbox
 from grader.service.accounts import create_token
@@ -126,7 +125,7 @@ def embedded_service(
     app = create_app(
         config,
         workers or QueueOnly(),
-        assignments=assignments or dict(known_assignments()),
+        assignments=assignments,
         challenge_specs=challenges,
     )
     try:

@@ -256,3 +256,27 @@ def test_no_body_is_read_before_the_token_and_the_size_are_checked(ta: Server) -
     body = b"".join(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n" for _ in range(20))
     answer = raw_post(ta.url, chunked, body)  # 20 MB, past the 16 MB cap, with no length
     assert answer.startswith("HTTP/1.1 413"), answer
+
+
+@pytest.mark.slow
+def test_staff_push_a_checked_assignment_and_students_submit_to_it(
+    ta: Server, tmp_path: Path
+) -> None:
+    import shutil
+
+    folder = tmp_path / "rnn-layers"
+    shutil.copytree(ROOT / "examples" / "rnn-course" / "assignments" / "rnn-layers", folder)
+    pushed = ta.cli("ta", "admin", "assignment", "push", str(folder))
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    assert "checked here" in pushed.stdout
+    assert "rnn-layers 2026.1" in pushed.stdout
+    assert "(new)" in pushed.stdout
+    solution = folder / "solution" / "rnn_layers.py"
+    graded = ta.cli("ta", "submit", str(solution), "-a", "rnn-layers", "--wait")
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    assert "43 / 43" in graded.stdout
+    # A wrong staff solution never reaches the server.
+    solution.write_text(solution.read_text().replace("da.sum(axis=0)", "2 * da.sum(axis=0)", 1))
+    refused = ta.cli("ta", "admin", "assignment", "push", str(folder))
+    assert refused.returncode == 4, refused.stdout + refused.stderr
+    assert "nothing was pushed" in refused.stderr

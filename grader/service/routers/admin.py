@@ -1,20 +1,23 @@
-"""Course staff: regrades, tokens, stuck submissions, challenge teams and marks."""
+"""Course staff: assignment pushes, regrades, tokens, stuck submissions, challenge marks."""
 
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, File, Query, UploadFile
 from fastapi import Path as FastAPIPath
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from grader.service.accounts import create_token, list_tokens, revoke_token
+from grader.service.assignments import push_assignment
 from grader.service.db import SubmissionRow, session_scope
-from grader.service.deps import TA, Admin, Ctx
+from grader.service.deps import TA, Admin, Ctx, read_upload
 from grader.service.errors import ERRORS
 from grader.service.lifecycle import stuck_submissions
 from grader.service.submissions import ServiceError
 from submissions_schema import (
     FINAL_STATUSES,
+    AssignmentPushed,
     RegradeSummary,
     Role,
     ScoreChange,
@@ -35,6 +38,13 @@ def regrade_one(ctx: Ctx, ta: TA, submission_id: str) -> Submission:
     if not ctx.submissions.regrade([submission_id]):
         raise ServiceError(409, "not_regradable", "only graded or failed submissions are regraded")
     return ctx.submissions.get_model(submission_id)
+
+
+@router.post("/assignments", status_code=201)
+async def push(ctx: Ctx, ta: TA, file: Annotated[UploadFile, File()]) -> AssignmentPushed:
+    """A new version of a course assignment: a zip of its folder (docs/authoring.md)."""
+    data = await read_upload(file, ctx.settings.max_assignment_bytes)
+    return await run_in_threadpool(push_assignment, ctx.settings, ctx.url, data)
 
 
 @router.post("/assignments/{name}/regrade")
