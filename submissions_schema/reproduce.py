@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from submissions_schema.base import SchemaModel
+from submissions_schema.environment import Environment
 
 
 class Strict(SchemaModel):
@@ -29,7 +30,16 @@ class RunSpec(Strict):
     smoke: str | None = Field(None, description="a short command for the determinism check")
     packages: list[str] = Field(
         default_factory=lambda: ["numpy", "scikit-learn"],
-        description="what the runs import (bubblewrap mounts these)",
+        description="what the runs import from the host (bubblewrap mounts these); "
+        "ignored with an environment",
+    )
+    environment: Environment | None = Field(
+        None,
+        description="the project's own pinned requirements (built once, cached, mounted "
+        "in place of the host's packages)",
+    )
+    threads: int = Field(
+        1, ge=1, le=64, description="OMP/BLAS threads per run, recorded in the fingerprint"
     )
 
     @model_validator(mode="after")
@@ -60,7 +70,12 @@ class AbsoluteClaim(Strict):
     metric: str
     direction: Literal["higher", "lower", "two_sided"] = "two_sided"
     reported: Reported
-    tolerance: float | None = Field(None, gt=0)
+    tolerance: float | None = Field(None, gt=0, description="the accepted distance, in units")
+    kind: Literal["percent", "fraction", "loss", "error", "other"] | None = Field(
+        None,
+        description="what the metric is, for the default tolerance: percent (1 point), "
+        "fraction (0.01), loss/error/other (5% of the reported value)",
+    )
     variant: str = "default"
 
 
@@ -138,6 +153,10 @@ class RunRecord(SchemaModel):
     timed_out: bool = False
     log_tail: str = ""
     nondeterministic_ops: list[str] = Field(default_factory=list)
+    failure: str = Field("", description="what went wrong, for a person; empty when it ran")
+    error_line: str = Field("", description="the exception line found in the log")
+    wrote: list[str] = Field(default_factory=list, description="files the run left in {out}")
+    cached: bool = Field(False, description="reused from an identical earlier run")
 
     @property
     def ok(self) -> bool:
@@ -177,7 +196,7 @@ class ReproduceReport(SchemaModel):
     title: str
     started_at: datetime
     finished_at: datetime
-    verdict: Literal["completed", "input_mismatch"] = "completed"
+    verdict: Literal["completed", "input_mismatch", "environment_failed"] = "completed"
     message: str = ""
     code_sha256: str
     git_commit: str | None = None

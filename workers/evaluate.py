@@ -109,12 +109,17 @@ def evaluate_reproduce(claimed: Claim, upload: Path, box: Sandbox, settings: Set
         try:
             project = extract_zip(upload.read_bytes(), Path(tmp))
             job = ReproduceJob(
-                project, box, progress=progress, allowed_packages=settings.allowed_packages
+                project,
+                box,
+                progress=progress,
+                allowed_packages=settings.allowed_packages,
+                # A worker killed mid-job: its retry reuses the runs that finished.
+                cache_dir=settings.data_dir / "reproduce-runs",
             )
             report = job.execute()
         except (ClaimsError, UploadRejected) as exc:
             return Outcome("rejected", reason=str(exc))
-    if report.verdict == "input_mismatch":
+    if report.verdict != "completed":  # inputs that do not match, pins that do not install
         return Outcome("rejected", reason=report.message, result_json=report.model_dump_json())
     reproduced = sum(c.verdict.value == "reproduced" for c in report.claims)
     return Outcome("graded", float(reproduced), float(len(report.claims)), report.model_dump_json())

@@ -535,6 +535,9 @@ def reproduce(
     submit: Annotated[
         bool, typer.Option(help="run it on the server (after `dlgrader login`)")
     ] = False,
+    fresh: Annotated[
+        bool, typer.Option(help="rerun every run, reusing none from an earlier identical one")
+    ] = False,
 ) -> None:
     """Run a project's experiment under pinned seeds, check determinism, judge each claim.
     Exit 0 when every claim reproduced, 3 when a claim's runs failed to run, 4 when a
@@ -567,6 +570,7 @@ def reproduce(
             runs,
             progress=lambda line: console.print(line, highlight=False),
             allowed_packages=get_settings().allowed_packages,
+            cache_dir=None if fresh else get_settings().data_dir / "reproduce-runs",
         )
     except ClaimsError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
@@ -581,7 +585,7 @@ def reproduce(
         write_output(html_out, to_html(report))
     if markdown_out:
         write_output(markdown_out, to_markdown(report))
-    if report.verdict == "input_mismatch":
+    if report.verdict != "completed":
         raise fail(f"stopped: {report.message}", EXIT_FAILED)
     table = new_table(title=f"reproduction: {report.title}")
     for col in ("claim", "verdict", "reason"):

@@ -33,10 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from grader.grading.specs import (
     Assignment,
     AssignmentFiles,
-    Environment,
     SpecError,
     load_assignment_file,
 )
+from submissions_schema.environment import Environment
 
 BUILTIN_COURSE = Path(__file__).resolve().parent / "course"
 COURSE_FILE = "course.yaml"

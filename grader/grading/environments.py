@@ -27,8 +27,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.grading.specs import Assignment, Environment
+from grader.grading.specs import Assignment
 from grader.sandbox import JobDirs, Sandbox
+from submissions_schema.environment import Environment
 
 BUILD_TIMEOUT_S = 900
 READY = "environment.json"  # written last: a folder without it is an unfinished build

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from submissions_schema import SubmissionPolicy, Visibility
+from submissions_schema.environment import Environment
 
 
 class Init(StrEnum):
@@ -183,27 +184,6 @@ class Problem(BaseModel):
         if self.kind in (Kind.gate, Kind.torch_module):
             return f"{self.forward}.forward"
         return self.forward
-
-
-class Environment(BaseModel):
-    """The runtime a course's code runs in (`environment.yaml` beside the assignment):
-    pinned requirements installed once into a cached environment that the sandbox
-    mounts in place of the host's packages."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    requirements: list[str] = Field(
-        min_length=1, description="pinned requirements, e.g. numpy==1.26.4"
-    )
-    python: str | None = Field(
-        None,
-        pattern=r"^3\.[0-9]+$",
-        description="the Python it needs (3.11); bubblewrap runs the host's, Docker its image's",
-    )
-    find_links: list[str] = Field(
-        default_factory=list, description="local wheel folders, for servers without an index"
-    )
-    no_index: bool = Field(False, description="install from find_links only")
 
 
 class AssignmentFiles(BaseModel):

@@ -100,9 +100,10 @@ def main(manifest_path: str, inputs_dir: str, project_dir: str, out_dir: str) ->
         "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
         # The sandbox's own package folder, when it has one (bubblewrap), after the hook.
         "PYTHONPATH": os.pathsep.join([SITE, *[p for p in sys.path if p.startswith("/opt/site")]]),
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
+        # The project declares its threads (run.threads), recorded in the fingerprint.
+        "OMP_NUM_THREADS": str(int(manifest.get("threads", 1))),
+        "OPENBLAS_NUM_THREADS": str(int(manifest.get("threads", 1))),
+        "MKL_NUM_THREADS": str(int(manifest.get("threads", 1))),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     for key in ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES"):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -14,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from grader.grading.environments import EnvironmentFailed, build_site, environment_key, host_python
 from grader.reproduce.stats import RULES, judge_absolute, judge_comparison, judge_threshold, summary
 from grader.sandbox import JobDirs, Sandbox, SandboxLimits
 from grader.settings import DEFAULT_ALLOWED_PACKAGES, scratch_dir
@@ -139,6 +142,41 @@ def _read_json(path: Path, cap: int = 1 << 20) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+# The line a crash ends with: "ValueError: ...", "KeyError: 'x'", argparse's "error: ...".
+ERROR_LINE = re.compile(
+    r"^(?:[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Warning)\b.*|.*\berror: .+)$"
+)
+MAX_LOG_SCAN_BYTES = 64 << 10
+MAX_LISTED_FILES = 20
+
+
+def error_line(log: str) -> str:
+    """The last line that reads like the error a run died of, else ''."""
+    for line in reversed(log.splitlines()):
+        if ERROR_LINE.match(line.strip()):
+            return line.strip()[:500]
+    return ""
+
+
+def log_tail(path: Path, size: int = MAX_LOG_SCAN_BYTES) -> str:
+    """The last `size` bytes of a run's log, however long it grew."""
+    fd = open_regular(path, 1 << 40)
+    if fd is None:
+        return ""
+    with os.fdopen(fd, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - size))
+        return f.read(size).decode("utf-8", "replace")
+
+
+def files_written(run_dir: Path) -> list[str]:
+    try:
+        found = sorted(e.relative.as_posix() for e in walk_files(run_dir))
+    except (UnreadableTree, OSError):
+        return []
+    return found[:MAX_LISTED_FILES]
+
+
 def check_packages(claims: ClaimsFile, allowed: Sequence[str]) -> None:
     """run.packages must be on the host's list: a name there is mounted into the sandbox
     (dlgrader's own distribution would expose the grader)."""
@@ -162,11 +200,16 @@ class ReproduceJob:
         runs: int | None = None,
         progress: Progress = lambda line: None,
         allowed_packages: Sequence[str] = DEFAULT_ALLOWED_PACKAGES,
+        cache_dir: Path | None = None,
     ) -> None:
         self.project = project.resolve()
         self.sandbox = sandbox
         self.claims = load_claims(self.project)
-        check_packages(self.claims, allowed_packages)
+        if self.claims.run.environment is None:  # its own environment replaces the host's
+            check_packages(self.claims, allowed_packages)
+        self.cache_dir = cache_dir  # finished runs, reused by an identical rerun
+        self.site: Path | None = None
+        self.code_sha = ""
         seeds = self.claims.run.seeds
         self.seeds = seeds[: max(3, runs)] if runs else seeds
         if runs and runs > len(seeds):
@@ -186,12 +229,50 @@ class ReproduceJob:
         except Exception:
             return None
 
-    def run_once(self, command: str, seed: int, variant: str, label: str) -> RunRecord:
+    def run_key(self, command: str, seed: int, variant: str) -> str:
+        """What makes a run the same run: code, data, environment, command, seed, limits."""
+        spec = self.claims.run
+        env = spec.environment
+        identity = {
+            "code": self.code_sha,
+            "data": [d.sha256 for d in self.claims.data],
+            "environment": environment_key(env, host_python()) if env else spec.packages,
+            "command": command,
+            "args": spec.variants[variant],
+            "seed": seed,
+            "threads": spec.threads,
+            "metrics_file": spec.metrics_file,
+            "time_limit_s": spec.time_limit_s,
+            "sandbox": self.sandbox.name,
+        }
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+    def run_once(
+        self, command: str, seed: int, variant: str, label: str, reuse: bool = True
+    ) -> RunRecord:
+        key = self.run_key(command, seed, variant)
+        cached = self.cache_dir / f"{key}.json" if self.cache_dir and reuse else None
+        if cached is not None and (text := read_text(cached, 1 << 20)) is not None:
+            try:
+                return RunRecord.model_validate_json(text).model_copy(update={"cached": True})
+            except ValidationError:
+                pass
+        record = self._run(command, seed, variant, label)
+        if cached is not None and record.exit_code is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_text(record.model_dump_json())
+        return record
+
+    def _run(self, command: str, seed: int, variant: str, label: str) -> RunRecord:
         spec = self.claims.run
         root = Path(tempfile.mkdtemp(prefix="dlgrader-repro-", dir=scratch_dir()))
         try:
             job = JobDirs.create(
-                root, label, entry="repro_runner.py", packages=tuple(spec.packages)
+                root,
+                label,
+                entry="repro_runner.py",
+                packages=tuple(spec.packages) if self.site is None else (),
+                site=self.site,
             )
             copy_tree(self.project, job.submission, skip=frozenset({".git", "__pycache__"}))
             formatted = command.replace("{seed}", str(seed)).replace(
@@ -204,13 +285,14 @@ class ReproduceJob:
                         "seed": seed,
                         "metrics_file": spec.metrics_file,
                         "time_limit_s": spec.time_limit_s,
+                        "threads": spec.threads,
                         "fingerprint": not self.fingerprint,
                     }
                 )
             )
             limits = SandboxLimits(
                 wall_s=spec.time_limit_s + 30,
-                cpu_s=int(spec.time_limit_s * 4) + 60,
+                cpu_s=int(spec.time_limit_s * 4 * spec.threads) + 60,
                 memory_bytes=8 << 30,
                 limit_address_space=not spec.gpu,
                 max_processes=256,
@@ -221,42 +303,70 @@ class ReproduceJob:
             record = _read_json(job.out / "run.json") or {}
             if not self.fingerprint:
                 self.fingerprint = _read_json(job.out / "fingerprint.json") or {}
-            tail = str(record.get("log_tail", ""))[-3000:] or (run.stdout + run.stderr)[-3000:]
+            log = log_tail(job.out / "log.txt") or (run.stdout + run.stderr)
+            raw = record.get("metrics", {}) if isinstance(record.get("metrics"), dict) else {}
+            metrics = {
+                str(k): float(v)
+                for k, v in raw.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            }
+            not_finite = sorted(
+                str(k) for k, v in raw.items() if isinstance(v, float) and not math.isfinite(v)
+            )
+            code = record.get("exit_code") if record else None
+            timed_out = bool(record.get("timed_out")) or run.timed_out
+            wrote = files_written(job.out / "run")
+            found = error_line(log)
+            if timed_out:
+                failure = f"timed out after {spec.time_limit_s:g} s"
+            elif code is None:
+                failure = "the run never finished (the sandbox ended it)"
+            elif code != 0:
+                failure = f"exit code {code}" + (f": {found}" if found else "")
+            elif not_finite:
+                failure = f"{', '.join(not_finite)} is not a finite number (NaN or inf)"
+            elif not metrics:
+                path = spec.metrics_file.replace("{out}/", "")
+                failure = f"no metrics in {path}: " + (
+                    f"the run wrote {', '.join(wrote)}" if wrote else "the run wrote no files"
+                )
+            else:
+                failure = ""
             return RunRecord(
                 variant=variant,
                 seed=seed,
-                exit_code=record.get("exit_code") if record else None,
+                exit_code=code,
                 wall_s=float(record.get("wall_s", run.wall_s)),
                 peak_memory_mb=record.get("peak_memory_mb"),
-                metrics=record.get("metrics", {})
-                if isinstance(record.get("metrics"), dict)
-                else {},
-                timed_out=bool(record.get("timed_out")) or run.timed_out,
-                log_tail=tail,
+                metrics=metrics,
+                timed_out=timed_out,
+                log_tail=log[-3000:],
                 nondeterministic_ops=list(record.get("nondeterministic_ops", []))[:50],
+                failure=failure,
+                error_line=found,
+                wrote=wrote,
             )
         finally:
             remove_tree(root)
 
     def determinism(self) -> Determinism:
+        """Two seeds, each run twice (the smoke command when there is one): the worst
+        difference between the twins decides."""
         spec = self.claims.run
         command = spec.smoke or spec.cmd
-        first, second = (
-            self.run_once(
-                command,
-                self.seeds[0],
-                "default" if "default" in spec.variants else next(iter(spec.variants)),
-                f"determinism-{i}",
-            )
-            for i in (1, 2)
-        )
-        if not (first.ok and second.ok) or set(first.metrics) != set(second.metrics):
-            return Determinism(result=DeterminismClass.failed, command=command)
+        variant = "default" if "default" in spec.variants else next(iter(spec.variants))
         worst = 0.0
-        for key, a in first.metrics.items():
-            b = second.metrics[key]
-            if a != b:
-                worst = max(worst, abs(a - b) / max(abs(a), abs(b), 1e-12))
+        for seed in self.seeds[:2]:
+            first, second = (
+                self.run_once(command, seed, variant, f"determinism-{seed}-{i}", reuse=False)
+                for i in (1, 2)
+            )
+            if not (first.ok and second.ok) or set(first.metrics) != set(second.metrics):
+                return Determinism(result=DeterminismClass.failed, command=command)
+            for key, a in first.metrics.items():
+                b = second.metrics[key]
+                if a != b:
+                    worst = max(worst, abs(a - b) / max(abs(a), abs(b), 1e-12))
         if worst == 0.0:
             kind = DeterminismClass.bitwise
         elif worst <= 1e-6:
@@ -269,10 +379,11 @@ class ReproduceJob:
         started = datetime.now(UTC)
         spec = self.claims.run
         commit, dirty = git_state(self.project)
+        self.code_sha = sha256_path(self.project)
         base: dict[str, Any] = dict(
             title=self.claims.title or self.project.name,
             started_at=started,
-            code_sha256=sha256_path(self.project),
+            code_sha256=self.code_sha,
             git_commit=commit,
             git_dirty=dirty,
             sandbox=self.sandbox.name,
@@ -299,7 +410,19 @@ class ReproduceJob:
                     message=f"data {data.path} has sha256 {found[data.path]}, "
                     f"not {data.sha256} as claims.yaml says",
                 )
-        self.progress("determinism check: the same seed twice")
+        if spec.environment is not None:
+            self.progress(f"environment: {', '.join(spec.environment.requirements)}")
+            try:
+                self.site = build_site(spec.environment).site
+            except EnvironmentFailed as exc:
+                return ReproduceReport(
+                    **base,
+                    data=found,
+                    finished_at=datetime.now(UTC),
+                    verdict="environment_failed",
+                    message=f"run.environment cannot be built: {exc}",
+                )
+        self.progress("determinism check: two seeds, each twice")
         determinism = self.determinism()
         self.progress(f"determinism: {determinism.result.value}")
         variants = sorted(
@@ -316,8 +439,17 @@ class ReproduceJob:
                 self.progress(f"run {len(runs) + 1}/{total}: {variant}, seed {seed}")
                 record = self.run_once(spec.cmd, seed, variant, f"{variant}-{seed}")
                 runs.append(record)
-                state = "ok" if record.ok else f"failed (exit {record.exit_code})"
-                self.progress(f"  {state} in {record.wall_s:.1f} s")
+                state = "ok" if record.ok else f"failed: {record.failure}"
+                reused = " (reused)" if record.cached else ""
+                self.progress(f"  {state} in {record.wall_s:.1f} s{reused}")
+                mine = [r for r in runs if r.variant == variant]
+                if (
+                    len(mine) == 2
+                    and not any(r.ok for r in mine)
+                    and (mine[0].failure == mine[1].failure and mine[0].exit_code)
+                ):  # the command itself is wrong: the other seeds would only repeat it
+                    self.progress(f"  {variant}: two runs failed the same way; the rest skipped")
+                    break
         aggregates = []
         for variant in variants:
             ok = [r for r in runs if r.variant == variant and r.ok]
@@ -353,37 +485,49 @@ class ReproduceJob:
 
     def _judge(self, claim: Any, runs: list[RunRecord]) -> ClaimResult:
         variants = [claim.a, claim.b] if isinstance(claim, ComparisonClaim) else [claim.variant]
-        failed = [r for r in runs if r.variant in variants and not r.ok]
-        if failed:
-            worst = failed[0]
-            why = (
-                "timed out"
-                if worst.timed_out
-                else (
-                    f"exit code {worst.exit_code}"
-                    if worst.exit_code
-                    else f"no {claim.metric} in its metrics"
-                )
-            )
+        mine = [r for r in runs if r.variant in variants]
+        failed = [r for r in mine if not r.ok]
+        ran = [r for r in mine if r.ok]
+        missing = [r for r in ran if claim.metric not in r.metrics]
+        if ran and len(missing) == len(ran):  # every run wrote metrics, none this one
+            names = sorted({m for r in ran for m in r.metrics})
             return ClaimResult(
                 id=claim.id,
                 type=claim.type,
                 metric=claim.metric,
                 verdict=ClaimVerdict.failed_to_run,
-                reason=f"{len(failed)} run(s) failed; {worst.variant} seed {worst.seed} "
-                f"{why}. Log tail: {worst.log_tail[-600:]}",
+                reason=f"no run wrote {claim.metric}; they wrote {', '.join(names)}",
+            )
+        if not ran:
+            worst = failed[0] if failed else None
+            said = f"{worst.variant} seed {worst.seed}: {worst.failure}" if worst else "none ran"
+            return ClaimResult(
+                id=claim.id,
+                type=claim.type,
+                metric=claim.metric,
+                verdict=ClaimVerdict.failed_to_run,
+                reason=f"no run succeeded ({len(failed)} failed); {said}",
             )
 
         def values(variant: str) -> dict[int, float]:
             return {
                 r.seed: r.metrics[claim.metric]
-                for r in runs
+                for r in ran
                 if r.variant == variant and claim.metric in r.metrics
             }
 
         if isinstance(claim, ComparisonClaim):
-            return judge_comparison(claim, values(claim.a), values(claim.b))
-        series = list(values(claim.variant).values())
-        if isinstance(claim, AbsoluteClaim):
-            return judge_absolute(claim, series)
-        return judge_threshold(claim, series)
+            result = judge_comparison(claim, values(claim.a), values(claim.b))
+        elif isinstance(claim, AbsoluteClaim):
+            result = judge_absolute(claim, list(values(claim.variant).values()))
+        else:
+            result = judge_threshold(claim, list(values(claim.variant).values()))
+        if failed:
+            listed = "; ".join(f"{r.variant} seed {r.seed}: {r.failure}" for r in failed[:5])
+            result = result.model_copy(
+                update={
+                    "reason": f"{result.reason} (judged on {len(ran)} runs; "
+                    f"{len(failed)} failed: {listed})"
+                }
+            )
+        return result

@@ -17,18 +17,22 @@ from submissions_schema.reproduce import (
 )
 
 RULES = [
-    "Default tolerance τ = max(0.5 points, 2·s) where s is the runs' standard deviation: "
-    "0.5 points is 0.5 on a 0-100 metric, 0.005 on a 0-1 metric; a claim may give its own τ.",
-    "Absolute claims: the accepted region is the reported value ± τ (one-sided claims: "
-    "not worse than it by more than τ). Reproduced when the mean lies in it and the 95% "
-    "t-interval's half-width is at most τ; not reproduced when the whole interval lies "
-    "outside it; inconclusive otherwise, or with fewer than 3 runs.",
+    "Tolerance τ, stated with each claim: the claim's own; else twice the paper's reported "
+    "std when it gives one; else by the metric's kind: 1 point for a percentage, 0.01 for "
+    "a fraction, 5% of the reported value for a loss, an error or anything else. τ never "
+    "depends on the reproduction's own spread.",
+    "Absolute claims, an equivalence test (TOST, α = 0.05) of d = reproduced mean − "
+    "reported value: reproduced when d's 90% interval lies within ±τ (one-sided claims: "
+    "above −τ, or below τ); not reproduced when d's 95% interval lies wholly beyond τ; "
+    "inconclusive otherwise, or with fewer than 3 runs. When the paper gives its std and "
+    "n, d's standard error includes the paper's own (Welch).",
     "Comparison claims: from the per-seed pairs, the share in the expected order and a "
     "bootstrap estimate of P(A beats B) (2,000 resamples of seeds); reproduced when "
     "P ≥ 0.95, not reproduced when P ≤ 0.5, inconclusive in between or with fewer than 3 pairs.",
     "Threshold claims: reproduced when the whole 95% interval clears the threshold, not "
     "reproduced when the whole interval misses it, inconclusive otherwise.",
-    "Any claim whose runs failed or timed out: failed to run, with the log's tail.",
+    "Runs that failed (a crash, a timeout, a missing or non-finite metric) are listed with "
+    "the claim, which is judged on the runs that succeeded; failed to run when none did.",
 ]
 
 
@@ -46,16 +50,28 @@ def summary(values: list[float]) -> tuple[float, float, tuple[float, float], flo
     return mean, std, (mean - half, mean + half), cv
 
 
-def default_tolerance(reported: float, std: float) -> float:
-    point = 0.005 if abs(reported) <= 1.0 else 0.5
-    return max(point, 2 * std)
+def default_tolerance(claim: AbsoluteClaim) -> tuple[float, str]:
+    """τ and where it comes from, never from the reproduction's own spread."""
+    if claim.tolerance is not None:
+        return claim.tolerance, "the claim's"
+    reported = claim.reported
+    if reported.std:
+        return 2 * reported.std, "twice the paper's std"
+    if claim.kind == "percent":
+        return 1.0, "1 point of a percentage"
+    if claim.kind == "fraction":
+        return 0.01, "0.01 of a fraction"
+    scale = abs(reported.value) or 1.0
+    return 0.05 * scale, "5% of the reported value"
 
 
 def judge_absolute(claim: AbsoluteClaim, values: list[float]) -> ClaimResult:
-    reported = claim.reported.value
+    reported = claim.reported
     base: dict[str, Any] = dict(
-        id=claim.id, type=claim.type, metric=claim.metric, reported=reported
+        id=claim.id, type=claim.type, metric=claim.metric, reported=reported.value
     )
+    tau, source = default_tolerance(claim)
+    base.update(tolerance=tau)
     if len(values) < 3:
         return ClaimResult(
             **base,
@@ -63,37 +79,47 @@ def judge_absolute(claim: AbsoluteClaim, values: list[float]) -> ClaimResult:
             reason=f"only {len(values)} successful runs; at least 3 are needed",
         )
     mean, std, (low, high), _ = summary(values)
-    tau = claim.tolerance or default_tolerance(reported, std)
-    half = (high - low) / 2
+    n = len(values)
+    delta = mean - reported.value
+    variance = std**2 / n
+    df = float(n - 1)
+    if reported.std is not None and reported.n and reported.n > 1:  # Welch
+        theirs = reported.std**2 / reported.n
+        variance += theirs
+        df = variance**2 / ((std**2 / n) ** 2 / (n - 1) + theirs**2 / (reported.n - 1))
+    se = math.sqrt(variance)
+    t90, t95 = float(stats.t.ppf(0.95, df)), float(stats.t.ppf(0.975, df))
+    lo90, hi90 = delta - t90 * se, delta + t90 * se
+    lo95, hi95 = delta - t95 * se, delta + t95 * se
     details: dict[str, float | str | None] = {
         "std": std,
         "ci_low": low,
         "ci_high": high,
-        "n": len(values),
-        "delta": mean - reported,
+        "n": n,
+        "delta": delta,
+        "delta_ci90_low": lo90,
+        "delta_ci90_high": hi90,
+        "tolerance_from": source,
     }
-    base.update(reproduced_mean=mean, tolerance=tau, details=details)
-    lower = reported - tau if claim.direction in ("higher", "two_sided") else -math.inf
-    upper = reported + tau if claim.direction in ("lower", "two_sided") else math.inf
-    region = f"[{lower:.4g}, {upper:.4g}]".replace("-inf", "−∞").replace("inf", "∞")
-    interval = f"mean {mean:.4g}, 95% interval [{low:.4g}, {high:.4g}]"
-    if lower <= mean <= upper and half <= tau:
-        return ClaimResult(
-            **base,
-            verdict=ClaimVerdict.reproduced,
-            reason=f"{interval} within the accepted {region} (τ = {tau:.4g})",
-        )
-    if high < lower or low > upper:
-        return ClaimResult(
-            **base,
-            verdict=ClaimVerdict.not_reproduced,
-            reason=f"{interval} lies outside the accepted {region} (τ = {tau:.4g})",
-        )
+    base.update(reproduced_mean=mean, details=details)
+    if claim.direction == "higher":  # not worse than reported by more than τ
+        equivalent, beyond = lo90 >= -tau, hi95 < -tau
+    elif claim.direction == "lower":
+        equivalent, beyond = hi90 <= tau, lo95 > tau
+    else:
+        equivalent, beyond = -tau <= lo90 and hi90 <= tau, lo95 > tau or hi95 < -tau
+    said = (
+        f"mean {mean:.4g} vs reported {reported.value:.4g}: difference {delta:+.4g}, 90% "
+        f"interval [{lo90:+.4g}, {hi90:+.4g}], τ = {tau:.4g} ({source})"
+    )
+    if equivalent:
+        return ClaimResult(**base, verdict=ClaimVerdict.reproduced, reason=f"{said}: within τ")
+    if beyond:
+        return ClaimResult(**base, verdict=ClaimVerdict.not_reproduced, reason=f"{said}: beyond τ")
     return ClaimResult(
         **base,
         verdict=ClaimVerdict.inconclusive,
-        reason=f"{interval} is too wide to decide against {region} (τ = {tau:.4g}): "
-        "more seeds needed",
+        reason=f"{said}: neither within nor beyond τ; more seeds would decide",
     )
 
 

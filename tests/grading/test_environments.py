@@ -14,11 +14,11 @@ import pytest
 from grader.grading.course import get_assignment, load_course
 from grader.grading.environments import EnvironmentFailed, build_site, environment_key
 from grader.grading.grade import grade
-from grader.grading.specs import Environment
 from grader.grading.zoo import unvaried_parameters
 from grader.sandbox import select_sandbox
 from grader.sandbox.docker_sandbox import DockerSandbox
 from submissions_schema import Verdict
+from submissions_schema.environment import Environment
 from tests.grading.helpers import FIXTURES, ROOT, needs_bwrap
 
 COURSE = FIXTURES / "numpy1-course"

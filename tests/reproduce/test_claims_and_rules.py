@@ -86,11 +86,32 @@ def test_absolute_rules() -> None:
     result = judge_absolute(own, [95.0, 95.1, 94.9])
     assert result.verdict == ClaimVerdict.reproduced
     assert result.tolerance == 6.0
-    # Default tolerance on a 0-1 metric is 0.005, not 0.5.
     fraction = AbsoluteClaim.model_validate(
         {"id": "F", "type": "absolute", "metric": "acc", "reported": {"value": 0.90}}
     )
     assert judge_absolute(fraction, [0.95, 0.951, 0.949]).verdict == ClaimVerdict.not_reproduced
+
+
+def test_the_tolerance_follows_the_metric_and_the_paper_never_the_runs_noise() -> None:
+    # A loss of 1.88 is not a 0-100 metric: 5% of it, not ±0.5.
+    loss = absolute(reported={"value": 1.88}, kind="loss")
+    judged = judge_absolute(loss, [2.30, 2.31, 2.29])
+    assert judged.verdict == ClaimVerdict.not_reproduced
+    assert judged.tolerance == pytest.approx(0.094)
+    assert "5% of the reported value" in judged.reason
+    percent = absolute(kind="percent")
+    assert judge_absolute(percent, [90.5, 90.6, 90.4]).verdict == ClaimVerdict.reproduced
+    assert judge_absolute(percent, [92.0, 92.1, 91.9]).verdict == ClaimVerdict.not_reproduced
+    # A noisier reproduction is not easier to call reproduced.
+    noisy = judge_absolute(percent, [80.0, 100.0, 85.0, 95.0, 90.0])
+    assert noisy.verdict == ClaimVerdict.inconclusive
+    assert noisy.tolerance == 1.0
+    # The paper's std sets τ, and its own uncertainty (std over n) joins the test.
+    paper = absolute(reported={"value": 90.0, "std": 1.0, "n": 5})
+    judged = judge_absolute(paper, [90.6, 90.4, 90.5, 90.7, 90.3])
+    assert judged.tolerance == 2.0
+    assert judged.verdict == ClaimVerdict.reproduced
+    assert "twice the paper's std" in judged.reason
 
 
 def test_comparison_rules() -> None:

@@ -1,0 +1,136 @@
+"""Every way a reproduction goes wrong gets a verdict that says what failed — through
+bubblewrap, on small projects that fail the way real ones did."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from grader.reproduce.job import ReproduceJob, error_line
+from grader.sandbox import select_sandbox
+from grader.sandbox.bwrap import BwrapSandbox
+from submissions_schema.reproduce import ClaimVerdict, ReproduceReport
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(BwrapSandbox.available() is not None, reason="no bubblewrap"),
+]
+
+HEAD = """
+import json, os, sys
+from pathlib import Path
+seed = int(sys.argv[sys.argv.index("--seed") + 1])
+out = Path(sys.argv[sys.argv.index("--out") + 1]); out.mkdir(parents=True, exist_ok=True)
+"""
+CLAIMS = """
+run: {cmd: "python train.py --seed {seed} --out {out}", seeds: [0, 1, 2, 3], time_limit_s: 30, packages: [numpy]%s}
+claims: [{id: C1, type: absolute, metric: acc, kind: percent, reported: {value: 90.0}}]
+"""
+
+
+def project(tmp_path: Path, body: str, run_extra: str = "") -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "train.py").write_text(HEAD + body)
+    (tmp_path / "claims.yaml").write_text(CLAIMS % run_extra)
+    return tmp_path
+
+
+def execute(folder: Path, **kwargs: object) -> ReproduceReport:
+    report = ReproduceJob(folder, select_sandbox("bwrap"), **kwargs).execute()  # type: ignore[arg-type]
+    ReproduceReport.model_validate_json(report.model_dump_json())  # always valid JSON
+    json.loads(report.model_dump_json())
+    return report
+
+
+def test_a_metric_never_written_names_those_that_were(tmp_path: Path) -> None:
+    body = '(out / "metrics.json").write_text(json.dumps({"accuracy": 90.0, "loss": 0.3}))\n'
+    claim = execute(project(tmp_path, body)).claims[0]
+    assert claim.verdict == ClaimVerdict.failed_to_run
+    assert claim.reason == "no run wrote acc; they wrote accuracy, loss"
+
+
+def test_metrics_at_the_wrong_path_say_what_the_run_wrote(tmp_path: Path) -> None:
+    body = '(out / "results.json").write_text(json.dumps({"acc": 90.0}))\n'
+    report = execute(project(tmp_path, body))
+    assert report.runs[0].failure == "no metrics in metrics.json: the run wrote results.json"
+    assert "results.json" in report.claims[0].reason
+
+
+def test_nan_is_a_failure_and_the_report_stays_valid_json(tmp_path: Path) -> None:
+    body = 'print("{\\"acc\\": NaN}", file=open(out / "metrics.json", "w"))\n'
+    report = execute(project(tmp_path, body))
+    assert "acc is not a finite number" in report.runs[0].failure
+    assert report.claims[0].verdict == ClaimVerdict.failed_to_run
+
+
+def test_one_crashing_seed_leaves_a_verdict_on_the_rest(tmp_path: Path) -> None:
+    body = (
+        'if seed == 2:\n    raise ValueError("bad batch at step 7")\n'
+        '(out / "metrics.json").write_text(json.dumps({"acc": 90.0 + seed / 100}))\n'
+    )
+    claim = execute(project(tmp_path, body)).claims[0]
+    assert claim.verdict == ClaimVerdict.reproduced
+    assert "judged on 3 runs; 1 failed: default seed 2: exit code 1: ValueError: bad batch" in (
+        claim.reason
+    )
+
+
+def test_the_error_line_is_found_however_much_the_run_printed_after(tmp_path: Path) -> None:
+    body = (
+        "import traceback\ntry:\n    {}['missing']\nexcept KeyError:\n    traceback.print_exc()\n"
+        "for i in range(400):\n    print('cleanup line', i)\n"
+        "sys.exit(3)\n"
+    )
+    report = execute(project(tmp_path, body))
+    assert report.runs[0].error_line == "KeyError: 'missing'"
+    assert "exit code 3: KeyError: 'missing'" in report.claims[0].reason
+    assert error_line("usage: train.py\ntrain.py: error: unrecognized arguments: --lr") == (
+        "train.py: error: unrecognized arguments: --lr"
+    )
+
+
+def test_a_wrong_command_stops_after_two_identical_failures(tmp_path: Path) -> None:
+    body = 'sys.exit("train.py: error: unrecognized arguments: --epochs")\n'
+    report = execute(project(tmp_path, body))
+    assert len(report.runs) == 2  # not all four seeds
+    assert report.claims[0].verdict == ClaimVerdict.failed_to_run
+
+
+def test_finished_runs_are_reused_and_a_resumed_job_reruns_nothing(tmp_path: Path) -> None:
+    body = '(out / "metrics.json").write_text(json.dumps({"acc": 90.0 + seed / 100}))\n'
+    folder = project(tmp_path / "p", body)
+    first = execute(folder, cache_dir=tmp_path / "cache")
+    assert not any(r.cached for r in first.runs)
+    second = execute(folder, cache_dir=tmp_path / "cache")
+    assert all(r.cached for r in second.runs)
+    assert [c.verdict for c in second.claims] == [c.verdict for c in first.claims]
+    (folder / "train.py").write_text((folder / "train.py").read_text() + "\n# edited\n")
+    third = execute(folder, cache_dir=tmp_path / "cache")
+    assert not any(r.cached for r in third.runs)  # new code: new runs
+
+
+def test_threads_are_the_projects_to_declare(tmp_path: Path) -> None:
+    body = (
+        '(out / "metrics.json").write_text(json.dumps('
+        '{"acc": 90.0, "threads": int(os.environ["OMP_NUM_THREADS"])}))\n'
+    )
+    report = execute(project(tmp_path, body, ", threads: 2"))
+    assert {r.metrics["threads"] for r in report.runs} == {2.0}
+
+
+def test_a_project_runs_in_its_own_pinned_environment(tmp_path: Path) -> None:
+    body = (
+        "import numpy as np\n"
+        '(out / "metrics.json").write_text(json.dumps('
+        '{"acc": 90.0, "numpy_major": int(np.__version__.split(".")[0])}))\n'
+    )
+    env = ', environment: {requirements: ["numpy==1.26.4"]}'
+    report = execute(project(tmp_path / "ok", body, env))
+    assert {r.metrics["numpy_major"] for r in report.runs} == {1.0}
+    broken = ', environment: {requirements: ["numpy==0.0.1"], no_index: true}'
+    refused = execute(project(tmp_path / "bad", body, broken))
+    assert refused.verdict == "environment_failed"
+    assert "cannot install numpy==0.0.1" in refused.message
+    assert refused.runs == []
