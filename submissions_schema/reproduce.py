@@ -41,6 +41,11 @@ class RunSpec(Strict):
     threads: int = Field(
         1, ge=1, le=64, description="OMP/BLAS threads per run, recorded in the fingerprint"
     )
+    artifacts: list[str] = Field(
+        default_factory=list,
+        description="files each run leaves in {out} worth keeping (globs: model.pt, "
+        "curves/*.json); kept per run beside the cache, size-capped, listed in the report",
+    )
 
     @model_validator(mode="after")
     def _placeholders(self) -> RunSpec:
@@ -143,6 +148,13 @@ class DeterminismClass(StrEnum):
     failed = "failed"
 
 
+class Artifact(SchemaModel):
+    path: str = Field(description="relative to the run's {out}")
+    bytes: int
+    sha256: str
+    kept: bool = Field(description="false: over the size cap, listed only")
+
+
 class RunRecord(SchemaModel):
     variant: str
     seed: int
@@ -157,6 +169,7 @@ class RunRecord(SchemaModel):
     error_line: str = Field("", description="the exception line found in the log")
     wrote: list[str] = Field(default_factory=list, description="files the run left in {out}")
     cached: bool = Field(False, description="reused from an identical earlier run")
+    artifacts: list[Artifact] = Field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -194,6 +207,7 @@ class Determinism(SchemaModel):
 
 class ReproduceReport(SchemaModel):
     title: str
+    paper: str = Field("", description="what claims.yaml says the claims come from")
     started_at: datetime
     finished_at: datetime
     verdict: Literal["completed", "input_mismatch", "environment_failed"] = "completed"

@@ -32,6 +32,7 @@ from grader.untrusted_yaml import MAX_YAML_BYTES, UntrustedYAMLError, load_yaml
 from submissions_schema.reproduce import (
     AbsoluteClaim,
     Aggregate,
+    Artifact,
     ClaimResult,
     ClaimsFile,
     ClaimVerdict,
@@ -147,6 +148,8 @@ ERROR_LINE = re.compile(
     r"^(?:[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Warning)\b.*|.*\berror: .+)$"
 )
 MAX_LOG_SCAN_BYTES = 64 << 10
+MAX_ARTIFACT_BYTES = 50 << 20  # one file
+MAX_RUN_ARTIFACTS_BYTES = 200 << 20  # one run's, all together
 MAX_LISTED_FILES = 20
 
 
@@ -175,6 +178,40 @@ def files_written(run_dir: Path) -> list[str]:
     except (UnreadableTree, OSError):
         return []
     return found[:MAX_LISTED_FILES]
+
+
+def keep_artifacts(run_dir: Path, patterns: list[str], dest: Path | None) -> list[Artifact]:
+    """The declared files a run left, hashed, and copied into dest within the caps
+    (regular files only, read through the untrusted-tree walker)."""
+    if not patterns:
+        return []
+    try:
+        entries = [e for e in walk_files(run_dir) if any(e.relative.match(p) for p in patterns)]
+    except (UnreadableTree, OSError):
+        return []
+    kept: list[Artifact] = []
+    total = 0
+    for entry in sorted(entries, key=lambda e: e.relative.as_posix())[:MAX_LISTED_FILES]:
+        fd = open_regular(entry.path, MAX_ARTIFACT_BYTES)
+        if fd is None:
+            continue
+        with os.fdopen(fd, "rb") as f:
+            data = f.read(MAX_ARTIFACT_BYTES + 1)
+        fits = len(data) <= MAX_ARTIFACT_BYTES and total + len(data) <= MAX_RUN_ARTIFACTS_BYTES
+        if fits and dest is not None:
+            target = dest / entry.relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            total += len(data)
+        kept.append(
+            Artifact(
+                path=entry.relative.as_posix(),
+                bytes=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                kept=fits and dest is not None,
+            )
+        )
+    return kept
 
 
 def check_packages(claims: ClaimsFile, allowed: Sequence[str]) -> None:
@@ -257,13 +294,13 @@ class ReproduceJob:
                 return RunRecord.model_validate_json(text).model_copy(update={"cached": True})
             except ValidationError:
                 pass
-        record = self._run(command, seed, variant, label)
+        record = self._run(command, seed, variant, label, key)
         if cached is not None and record.exit_code is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
             cached.write_text(record.model_dump_json())
         return record
 
-    def _run(self, command: str, seed: int, variant: str, label: str) -> RunRecord:
+    def _run(self, command: str, seed: int, variant: str, label: str, key: str) -> RunRecord:
         spec = self.claims.run
         root = Path(tempfile.mkdtemp(prefix="dlgrader-repro-", dir=scratch_dir()))
         try:
@@ -316,6 +353,8 @@ class ReproduceJob:
             code = record.get("exit_code") if record else None
             timed_out = bool(record.get("timed_out")) or run.timed_out
             wrote = files_written(job.out / "run")
+            keep = self.cache_dir / "artifacts" / key if self.cache_dir else None
+            artifacts = keep_artifacts(job.out / "run", spec.artifacts, keep)
             found = error_line(log)
             if timed_out:
                 failure = f"timed out after {spec.time_limit_s:g} s"
@@ -345,6 +384,7 @@ class ReproduceJob:
                 failure=failure,
                 error_line=found,
                 wrote=wrote,
+                artifacts=artifacts,
             )
         finally:
             remove_tree(root)
@@ -382,6 +422,7 @@ class ReproduceJob:
         self.code_sha = sha256_path(self.project)
         base: dict[str, Any] = dict(
             title=self.claims.title or self.project.name,
+            paper=self.claims.paper,
             started_at=started,
             code_sha256=self.code_sha,
             git_commit=commit,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
-from html import escape
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from submissions_schema.reproduce import ReproduceReport
 
@@ -16,37 +17,41 @@ VERDICT_COLOURS = {
 }
 
 
-def plot_png(report: ReproduceReport) -> bytes | None:
-    """Per-seed results of each claim's metric, beside the claimed value."""
+def claim_plots(report: ReproduceReport) -> dict[str, bytes]:
+    """One small plot per claim: per-seed results of its metric beside the paper's value
+    and the accepted band."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [c for c in report.claims if c.type in ("absolute", "threshold", "comparison")]
-    if not panels or not report.runs:
-        return None
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0), squeeze=False)
-    for ax, claim in zip(axes[0], panels, strict=True):
+    plots: dict[str, bytes] = {}
+    for claim in report.claims:
         variants = claim.variants
-        for i, variant in enumerate(variants):
-            ys = [
+        series = [
+            [
                 r.metrics[claim.metric]
                 for r in report.runs
-                if r.variant == variant and r.ok and claim.metric in r.metrics
+                if r.variant == v and r.ok and claim.metric in r.metrics
             ]
+            for v in variants
+        ]
+        if not any(series):
+            continue
+        fig, ax = plt.subplots(figsize=(3.2, 2.6))
+        for i, (variant, ys) in enumerate(zip(variants, series, strict=True)):
             ax.scatter([i] * len(ys), ys, s=28, alpha=0.8, label=variant)
         if claim.reported is not None:
             ax.axhline(
-                claim.reported, color="#cf222e", linestyle="--", linewidth=1.2, label="claimed"
+                claim.reported, color="#cf222e", linestyle="--", linewidth=1.2, label="paper"
             )
-        if claim.tolerance is not None and claim.reported is not None and claim.type == "absolute":
-            ax.axhspan(
-                claim.reported - claim.tolerance,
-                claim.reported + claim.tolerance,
-                color="#cf222e",
-                alpha=0.08,
-            )
+            if claim.tolerance is not None and claim.type == "absolute":
+                ax.axhspan(
+                    claim.reported - claim.tolerance,
+                    claim.reported + claim.tolerance,
+                    color="#cf222e",
+                    alpha=0.08,
+                )
         ax.set_xticks(range(len(variants)), variants)
         ax.set_title(
             f"{claim.id}: {claim.verdict.value.replace('_', ' ')}",
@@ -55,11 +60,12 @@ def plot_png(report: ReproduceReport) -> bytes | None:
         )
         ax.set_ylabel(claim.metric)
         ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)
+        plt.close(fig)
+        plots[claim.id] = buffer.getvalue()
+    return plots
 
 
 def summary_skeleton(report: ReproduceReport) -> str:
@@ -89,7 +95,7 @@ The determinism check ran one seed twice: **{report.determinism.result.value if 
 
 def to_markdown(report: ReproduceReport) -> str:
     lines = [f"# Reproduction report: {report.title}", ""]
-    if report.verdict == "input_mismatch":
+    if report.verdict != "completed":
         return "\n".join([*lines, f"**Stopped: {report.message}**", ""])
     lines += [
         "| claim | metric | verdict | reported | reproduced | reason |",
@@ -106,15 +112,27 @@ def to_markdown(report: ReproduceReport) -> str:
         "",
         "## Runs",
         "",
-        "| variant | seed | exit | wall (s) | peak MB | metrics |",
-        "|---|---|---|---|---|---|",
+        "| variant | seed | exit | wall (s) | peak MB | metrics | what failed |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in report.runs:
         metrics = ", ".join(f"{k} {v:.4g}" for k, v in r.metrics.items())
         lines.append(
             f"| {r.variant} | {r.seed} | {r.exit_code} | {r.wall_s:.2f} | "
-            f"{r.peak_memory_mb or ''} | {metrics} |"
+            f"{r.peak_memory_mb or ''} | {metrics} | {r.failure.replace('|', '/')} |"
         )
+    lines += [
+        "",
+        "## Per variant",
+        "",
+        "| variant | metric | n | mean | std | 95% interval |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {a.variant} | {a.metric} | {a.n} | {a.mean:.4g} | {a.std:.4g} | "
+            f"{a.ci95[0]:.4g} … {a.ci95[1]:.4g} |"
+            for a in report.aggregates
+        ],
+    ]
     d = report.determinism
     lines += [
         "",
@@ -141,56 +159,26 @@ def to_markdown(report: ReproduceReport) -> str:
     return "\n".join(lines)
 
 
+TEMPLATES = Environment(
+    loader=PackageLoader("grader.reproduce", "templates"),
+    autoescape=select_autoescape(default=True),  # every name and reason is the project's
+    undefined=StrictUndefined,
+)
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
 def to_html(report: ReproduceReport) -> str:
-    png = plot_png(report) if report.verdict == "completed" else None
-    image = (
-        f'<img alt="per-seed results against each claim" src="data:image/png;base64,'
-        f'{base64.b64encode(png).decode()}">'
-        if png
-        else ""
+    plots = claim_plots(report) if report.verdict == "completed" else {}
+    packages = report.fingerprint.get("packages")
+    return TEMPLATES.get_template("report.html.j2").render(
+        r=report,
+        fmt=_fmt,
+        colours=VERDICT_COLOURS,
+        plots={k: base64.b64encode(v).decode() for k, v in plots.items()},
+        packages=sorted(packages.items()) if isinstance(packages, dict) else [],
+        nondeterministic=sorted({op for run in report.runs for op in run.nondeterministic_ops}),
+        seeds=len({run.seed for run in report.runs}),
     )
-    rows = "".join(
-        f'<tr class="{escape(c.verdict.value)}"><td>{escape(c.id)}</td><td>{escape(c.metric)}</td>'
-        f'<td class="verdict" style="color:{VERDICT_COLOURS[c.verdict.value]}">'
-        f"{escape(c.verdict.value.replace('_', ' '))}</td>"
-        f"<td>{'' if c.reported is None else f'{c.reported:.4g}'}</td>"
-        f"<td>{'' if c.reproduced_mean is None else f'{c.reproduced_mean:.4g}'}</td>"
-        f"<td>{escape(c.reason)}</td></tr>"
-        for c in report.claims
-    )
-    runs = "".join(
-        f"<tr><td>{escape(r.variant)}</td><td>{r.seed}</td><td>{r.exit_code}</td>"
-        f"<td>{r.wall_s:.2f}</td><td>{r.peak_memory_mb or ''}</td>"
-        f"<td>{escape(', '.join(f'{k} {v:.4g}' for k, v in r.metrics.items()))}</td></tr>"
-        for r in report.runs
-    )
-    d = report.determinism
-    fingerprint = "".join(
-        f"<li><b>{escape(str(k))}</b>: {escape(str(v))[:400]}</li>"
-        for k, v in report.fingerprint.items()
-    )
-    stopped = f'<p class="stop">Stopped: {escape(report.message)}</p>' if report.message else ""
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Reproduction: {escape(report.title)}</title>
-<style>
-body {{ font: 15px/1.5 "DejaVu Sans", system-ui, sans-serif; color:#1d2433; background:#f6f7fb; margin:0 }}
-main {{ max-width: 1000px; margin: 28px auto; padding: 0 20px }}
-section {{ background:#fff; border:1px solid #e4e7ec; border-radius:12px; padding:16px 20px; margin:16px 0 }}
-table {{ width:100%; border-collapse:collapse }} th, td {{ text-align:left; padding:6px 8px;
-border-bottom:1px solid #eef0f3; vertical-align:top }} th {{ font-size:12px; color:#667085 }}
-td.verdict {{ font-weight:700; white-space:nowrap }} img {{ max-width:100% }} .stop {{ color:#cf222e; font-weight:700 }}
-</style></head><body><main>
-<h1>Reproduction: {escape(report.title)}</h1>{stopped}
-<section><h2>Claims</h2><table><thead><tr><th>claim</th><th>metric</th><th>verdict</th>
-<th>reported</th><th>reproduced</th><th>reason</th></tr></thead><tbody>{rows}</tbody></table>{image}</section>
-<section><h2>Determinism</h2><p><b>{escape(d.result.value if d else "n/a")}</b>
-(largest relative difference {d.max_relative_difference if d else "n/a"})</p></section>
-<section><h2>Runs</h2><table><thead><tr><th>variant</th><th>seed</th><th>exit</th><th>wall s</th>
-<th>peak MB</th><th>metrics</th></tr></thead><tbody>{runs}</tbody></table></section>
-<section><h2>Inputs and environment</h2><ul><li><b>code sha256</b>: {report.code_sha256}</li>
-<li><b>git</b>: {escape(str(report.git_commit))} (dirty: {report.git_dirty})</li>
-{"".join(f"<li><b>data {escape(p)}</b>: {h}</li>" for p, h in report.data.items())}
-<li><b>sandbox</b>: {escape(report.sandbox)}</li>{fingerprint}</ul></section>
-<section><h2>Verdict rules</h2><ul>{"".join(f"<li>{escape(r)}</li>" for r in report.rules)}</ul></section>
-</main></body></html>
-"""

@@ -99,10 +99,20 @@ def test_a_wrong_command_stops_after_two_identical_failures(tmp_path: Path) -> N
 
 
 def test_finished_runs_are_reused_and_a_resumed_job_reruns_nothing(tmp_path: Path) -> None:
-    body = '(out / "metrics.json").write_text(json.dumps({"acc": 90.0 + seed / 100}))\n'
-    folder = project(tmp_path / "p", body)
+    body = (
+        '(out / "metrics.json").write_text(json.dumps({"acc": 90.0 + seed / 100}))\n'
+        '(out / "model.txt").write_text(f"weights of seed {seed}")\n'
+        '(out / "curves").mkdir(); (out / "curves" / "loss.json").write_text("[3, 2, 1]")\n'
+        '(out / "scratch.bin").write_bytes(b"not declared")\n'
+    )
+    folder = project(tmp_path / "p", body, ', artifacts: ["model.txt", "curves/*.json"]')
     first = execute(folder, cache_dir=tmp_path / "cache")
     assert not any(r.cached for r in first.runs)
+    run = first.runs[0]
+    assert [a.path for a in run.artifacts] == ["curves/loss.json", "model.txt"]
+    assert all(a.kept for a in run.artifacts)
+    kept = list((tmp_path / "cache" / "artifacts").rglob("model.txt"))
+    assert {k.read_text() for k in kept} == {f"weights of seed {s}" for s in range(4)}
     second = execute(folder, cache_dir=tmp_path / "cache")
     assert all(r.cached for r in second.runs)
     assert [c.verdict for c in second.claims] == [c.verdict for c in first.claims]

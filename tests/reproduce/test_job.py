@@ -136,7 +136,7 @@ def test_cli_writes_every_report_and_the_page_reads_in_chromium(tmp_path: Path) 
             pytest.fail("no Chromium")
         pytest.skip("no Chromium")
     dom = dump_dom(out / "r.html")
-    assert 'class="reproduced"' in dom
+    assert 'class="verdict reproduced"' in dom
     assert "data:image/png;base64," in dom
     bad = subprocess.run(
         [sys.executable, "-m", "grader.cli", "reproduce", str(tmp_path)],
