@@ -75,6 +75,7 @@ def test_a_course_assignment_is_graded_against_its_staff_solution(tmp_path: Path
     assert any(h and "np.add.at(dW, x, dout)" in h for h in hints), hints
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 @needs_bwrap
 def test_a_wrong_staff_solution_is_caught_before_students_see_it(tmp_path: Path) -> None:

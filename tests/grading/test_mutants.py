@@ -104,6 +104,7 @@ def test_assignment_check_exits_by_the_table() -> None:
     assert "no solution at nope.py" in missing.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 @needs_bwrap
 def test_assignment_check_grades_the_corpus_and_the_zoo_beside_the_solution(tmp_path: Path) -> None:

@@ -98,6 +98,7 @@ def test_a_wrong_command_stops_after_two_identical_failures(tmp_path: Path) -> N
     assert report.claims[0].verdict == ClaimVerdict.failed_to_run
 
 
+@pytest.mark.slow
 def test_finished_runs_are_reused_and_a_resumed_job_reruns_nothing(tmp_path: Path) -> None:
     body = (
         '(out / "metrics.json").write_text(json.dumps({"acc": 90.0 + seed / 100}))\n'
@@ -121,6 +122,7 @@ def test_finished_runs_are_reused_and_a_resumed_job_reruns_nothing(tmp_path: Pat
     assert not any(r.cached for r in third.runs)  # new code: new runs
 
 
+@pytest.mark.slow
 def test_threads_are_the_projects_to_declare(tmp_path: Path) -> None:
     body = (
         '(out / "metrics.json").write_text(json.dumps('
@@ -130,6 +132,7 @@ def test_threads_are_the_projects_to_declare(tmp_path: Path) -> None:
     assert {r.metrics["threads"] for r in report.runs} == {2.0}
 
 
+@pytest.mark.slow
 def test_a_project_runs_in_its_own_pinned_environment(tmp_path: Path) -> None:
     body = (
         "import numpy as np\n"
