@@ -203,6 +203,10 @@ class Determinism(SchemaModel):
     result: DeterminismClass
     max_relative_difference: float | None = None
     command: str = ""
+    variant: str = ""
+    seeds: list[int] = Field(default_factory=list)
+    metric: str = Field("", description="the metric that differed most between twins")
+    reason: str = Field("", description="why the check failed, when it did")
 
 
 class ReproduceReport(SchemaModel):

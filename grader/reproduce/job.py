@@ -72,9 +72,10 @@ def load_claims(project: Path) -> ClaimsFile:
         raise ClaimsError(f"{CLAIMS_FILE}: {problems}") from None
 
 
-def sha256_path(path: Path) -> str:
+def sha256_path(path: Path, skip: frozenset[str] = frozenset()) -> str:
     """A file's sha256; a folder's is that of its files' relative paths and hashes, sorted
-    (regular files only, .git left out, read through the untrusted-tree walker)."""
+    (regular files only, .git and the top-level names in `skip` left out, read through
+    the untrusted-tree walker)."""
     if path.is_symlink():
         return hashlib.sha256(b"symlink").hexdigest()
     if not path.is_dir():
@@ -82,7 +83,11 @@ def sha256_path(path: Path) -> str:
     h = hashlib.sha256()
     try:
         entries = sorted(
-            (e for e in walk_files(path) if ".git" not in e.relative.parts),
+            (
+                e
+                for e in walk_files(path)
+                if ".git" not in e.relative.parts and e.relative.as_posix() not in skip
+            ),
             key=lambda e: e.relative.as_posix(),
         )
     except UnreadableTree as exc:
@@ -214,6 +219,26 @@ def keep_artifacts(run_dir: Path, patterns: list[str], dest: Path | None) -> lis
     return kept
 
 
+DOCKER_IMAGE_PACKAGES = {"numpy", "torch"}  # what deploy/sandbox.Dockerfile installs
+
+
+def check_docker_packages(claims: ClaimsFile) -> None:
+    """Docker runs the sandbox image's packages: refuse a project that needs others,
+    rather than let every run fail on an import."""
+    spec = claims.run
+    if spec.environment is not None:
+        raise ClaimsError(
+            "run.environment is built for bubblewrap; under Docker the runs would use the "
+            "sandbox image's packages: run with --sandbox bwrap"
+        )
+    missing = sorted({p.lower() for p in spec.packages} - DOCKER_IMAGE_PACKAGES)
+    if missing:
+        raise ClaimsError(
+            f"run.packages asks for {', '.join(missing)}, which the Docker sandbox image "
+            "does not have (it has numpy and torch): run with --sandbox bwrap"
+        )
+
+
 def check_packages(claims: ClaimsFile, allowed: Sequence[str]) -> None:
     """run.packages must be on the host's list: a name there is mounted into the sandbox
     (dlgrader's own distribution would expose the grader)."""
@@ -244,9 +269,11 @@ class ReproduceJob:
         self.claims = load_claims(self.project)
         if self.claims.run.environment is None:  # its own environment replaces the host's
             check_packages(self.claims, allowed_packages)
+        if sandbox.name == "docker":
+            check_docker_packages(self.claims)
         self.cache_dir = cache_dir  # finished runs, reused by an identical rerun
         self.site: Path | None = None
-        self.code_sha = ""
+        self.code_sha = self.runs_code_sha = ""
         seeds = self.claims.run.seeds
         self.seeds = seeds[: max(3, runs)] if runs else seeds
         if runs and runs > len(seeds):
@@ -271,7 +298,7 @@ class ReproduceJob:
         spec = self.claims.run
         env = spec.environment
         identity = {
-            "code": self.code_sha,
+            "code": self.runs_code_sha,
             "data": [d.sha256 for d in self.claims.data],
             "environment": environment_key(env, host_python()) if env else spec.packages,
             "command": command,
@@ -355,7 +382,7 @@ class ReproduceJob:
             wrote = files_written(job.out / "run")
             keep = self.cache_dir / "artifacts" / key if self.cache_dir else None
             artifacts = keep_artifacts(job.out / "run", spec.artifacts, keep)
-            found = error_line(log)
+            found = error_line(log) if (timed_out or code != 0) else ""
             if timed_out:
                 failure = f"timed out after {spec.time_limit_s:g} s"
             elif code is None:
@@ -395,31 +422,55 @@ class ReproduceJob:
         spec = self.claims.run
         command = spec.smoke or spec.cmd
         variant = "default" if "default" in spec.variants else next(iter(spec.variants))
-        worst = 0.0
-        for seed in self.seeds[:2]:
+        seeds = self.seeds[:2]
+        shown = command.replace("{args}", spec.variants[variant]).strip()
+        base = dict(command=shown, variant=variant, seeds=seeds)
+        worst, where = 0.0, ""
+        for seed in seeds:
             first, second = (
                 self.run_once(command, seed, variant, f"determinism-{seed}-{i}", reuse=False)
                 for i in (1, 2)
             )
-            if not (first.ok and second.ok) or set(first.metrics) != set(second.metrics):
-                return Determinism(result=DeterminismClass.failed, command=command)
+            for run in (first, second):
+                if not run.ok:
+                    return Determinism(
+                        result=DeterminismClass.failed,
+                        reason=f"seed {seed}: {run.failure}",
+                        **base,
+                    )
+            if set(first.metrics) != set(second.metrics):
+                return Determinism(
+                    result=DeterminismClass.failed,
+                    reason=f"seed {seed}: the twins wrote different metrics",
+                    **base,
+                )
             for key, a in first.metrics.items():
                 b = second.metrics[key]
                 if a != b:
-                    worst = max(worst, abs(a - b) / max(abs(a), abs(b), 1e-12))
+                    difference = abs(a - b) / max(abs(a), abs(b), 1e-12)
+                    if difference > worst:
+                        worst, where = difference, f"{key} (seed {seed}: {a:.6g} vs {b:.6g})"
         if worst == 0.0:
             kind = DeterminismClass.bitwise
         elif worst <= 1e-6:
             kind = DeterminismClass.numeric
         else:
             kind = DeterminismClass.divergent
-        return Determinism(result=kind, max_relative_difference=worst, command=command)
+        return Determinism(
+            result=kind,
+            max_relative_difference=worst,
+            metric=where,
+            **base,
+        )
 
     def execute(self) -> ReproduceReport:
         started = datetime.now(UTC)
         spec = self.claims.run
         commit, dirty = git_state(self.project)
         self.code_sha = sha256_path(self.project)
+        # What the runs execute: the project without claims.yaml (editing a claim, its
+        # tolerance or a variant's name reruns nothing that did not change).
+        self.runs_code_sha = sha256_path(self.project, skip=frozenset({CLAIMS_FILE}))
         base: dict[str, Any] = dict(
             title=self.claims.title or self.project.name,
             paper=self.claims.paper,
@@ -463,9 +514,13 @@ class ReproduceJob:
                     verdict="environment_failed",
                     message=f"run.environment cannot be built: {exc}",
                 )
-        self.progress("determinism check: two seeds, each twice")
+        self.progress(f"determinism check: seeds {', '.join(map(str, self.seeds[:2]))}, each twice")
         determinism = self.determinism()
-        self.progress(f"determinism: {determinism.result.value}")
+        self.progress(
+            f"determinism: {determinism.result.value}"
+            + (f" ({determinism.metric})" if determinism.metric else "")
+            + (f": {determinism.reason}" if determinism.reason else "")
+        )
         variants = sorted(
             {
                 v
@@ -563,6 +618,16 @@ class ReproduceJob:
             result = judge_absolute(claim, list(values(claim.variant).values()))
         else:
             result = judge_threshold(claim, list(values(claim.variant).values()))
+        if not isinstance(claim, ComparisonClaim):
+            same = list(values(claim.variant).values())
+            if len(same) > 1 and len(set(same)) == 1:
+                result = result.model_copy(
+                    update={
+                        "reason": f"{result.reason}; every seed gave exactly {same[0]:.6g}: "
+                        "the seed may not reach the code (a seed fixed inside it?), so this "
+                        f"may be one run counted {len(same)} times"
+                    }
+                )
         if failed:
             listed = "; ".join(f"{r.variant} seed {r.seed}: {r.failure}" for r in failed[:5])
             result = result.model_copy(

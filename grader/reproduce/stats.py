@@ -109,8 +109,8 @@ def judge_absolute(claim: AbsoluteClaim, values: list[float]) -> ClaimResult:
     else:
         equivalent, beyond = -tau <= lo90 and hi90 <= tau, lo95 > tau or hi95 < -tau
     said = (
-        f"mean {mean:.4g} vs reported {reported.value:.4g}: difference {delta:+.4g}, 90% "
-        f"interval [{lo90:+.4g}, {hi90:+.4g}], τ = {tau:.4g} ({source})"
+        f"mean {mean:.6g} vs reported {reported.value:.6g}: difference {delta:+.6g}, 90% "
+        f"interval [{lo90:+.6g}, {hi90:+.6g}], τ = {tau:.6g} ({source})"
     )
     if equivalent:
         return ClaimResult(**base, verdict=ClaimVerdict.reproduced, reason=f"{said}: within τ")
@@ -176,10 +176,10 @@ def judge_threshold(claim: ThresholdClaim, values: list[float]) -> ClaimResult:
     details: dict[str, float | str | None] = {"ci_low": low, "ci_high": high, "bound": bound}
     base.update(reproduced_mean=mean, reported=bound, details=details)
     if claim.min is not None:
-        clears, misses, what = low >= bound, high < bound, f"at least {bound:.4g}"
+        clears, misses, what = low >= bound, high < bound, f"at least {bound:.6g}"
     else:
-        clears, misses, what = high <= bound, low > bound, f"at most {bound:.4g}"
-    interval = f"95% interval [{low:.4g}, {high:.4g}]"
+        clears, misses, what = high <= bound, low > bound, f"at most {bound:.6g}"
+    interval = f"95% interval [{low:.6g}, {high:.6g}]"
     if clears:
         return ClaimResult(**base, verdict=ClaimVerdict.reproduced, reason=f"{interval} is {what}")
     if misses:
@@ -189,5 +189,5 @@ def judge_threshold(claim: ThresholdClaim, values: list[float]) -> ClaimResult:
     return ClaimResult(
         **base,
         verdict=ClaimVerdict.inconclusive,
-        reason=f"{interval} straddles the threshold {bound:.4g}",
+        reason=f"{interval} straddles the threshold {bound:.6g}",
     )

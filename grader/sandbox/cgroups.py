@@ -16,6 +16,7 @@ import pwd
 import signal
 import subprocess
 import time
+import uuid
 from functools import cache
 from pathlib import Path
 
@@ -89,7 +90,9 @@ def delegate(user: str) -> list[Path]:
 class JobCgroup:
     def __init__(self, name: str, memory_bytes: int | None, max_processes: int) -> None:
         safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)[:100]
-        self.name = f"job-{safe}"
+        # Unique per run: two jobs with one label (two local reproduce runs, two checks)
+        # must never share a cgroup, whose removal kills every process in it.
+        self.name = f"job-{safe}-{uuid.uuid4().hex[:8]}"
         self.memory_bytes = memory_bytes
         self.max_processes = max_processes
         v2 = _v2_root() is not None

@@ -45,8 +45,10 @@ def _client() -> Any:
 
 
 def container_name(job_label: str) -> str:
+    """Unique per run (two jobs may share a label); a job's containers are found by their
+    LABEL, never by name."""
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in job_label)[:100]
-    return f"{NAME_PREFIX}{safe}"
+    return f"{NAME_PREFIX}{safe}-{uuid.uuid4().hex[:8]}"
 
 
 class DockerSandbox(Sandbox):

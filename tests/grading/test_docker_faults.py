@@ -14,7 +14,7 @@ import pytest
 from grader.grading.course import get_assignment
 from grader.grading.grade import grade
 from grader.sandbox import SandboxFailed
-from grader.sandbox.docker_sandbox import LABEL, DockerSandbox, container_name
+from grader.sandbox.docker_sandbox import LABEL, DockerSandbox
 
 pytestmark = [pytest.mark.integration]
 
@@ -50,10 +50,11 @@ def test_a_container_stopped_from_outside_is_a_sandbox_failure(
 
     thread = threading.Thread(target=grading)
     thread.start()
-    name = container_name(label)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        running = docker_client.containers.list(filters={"name": name, "status": "running"})
+        running = docker_client.containers.list(
+            filters={"label": f"{LABEL}={label}", "status": "running"}
+        )
         if running:
             time.sleep(1)  # inside the student's call
             running[0].kill()

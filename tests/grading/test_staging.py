@@ -88,3 +88,13 @@ def test_a_broken_optim_costs_the_update_rules_only(tmp_path: Path) -> None:
     lost = {t.function for t in result.tests if t.score < t.max_score}
     assert lost == {"sgd_momentum", "adam"}
     assert all("half-finished" in t.message for t in result.tests if t.function == "adam")
+
+
+def test_two_jobs_with_one_label_never_share_a_cgroup_or_a_container_name() -> None:
+    """Two local reproduce runs label their runs alike ("default-0"): removing one's
+    cgroup kills every process in it, so the names are unique per run."""
+    from grader.sandbox.cgroups import JobCgroup
+    from grader.sandbox.docker_sandbox import container_name
+
+    assert JobCgroup("default-0", None, 8).name != JobCgroup("default-0", None, 8).name
+    assert container_name("default-0") != container_name("default-0")

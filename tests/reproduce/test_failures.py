@@ -91,6 +91,27 @@ def test_the_error_line_is_found_however_much_the_run_printed_after(tmp_path: Pa
     )
 
 
+def test_seeds_that_never_reach_the_code_are_called_out(tmp_path: Path) -> None:
+    body = '(out / "metrics.json").write_text(json.dumps({"acc": 90.25}))\n'
+    claim = execute(project(tmp_path, body)).claims[0]
+    assert "every seed gave exactly 90.25" in claim.reason
+    assert "one run counted 4 times" in claim.reason
+
+
+def test_docker_refuses_a_project_that_needs_other_packages(tmp_path: Path) -> None:
+    from grader.reproduce.job import ClaimsError
+    from grader.sandbox.docker_sandbox import DockerSandbox
+
+    folder = project(tmp_path, "")
+    (folder / "claims.yaml").write_text(
+        (folder / "claims.yaml")
+        .read_text()
+        .replace("packages: [numpy]", "packages: [numpy, scikit-learn]")
+    )
+    with pytest.raises(ClaimsError, match="scikit-learn, which the Docker sandbox image"):
+        ReproduceJob(folder, DockerSandbox())
+
+
 def test_a_wrong_command_stops_after_two_identical_failures(tmp_path: Path) -> None:
     body = 'sys.exit("train.py: error: unrecognized arguments: --epochs")\n'
     report = execute(project(tmp_path, body))
@@ -117,6 +138,9 @@ def test_finished_runs_are_reused_and_a_resumed_job_reruns_nothing(tmp_path: Pat
     second = execute(folder, cache_dir=tmp_path / "cache")
     assert all(r.cached for r in second.runs)
     assert [c.verdict for c in second.claims] == [c.verdict for c in first.claims]
+    claims = folder / "claims.yaml"  # a claim edited: the runs did not change
+    claims.write_text(claims.read_text().replace("value: 90.0", "value: 90.1"))
+    assert all(r.cached for r in execute(folder, cache_dir=tmp_path / "cache").runs)
     (folder / "train.py").write_text((folder / "train.py").read_text() + "\n# edited\n")
     third = execute(folder, cache_dir=tmp_path / "cache")
     assert not any(r.cached for r in third.runs)  # new code: new runs

@@ -74,6 +74,8 @@ def test_a_clock_seeded_project_is_divergent_and_a_seeded_one_bitwise(tmp_path: 
         project(tmp_path / "a", CLOCK_SEEDED, CLAIMS), select_sandbox("bwrap")
     ).determinism()
     assert divergent.result == DeterminismClass.divergent
+    assert divergent.metric.startswith("score (seed ")  # which metric, which seed
+    assert divergent.seeds == [0, 1]
     bitwise = ReproduceJob(
         project(tmp_path / "b", SEEDED, CLAIMS), select_sandbox("bwrap")
     ).determinism()

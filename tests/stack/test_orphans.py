@@ -38,12 +38,13 @@ def test_orphans_go_and_live_jobs_stay(tmp_path: Path, docker_client) -> None:  
             )
         )
     started = []
-    for label in ("live-2", "live-1", "gone-1"):  # attempt 1 of "live" was superseded
+    names = {label: container_name(label) for label in ("live-2", "live-1", "gone-1")}
+    for label in names:  # attempt 1 of "live" was superseded
         started.append(
             docker_client.containers.run(
                 "dlgrader-sandbox:latest",
                 ["python", "-c", "import time; time.sleep(600)"],
-                name=container_name(label),
+                name=names[label],
                 labels={LABEL: label},
                 detach=True,
                 network_mode="none",
@@ -51,7 +52,7 @@ def test_orphans_go_and_live_jobs_stay(tmp_path: Path, docker_client) -> None:  
         )
     try:
         removed = kill_orphan_sandboxes(settings)
-        assert sorted(removed) == sorted([container_name("live-1"), container_name("gone-1")])
+        assert sorted(removed) == sorted([names["live-1"], names["gone-1"]])
         left = [
             c.labels[LABEL]
             for c in docker_client.containers.list(all=True, filters={"label": LABEL})
