@@ -70,6 +70,7 @@ def test_an_uninstallable_pin_is_a_clear_error_not_a_grade(tmp_path: Path) -> No
         build_site(env)
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 @needs_bwrap
 def test_numpy_1_code_grades_in_the_course_pinned_numpy(tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ BUGS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "edits", "broken"), BUGS, ids=[b[0] for b in BUGS])
 def test_buggy_modules_lose_points_where_they_break(
     tmp_path: Path, name: str, edits: list[tuple[str, str]], broken: set[str]

@@ -51,6 +51,7 @@ def test_a_metric_never_written_names_those_that_were(tmp_path: Path) -> None:
     assert claim.reason == "no run wrote acc; they wrote accuracy, loss"
 
 
+@pytest.mark.slow
 def test_metrics_at_the_wrong_path_say_what_the_run_wrote(tmp_path: Path) -> None:
     body = '(out / "results.json").write_text(json.dumps({"acc": 90.0}))\n'
     report = execute(project(tmp_path, body))
@@ -58,6 +59,7 @@ def test_metrics_at_the_wrong_path_say_what_the_run_wrote(tmp_path: Path) -> Non
     assert "results.json" in report.claims[0].reason
 
 
+@pytest.mark.slow
 def test_nan_is_a_failure_and_the_report_stays_valid_json(tmp_path: Path) -> None:
     body = 'print("{\\"acc\\": NaN}", file=open(out / "metrics.json", "w"))\n'
     report = execute(project(tmp_path, body))
@@ -77,6 +79,7 @@ def test_one_crashing_seed_leaves_a_verdict_on_the_rest(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_the_error_line_is_found_however_much_the_run_printed_after(tmp_path: Path) -> None:
     body = (
         "import traceback\ntry:\n    {}['missing']\nexcept KeyError:\n    traceback.print_exc()\n"
