@@ -276,7 +276,8 @@ def _killed(
     mutants: list[Mutant], cases: list[Case], assignment: Assignment, box: Sandbox
 ) -> dict[int, bool]:
     """Whether the cases catch each mutant: a failed test, a crash or a failed import."""
-    results = grade_variants(mutant_variants(assignment, mutants), cases, assignment, box)
+    variants = mutant_variants(assignment, mutants)
+    results = grade_variants(variants, cases, assignment, box, until_failure=True)
     return {m.index: any(t.status != TestStatus.passed for t in results[m.module]) for m in mutants}
 
 

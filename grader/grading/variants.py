@@ -22,7 +22,7 @@ from grader.grading.staging import stage_support
 from grader.sandbox import Sandbox, SandboxFailed, SandboxLimits
 from grader.settings import scratch_dir
 from grader.untrusted_fs import remove_tree
-from submissions_schema import TestResult
+from submissions_schema import TestResult, TestStatus
 
 BATCH = 100  # modules per sandbox run
 ENDED_HERE = "the run ended in this module (a crash, or the memory limit)"
@@ -36,7 +36,11 @@ class Variant:
 
 
 def _run_batch(
-    variants: list[Variant], cases: list[Case], assignment: Assignment, box: Sandbox
+    variants: list[Variant],
+    cases: list[Case],
+    assignment: Assignment,
+    box: Sandbox,
+    until_failure: bool,
 ) -> dict[str, list[TestResult]]:
     """Each variant's test results from one sandbox run. A variant that ends the run (a
     crash, the memory limit) fails the calls it did not finish; those after it never
@@ -58,10 +62,18 @@ def _run_batch(
             chosen[v.module] = [
                 c for c in cases if v.problems is None or c.problem.name in v.problems
             ]
+
+        # Caught or not needs no self-check: the perturbed calls (x ± εu) only explain a
+        # failure, so judging until the first failure leaves them out.
+        def wanted(call: dict[str, object]) -> bool:
+            return not (until_failure and str(call["id"]).endswith(("+", "-")))
+
         manifest["mutants"] = [
             {
                 "module": v.module,
-                "calls": sorted(index[call["id"]] for c in chosen[v.module] for call in c.calls),
+                "calls": sorted(
+                    index[call["id"]] for c in chosen[v.module] for call in c.calls if wanted(call)
+                ),
             }
             for v in variants
         ]
@@ -90,23 +102,31 @@ def _run_batch(
                 ended = (
                     f"importing it failed: {imported.get('type', '')} {imported.get('message', '')}"
                 )
-            results[v.module] = [
-                t for case in chosen[v.module] for t in judge_case(case, outputs, statuses, ended)
-            ]
+            tests: list[TestResult] = []
+            for case in chosen[v.module]:
+                tests += judge_case(case, outputs, statuses, ended)
+                if until_failure and any(t.status != TestStatus.passed for t in tests):
+                    break  # a mutant is caught: its other cases need no judging
+            results[v.module] = tests
         return results
     finally:
         remove_tree(root)
 
 
 def grade_variants(
-    variants: Iterable[Variant], cases: list[Case], assignment: Assignment, box: Sandbox
+    variants: Iterable[Variant],
+    cases: list[Case],
+    assignment: Assignment,
+    box: Sandbox,
+    until_failure: bool = False,
 ) -> dict[str, list[TestResult]]:
     """Every variant's test results, a batch per sandbox run; those a crashing variant
-    kept from starting go into the next run."""
+    kept from starting go into the next run. With `until_failure`, a variant's judging
+    stops at its first failed case (mutants: caught or not is all that counts)."""
     results: dict[str, list[TestResult]] = {}
     pending = list(variants)
     while pending:
-        batch = _run_batch(pending[:BATCH], cases, assignment, box)
+        batch = _run_batch(pending[:BATCH], cases, assignment, box, until_failure)
         if not batch:
             raise SandboxFailed("the sandbox run ended before its first module started")
         results.update(batch)
