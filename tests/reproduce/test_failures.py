@@ -174,3 +174,26 @@ def test_a_project_runs_in_its_own_pinned_environment(tmp_path: Path) -> None:
     assert refused.verdict == "environment_failed"
     assert "cannot install numpy==0.0.1" in refused.message
     assert refused.runs == []
+
+
+@pytest.mark.slow
+def test_torch_is_seeded_when_the_project_imports_it_and_never_loaded_before(
+    tmp_path: Path,
+) -> None:
+    body = (
+        'loaded = int("torch" in sys.modules)\n'
+        "import numpy as np\n"
+        "draw = float(np.random.rand())\n"
+        "import torch\n"
+        '(out / "metrics.json").write_text(json.dumps({"acc": 90.0, "loaded": loaded,'
+        ' "np": draw, "torch": float(torch.rand(1))}))\n'
+    )
+    folder = project(tmp_path, body)
+    claims = folder / "claims.yaml"
+    claims.write_text(claims.read_text().replace("packages: [numpy]", "packages: [numpy, torch]"))
+    report = execute(folder)
+    assert report.determinism is not None
+    assert report.determinism.result.value == "bitwise"
+    assert {r.metrics["loaded"] for r in report.runs} == {0.0}
+    by_seed = {r.seed: (r.metrics["np"], r.metrics["torch"]) for r in report.runs}
+    assert len(set(by_seed.values())) == len(by_seed)  # each seed its own draws
