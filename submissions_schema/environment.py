@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from submissions_schema.base import SchemaModel
 
@@ -15,7 +15,12 @@ class Environment(SchemaModel):
     model_config = ConfigDict(extra="forbid")
 
     requirements: list[str] = Field(
-        min_length=1, description="pinned requirements, e.g. numpy==1.26.4"
+        default_factory=list, description="pinned requirements, e.g. numpy==1.26.4"
+    )
+    requirements_file: str | None = Field(
+        None,
+        description="a lock or requirements file the project ships (relative to it), "
+        "read as pins before `requirements`",
     )
     python: str | None = Field(
         None,
@@ -26,3 +31,9 @@ class Environment(SchemaModel):
         default_factory=list, description="local wheel folders, for servers without an index"
     )
     no_index: bool = Field(False, description="install from find_links only")
+
+    @model_validator(mode="after")
+    def _something_to_install(self) -> Environment:
+        if not self.requirements and not self.requirements_file:
+            raise ValueError("an environment needs requirements or a requirements_file")
+        return self

@@ -28,6 +28,16 @@ class RunSpec(Strict):
     gpu: bool = False
     time_limit_s: float = Field(600.0, gt=0, description="per run")
     smoke: str | None = Field(None, description="a short command for the determinism check")
+    prepare: str | None = Field(
+        None,
+        description="run once before the runs, offline, in the sandbox (with {out}); what it "
+        "leaves in {out} is in every run's copy of the project, under prepared/",
+    )
+    curve: str | None = Field(
+        None,
+        description="a file in {out} with per-step values (a JSON list, or an object of "
+        "lists): the determinism check finds the first step where twins differ",
+    )
     packages: list[str] = Field(
         default_factory=lambda: ["numpy", "scikit-learn"],
         description="what the runs import from the host (bubblewrap mounts these); "
@@ -49,6 +59,8 @@ class RunSpec(Strict):
 
     @model_validator(mode="after")
     def _placeholders(self) -> RunSpec:
+        if self.prepare is not None and "{out}" not in self.prepare:
+            raise ValueError("run.prepare lacks {out}")
         for name, command in (("cmd", self.cmd), ("smoke", self.smoke or "{seed}{out}")):
             missing = [p for p in ("{seed}", "{out}") if p not in command]
             if missing:
@@ -170,6 +182,9 @@ class RunRecord(SchemaModel):
     wrote: list[str] = Field(default_factory=list, description="files the run left in {out}")
     cached: bool = Field(False, description="reused from an identical earlier run")
     artifacts: list[Artifact] = Field(default_factory=list)
+    curve: dict[str, list[float]] = Field(
+        default_factory=dict, description="per-step values from run.curve, when declared"
+    )
 
     @property
     def ok(self) -> bool:
@@ -207,6 +222,12 @@ class Determinism(SchemaModel):
     seeds: list[int] = Field(default_factory=list)
     metric: str = Field("", description="the metric that differed most between twins")
     reason: str = Field("", description="why the check failed, when it did")
+    first_divergent_step: int | None = Field(
+        None, description="the first step where the twins' curves differ (run.curve)"
+    )
+    unhooked: str = Field(
+        "", description="asked for: the same seed run without the seeding hooks, compared"
+    )
 
 
 class ReproduceReport(SchemaModel):
@@ -214,7 +235,9 @@ class ReproduceReport(SchemaModel):
     paper: str = Field("", description="what claims.yaml says the claims come from")
     started_at: datetime
     finished_at: datetime
-    verdict: Literal["completed", "input_mismatch", "environment_failed"] = "completed"
+    verdict: Literal["completed", "input_mismatch", "environment_failed", "prepare_failed"] = (
+        "completed"
+    )
     message: str = ""
     code_sha256: str
     git_commit: str | None = None

@@ -538,6 +538,9 @@ def reproduce(
     fresh: Annotated[
         bool, typer.Option(help="rerun every run, reusing none from an earlier identical one")
     ] = False,
+    unhooked: Annotated[
+        bool, typer.Option(help="also run one seed without the seeding hooks, and compare")
+    ] = False,
 ) -> None:
     """Run a project's experiment under pinned seeds, check determinism, judge each claim.
     Exit 0 when every claim reproduced, 3 when a claim's runs failed to run, 4 when a
@@ -571,6 +574,7 @@ def reproduce(
             progress=lambda line: console.print(line, highlight=False),
             allowed_packages=get_settings().allowed_packages,
             cache_dir=None if fresh else get_settings().data_dir / "reproduce-runs",
+            unhooked=unhooked,
         )
     except ClaimsError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
@@ -595,6 +599,10 @@ def reproduce(
     console.print(table)
     d = report.determinism
     console.print(f"determinism: {d.result.value if d else 'n/a'}")
+    if d and d.first_divergent_step is not None:
+        console.print(f"  the twins' curves first differ at step {d.first_divergent_step}")
+    if d and d.unhooked:
+        console.print(f"  {d.unhooked}", highlight=False)
     raise typer.Exit(reproduce_exit_code(report))
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from grader.grading.environments import EnvironmentFailed, with_requirements_file
 from grader.grading.specs import (
     Assignment,
     AssignmentFiles,
@@ -95,9 +96,10 @@ def load_course_assignment(folder: Path) -> Assignment:
     if (folder / ENVIRONMENT_FILE).is_file():
         path = folder / ENVIRONMENT_FILE
         try:
-            update["environment"] = Environment.model_validate(yaml.safe_load(path.read_text()))
-        except (yaml.YAMLError, ValidationError) as exc:
-            raise SpecError(f"{path}: {exc}") from None
+            env = Environment.model_validate(yaml.safe_load(path.read_text()))
+            update["environment"] = with_requirements_file(env, folder)
+        except (yaml.YAMLError, ValidationError, EnvironmentFailed) as exc:
+            raise SpecError(f"{path}: {' '.join(str(exc).split())}") from None
     return spec.model_copy(update=update)
 
 

@@ -39,6 +39,34 @@ class EnvironmentFailed(RuntimeError):
     """An environment that cannot be built or used here; the message says why and what to do."""
 
 
+MAX_REQUIREMENTS_BYTES = 256 << 10
+
+
+def with_requirements_file(env: Environment, base: Path) -> Environment:
+    """The environment with its requirements_file (a lock file a project or course ships,
+    relative to `base`) read into its pins: one `name==version` per line; comments,
+    hashes and options left out."""
+    if env.requirements_file is None:
+        return env
+    from grader.untrusted_fs import read_text
+
+    path = (base / env.requirements_file).resolve()
+    text = read_text(path, MAX_REQUIREMENTS_BYTES) if path.is_relative_to(base.resolve()) else None
+    if text is None:
+        raise EnvironmentFailed(
+            f"requirements_file {env.requirements_file} is not a readable text file of at most "
+            f"{MAX_REQUIREMENTS_BYTES >> 10} KB inside {base.name}"
+        )
+    pins = []
+    for line in text.replace("\\\n", " ").splitlines():
+        line = line.split("#", 1)[0].split(" --hash", 1)[0].split(";", 1)[0].strip()
+        if line and not line.startswith("-"):
+            pins.append(line)
+    return env.model_copy(
+        update={"requirements": [*pins, *env.requirements], "requirements_file": None}
+    )
+
+
 def host_python() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
 

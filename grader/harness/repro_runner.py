@@ -99,7 +99,13 @@ def main(manifest_path: str, inputs_dir: str, project_dir: str, out_dir: str) ->
         "REPRO_NONDET_FILE": str(nondet),
         "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
         # The sandbox's own package folder, when it has one (bubblewrap), after the hook.
-        "PYTHONPATH": os.pathsep.join([SITE, *[p for p in sys.path if p.startswith("/opt/site")]]),
+        # Without the hooks when asked (hooks: false), to compare with an unhooked run.
+        "PYTHONPATH": os.pathsep.join(
+            [
+                *([SITE] if manifest.get("hooks", True) else []),
+                *[p for p in sys.path if p.startswith("/opt/site")],
+            ]
+        ),
         # The project declares its threads (run.threads), recorded in the fingerprint.
         "OMP_NUM_THREADS": str(int(manifest.get("threads", 1))),
         "OPENBLAS_NUM_THREADS": str(int(manifest.get("threads", 1))),

@@ -16,7 +16,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from grader.grading.environments import EnvironmentFailed, build_site, environment_key, host_python
+from grader.grading.environments import (
+    EnvironmentFailed,
+    build_site,
+    environment_key,
+    host_python,
+    with_requirements_file,
+)
 from grader.reproduce.stats import RULES, judge_absolute, judge_comparison, judge_threshold, summary
 from grader.sandbox import JobDirs, Sandbox, SandboxLimits
 from grader.settings import DEFAULT_ALLOWED_PACKAGES, scratch_dir
@@ -137,6 +143,16 @@ def _is_sha(text: str) -> bool:
     return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
 
 
+def _read_json_any(path: Path, cap: int = 4 << 20) -> Any:
+    text = read_text(path, cap)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
 def _read_json(path: Path, cap: int = 1 << 20) -> dict[str, Any] | None:
     text = read_text(path, cap)
     if text is None:
@@ -166,6 +182,12 @@ def error_line(log: str) -> str:
     return ""
 
 
+def _last_line(log: str) -> str:
+    """A failed run's last words when no line reads like an error (sys.exit("...")...)."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    return lines[-1][:500] if lines else ""
+
+
 def log_tail(path: Path, size: int = MAX_LOG_SCAN_BYTES) -> str:
     """The last `size` bytes of a run's log, however long it grew."""
     fd = open_regular(path, 1 << 40)
@@ -183,6 +205,42 @@ def files_written(run_dir: Path) -> list[str]:
     except (UnreadableTree, OSError):
         return []
     return found[:MAX_LISTED_FILES]
+
+
+MAX_CURVE_POINTS = 10_000
+
+
+def read_curve(path: Path) -> dict[str, list[float]]:
+    """run.curve: a JSON list of numbers, or an object of such lists (capped, finite)."""
+    data = _read_json_any(path)
+    named = {"value": data} if isinstance(data, list) else data if isinstance(data, dict) else {}
+    curve = {}
+    for name, values in list(named.items())[:20]:
+        if isinstance(values, list):
+            points = [
+                float(v)
+                for v in values[:MAX_CURVE_POINTS]
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            ]
+            if points:
+                curve[str(name)[:100]] = points
+    return curve
+
+
+def first_difference(a: dict[str, list[float]], b: dict[str, list[float]]) -> int | None:
+    """The first step at which two runs' curves differ, None when they agree."""
+    steps = [
+        next((i for i, (x, y) in enumerate(zip(a[k], b[k], strict=False)) if x != y), None)
+        for k in a
+        if k in b
+    ]
+    found = [s for s in steps if s is not None]
+    lengths_differ = any(len(a[k]) != len(b[k]) for k in a if k in b) or set(a) != set(b)
+    if found:
+        return min(found)
+    return (
+        min((min(len(a[k]), len(b[k])) for k in a if k in b), default=0) if lengths_differ else None
+    )
 
 
 def keep_artifacts(run_dir: Path, patterns: list[str], dest: Path | None) -> list[Artifact]:
@@ -263,8 +321,11 @@ class ReproduceJob:
         progress: Progress = lambda line: None,
         allowed_packages: Sequence[str] = DEFAULT_ALLOWED_PACKAGES,
         cache_dir: Path | None = None,
+        unhooked: bool = False,
     ) -> None:
         self.project = project.resolve()
+        self.unhooked = unhooked  # also run one seed without the seeding hooks, and compare
+        self.prepared: Path | None = None  # what run.prepare left, copied into every run
         self.sandbox = sandbox
         self.claims = load_claims(self.project)
         if self.claims.run.environment is None:  # its own environment replaces the host's
@@ -308,11 +369,20 @@ class ReproduceJob:
             "metrics_file": spec.metrics_file,
             "time_limit_s": spec.time_limit_s,
             "sandbox": self.sandbox.name,
+            "prepare": spec.prepare,
+            "curve": spec.curve,
         }
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
     def run_once(
-        self, command: str, seed: int, variant: str, label: str, reuse: bool = True
+        self,
+        command: str,
+        seed: int,
+        variant: str,
+        label: str,
+        reuse: bool = True,
+        hooks: bool = True,
+        keep_out: Path | None = None,
     ) -> RunRecord:
         key = self.run_key(command, seed, variant)
         cached = self.cache_dir / f"{key}.json" if self.cache_dir and reuse else None
@@ -321,13 +391,22 @@ class ReproduceJob:
                 return RunRecord.model_validate_json(text).model_copy(update={"cached": True})
             except ValidationError:
                 pass
-        record = self._run(command, seed, variant, label, key)
+        record = self._run(command, seed, variant, label, key, hooks, keep_out)
         if cached is not None and record.exit_code is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
             cached.write_text(record.model_dump_json())
         return record
 
-    def _run(self, command: str, seed: int, variant: str, label: str, key: str) -> RunRecord:
+    def _run(
+        self,
+        command: str,
+        seed: int,
+        variant: str,
+        label: str,
+        key: str,
+        hooks: bool = True,
+        keep_out: Path | None = None,
+    ) -> RunRecord:
         spec = self.claims.run
         root = Path(tempfile.mkdtemp(prefix="dlgrader-repro-", dir=scratch_dir()))
         try:
@@ -339,6 +418,9 @@ class ReproduceJob:
                 site=self.site,
             )
             copy_tree(self.project, job.submission, skip=frozenset({".git", "__pycache__"}))
+            if self.prepared is not None:
+                (job.submission / "prepared").mkdir(exist_ok=True)
+                copy_tree(self.prepared, job.submission / "prepared")
             formatted = command.replace("{seed}", str(seed)).replace(
                 "{args}", spec.variants[variant]
             )
@@ -350,6 +432,7 @@ class ReproduceJob:
                         "metrics_file": spec.metrics_file,
                         "time_limit_s": spec.time_limit_s,
                         "threads": spec.threads,
+                        "hooks": hooks,
                         "fingerprint": not self.fingerprint,
                     }
                 )
@@ -382,7 +465,11 @@ class ReproduceJob:
             wrote = files_written(job.out / "run")
             keep = self.cache_dir / "artifacts" / key if self.cache_dir else None
             artifacts = keep_artifacts(job.out / "run", spec.artifacts, keep)
-            found = error_line(log) if (timed_out or code != 0) else ""
+            if keep_out is not None:
+                keep_out.mkdir(parents=True, exist_ok=True)
+                copy_tree(job.out / "run", keep_out)
+            curve = read_curve(job.out / "run" / spec.curve) if spec.curve else {}
+            found = error_line(log) or _last_line(log) if (timed_out or code != 0) else ""
             if timed_out:
                 failure = f"timed out after {spec.time_limit_s:g} s"
             elif code is None:
@@ -412,6 +499,7 @@ class ReproduceJob:
                 error_line=found,
                 wrote=wrote,
                 artifacts=artifacts,
+                curve=curve,
             )
         finally:
             remove_tree(root)
@@ -426,11 +514,18 @@ class ReproduceJob:
         shown = command.replace("{args}", spec.variants[variant]).strip()
         base = dict(command=shown, variant=variant, seeds=seeds)
         worst, where = 0.0, ""
+        diverged: list[int] = []
+        twins: list[RunRecord] = []
         for seed in seeds:
             first, second = (
                 self.run_once(command, seed, variant, f"determinism-{seed}-{i}", reuse=False)
                 for i in (1, 2)
             )
+            twins.append(first)
+            if first.curve and second.curve:
+                step = first_difference(first.curve, second.curve)
+                if step is not None:
+                    diverged.append(step)
             for run in (first, second):
                 if not run.ok:
                     return Determinism(
@@ -450,7 +545,7 @@ class ReproduceJob:
                     difference = abs(a - b) / max(abs(a), abs(b), 1e-12)
                     if difference > worst:
                         worst, where = difference, f"{key} (seed {seed}: {a:.6g} vs {b:.6g})"
-        if worst == 0.0:
+        if worst == 0.0 and not diverged:
             kind = DeterminismClass.bitwise
         elif worst <= 1e-6:
             kind = DeterminismClass.numeric
@@ -460,10 +555,40 @@ class ReproduceJob:
             result=kind,
             max_relative_difference=worst,
             metric=where,
+            first_divergent_step=min(diverged) if diverged else None,
+            unhooked=self._unhooked(command, seeds[0], variant, twins[0]) if self.unhooked else "",
             **base,
         )
 
+    def _unhooked(self, command: str, seed: int, variant: str, hooked: RunRecord) -> str:
+        """The same seed without the seeding hooks: does the result depend on them?"""
+        bare = self.run_once(command, seed, variant, f"unhooked-{seed}", reuse=False, hooks=False)
+        if not bare.ok:
+            return f"without the seeding hooks seed {seed} failed: {bare.failure}"
+        differ = {
+            k: (hooked.metrics[k], v)
+            for k, v in bare.metrics.items()
+            if k in hooked.metrics and hooked.metrics[k] != v
+        }
+        if not differ:
+            return (
+                f"without the seeding hooks seed {seed} gives the same metrics: the project "
+                "seeds itself"
+            )
+        name, (a, b) = next(iter(differ.items()))
+        return (
+            f"without the seeding hooks seed {seed} gives other results ({name} {b:.6g} "
+            f"instead of {a:.6g}): the project relies on the seeding dlgrader does"
+        )
+
     def execute(self) -> ReproduceReport:
+        try:
+            return self._execute()
+        finally:
+            if self.prepared is not None:
+                remove_tree(self.prepared)
+
+    def _execute(self) -> ReproduceReport:
         started = datetime.now(UTC)
         spec = self.claims.run
         commit, dirty = git_state(self.project)
@@ -505,7 +630,8 @@ class ReproduceJob:
         if spec.environment is not None:
             self.progress(f"environment: {', '.join(spec.environment.requirements)}")
             try:
-                self.site = build_site(spec.environment).site
+                pinned = with_requirements_file(spec.environment, self.project)
+                self.site = build_site(pinned).site
             except EnvironmentFailed as exc:
                 return ReproduceReport(
                     **base,
@@ -514,6 +640,22 @@ class ReproduceJob:
                     verdict="environment_failed",
                     message=f"run.environment cannot be built: {exc}",
                 )
+        if spec.prepare is not None:
+            self.progress(f"prepare: {spec.prepare}")
+            holder = Path(tempfile.mkdtemp(prefix="dlgrader-prepared-", dir=scratch_dir()))
+            variant = "default" if "default" in spec.variants else next(iter(spec.variants))
+            done = self.run_once(
+                spec.prepare, self.seeds[0], variant, "prepare", reuse=False, keep_out=holder
+            )
+            if done.exit_code != 0 or done.timed_out:
+                return ReproduceReport(
+                    **base,
+                    data=found,
+                    finished_at=datetime.now(UTC),
+                    verdict="prepare_failed",
+                    message=f"run.prepare failed: {done.failure or f'exit code {done.exit_code}'}",
+                )
+            self.prepared = holder
         self.progress(f"determinism check: seeds {', '.join(map(str, self.seeds[:2]))}, each twice")
         determinism = self.determinism()
         self.progress(

@@ -197,3 +197,62 @@ def test_torch_is_seeded_when_the_project_imports_it_and_never_loaded_before(
     assert {r.metrics["loaded"] for r in report.runs} == {0.0}
     by_seed = {r.seed: (r.metrics["np"], r.metrics["torch"]) for r in report.runs}
     assert len(set(by_seed.values())) == len(by_seed)  # each seed its own draws
+
+
+@pytest.mark.slow
+def test_prepare_runs_once_and_its_output_is_in_every_run(tmp_path: Path) -> None:
+    folder = project(
+        tmp_path / "ok",
+        'table = json.loads(Path("prepared/table.json").read_text())\n'
+        '(out / "metrics.json").write_text(json.dumps({"acc": table["acc"]}))\n',
+        ', prepare: "python prepare.py {out}"',
+    )
+    (folder / "prepare.py").write_text(
+        "import json, sys\nfrom pathlib import Path\n"
+        "Path(sys.argv[1]).mkdir(parents=True, exist_ok=True)\n"
+        'Path(sys.argv[1], "table.json").write_text(json.dumps({"acc": 90.0}))\n'
+    )
+    report = execute(folder)
+    assert report.claims[0].verdict == ClaimVerdict.reproduced
+    assert all(r.metrics["acc"] == 90.0 for r in report.runs)
+    (folder / "prepare.py").write_text(
+        "raise SystemExit('no data here: prepare needs a download')\n"
+    )
+    stopped = execute(folder)
+    assert stopped.verdict == "prepare_failed"
+    assert "no data here" in stopped.message
+
+
+@pytest.mark.slow
+def test_the_determinism_check_finds_the_first_diverging_step_and_the_unhooked_run(
+    tmp_path: Path,
+) -> None:
+    body = (
+        "import random, time\nimport numpy as np\n"
+        "curve = [1.0, 0.5, 0.25]\nrandom.seed(time.time_ns())\n"
+        "curve += [0.1 + random.random() / 1e3 for _ in range(3)]\n"
+        "(out / 'curve.json').write_text(json.dumps({'loss': curve}))\n"
+        # Unseeded NumPy: right under the hooks, different without them.
+        "(out / 'metrics.json').write_text(json.dumps({'acc': 90.0 + float(np.random.rand())}))\n"
+    )
+    folder = project(tmp_path, body, ', curve: "curve.json"')
+    report = ReproduceJob(folder, select_sandbox("bwrap"), unhooked=True).execute()
+    assert report.determinism is not None
+    assert report.determinism.first_divergent_step == 3
+    assert "relies on the seeding dlgrader does" in report.determinism.unhooked
+    assert report.runs[0].curve["loss"][:3] == [1.0, 0.5, 0.25]
+
+
+@pytest.mark.slow
+def test_a_lock_file_the_project_ships_pins_its_environment(tmp_path: Path) -> None:
+    body = (
+        "import numpy as np\n"
+        '(out / "metrics.json").write_text(json.dumps('
+        '{"acc": 90.0, "numpy_major": int(np.__version__.split(".")[0])}))\n'
+    )
+    folder = project(tmp_path, body, ", environment: {requirements_file: requirements.lock}")
+    (folder / "requirements.lock").write_text(
+        "# uv pip compile\nnumpy==1.26.4 \\\n    --hash=sha256:0000  # via the project\n"
+    )
+    report = execute(folder)
+    assert {r.metrics["numpy_major"] for r in report.runs} == {1.0}

@@ -13,6 +13,7 @@ import warnings
 _seed = os.environ.get("REPRO_SEED")
 _seen = []
 
+
 def _seed_numpy(numpy):
     numpy.random.seed(int(_seed))
 
