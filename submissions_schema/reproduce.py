@@ -48,8 +48,12 @@ class RunSpec(Strict):
         description="the project's own pinned requirements (built once, cached, mounted "
         "in place of the host's packages)",
     )
-    threads: int = Field(
-        1, ge=1, le=64, description="OMP/BLAS threads per run, recorded in the fingerprint"
+    threads: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="OMP/BLAS threads per run (default: the job slot's CPUs), recorded in "
+        "the fingerprint",
     )
     artifacts: list[str] = Field(
         default_factory=list,

@@ -335,6 +335,9 @@ class ReproduceJob:
         self.cache_dir = cache_dir  # finished runs, reused by an identical rerun
         self.site: Path | None = None
         self.code_sha = self.runs_code_sha = ""
+        # The project's to declare; else the job slot's CPUs (Docker's quota, else the host's).
+        slot = getattr(sandbox, "cpus", None) or os.cpu_count() or 1
+        self.threads = self.claims.run.threads or max(1, int(slot))
         seeds = self.claims.run.seeds
         self.seeds = seeds[: max(3, runs)] if runs else seeds
         if runs and runs > len(seeds):
@@ -365,7 +368,7 @@ class ReproduceJob:
             "command": command,
             "args": spec.variants[variant],
             "seed": seed,
-            "threads": spec.threads,
+            "threads": self.threads,
             "metrics_file": spec.metrics_file,
             "time_limit_s": spec.time_limit_s,
             "sandbox": self.sandbox.name,
@@ -431,7 +434,7 @@ class ReproduceJob:
                         "seed": seed,
                         "metrics_file": spec.metrics_file,
                         "time_limit_s": spec.time_limit_s,
-                        "threads": spec.threads,
+                        "threads": self.threads,
                         "hooks": hooks,
                         "fingerprint": not self.fingerprint,
                     }
@@ -439,7 +442,7 @@ class ReproduceJob:
             )
             limits = SandboxLimits(
                 wall_s=spec.time_limit_s + 30,
-                cpu_s=int(spec.time_limit_s * 4 * spec.threads) + 60,
+                cpu_s=int(spec.time_limit_s * 4 * self.threads) + 60,
                 memory_bytes=8 << 30,
                 limit_address_space=not spec.gpu,
                 max_processes=256,
@@ -450,6 +453,7 @@ class ReproduceJob:
             record = _read_json(job.out / "run.json") or {}
             if not self.fingerprint:
                 self.fingerprint = _read_json(job.out / "fingerprint.json") or {}
+                self.fingerprint["threads"] = self.threads
             log = log_tail(job.out / "log.txt") or (run.stdout + run.stderr)
             raw = record.get("metrics", {}) if isinstance(record.get("metrics"), dict) else {}
             metrics = {
