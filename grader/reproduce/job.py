@@ -18,13 +18,16 @@ from pydantic import ValidationError
 
 from grader.grading.environments import (
     EnvironmentFailed,
+    build_image,
     build_site,
     environment_key,
     host_python,
+    image_tag,
     with_requirements_file,
 )
 from grader.reproduce.stats import RULES, judge_absolute, judge_comparison, judge_threshold, summary
 from grader.sandbox import JobDirs, Sandbox, SandboxLimits
+from grader.sandbox.image import image_exists
 from grader.settings import DEFAULT_ALLOWED_PACKAGES, scratch_dir
 from grader.untrusted_fs import (
     UnreadableTree,
@@ -284,16 +287,14 @@ def check_docker_packages(claims: ClaimsFile) -> None:
     """Docker runs the sandbox image's packages: refuse a project that needs others,
     rather than let every run fail on an import."""
     spec = claims.run
-    if spec.environment is not None:
-        raise ClaimsError(
-            "run.environment is built for bubblewrap; under Docker the runs would use the "
-            "sandbox image's packages: run with --sandbox bwrap"
-        )
+    if spec.environment is not None:  # built into a derived image before the runs
+        return
     missing = sorted({p.lower() for p in spec.packages} - DOCKER_IMAGE_PACKAGES)
     if missing:
         raise ClaimsError(
             f"run.packages asks for {', '.join(missing)}, which the Docker sandbox image "
-            "does not have (it has numpy and torch): run with --sandbox bwrap"
+            "does not have (it has numpy and torch): pin them in run.environment, or run "
+            "with --sandbox bwrap"
         )
 
 
@@ -334,6 +335,7 @@ class ReproduceJob:
             check_docker_packages(self.claims)
         self.cache_dir = cache_dir  # finished runs, reused by an identical rerun
         self.site: Path | None = None
+        self.image: str | None = None  # Docker: the image derived with the project's pins
         self.code_sha = self.runs_code_sha = ""
         # The project's to declare; else the job slot's CPUs (Docker's quota, else the host's).
         slot = getattr(sandbox, "cpus", None) or os.cpu_count() or 1
@@ -419,6 +421,7 @@ class ReproduceJob:
                 entry="repro_runner.py",
                 packages=tuple(spec.packages) if self.site is None else (),
                 site=self.site,
+                image=self.image,
             )
             copy_tree(self.project, job.submission, skip=frozenset({".git", "__pycache__"}))
             if self.prepared is not None:
@@ -635,8 +638,15 @@ class ReproduceJob:
             self.progress(f"environment: {', '.join(spec.environment.requirements)}")
             try:
                 pinned = with_requirements_file(spec.environment, self.project)
-                self.site = build_site(pinned).site
-            except EnvironmentFailed as exc:
+                if self.sandbox.name == "docker":  # the sandbox image with the pins over it
+                    base_image = str(getattr(self.sandbox, "image", ""))
+                    self.image = image_tag(pinned, base_image)
+                    if not image_exists(self.image):
+                        self.progress(f"building {self.image}")
+                        build_image(pinned, base_image)
+                else:
+                    self.site = build_site(pinned).site
+            except (EnvironmentFailed, RuntimeError) as exc:
                 return ReproduceReport(
                     **base,
                     data=found,

@@ -256,3 +256,20 @@ def test_a_lock_file_the_project_ships_pins_its_environment(tmp_path: Path) -> N
     )
     report = execute(folder)
     assert {r.metrics["numpy_major"] for r in report.runs} == {1.0}
+
+
+@pytest.mark.slow
+def test_a_pinned_project_runs_in_a_derived_docker_image(tmp_path: Path) -> None:
+    from grader.sandbox.docker_sandbox import DockerSandbox
+
+    if DockerSandbox.available() is not None:
+        pytest.skip(f"docker: {DockerSandbox.available()}")
+    body = (
+        "import numpy as np\n"
+        '(out / "metrics.json").write_text(json.dumps('
+        '{"acc": 90.0, "numpy_major": int(np.__version__.split(".")[0])}))\n'
+    )
+    folder = project(tmp_path, body, ', environment: {requirements: ["numpy==1.26.4"]}')
+    report = ReproduceJob(folder, DockerSandbox()).execute()
+    assert report.verdict == "completed", report.message
+    assert {r.metrics["numpy_major"] for r in report.runs} == {1.0}
