@@ -140,6 +140,12 @@ def test_cli_writes_every_report_and_the_page_reads_in_chromium(tmp_path: Path) 
     dom = dump_dom(out / "r.html")
     assert 'class="verdict reproduced"' in dom
     assert "data:image/png;base64," in dom
+    # The page carries what only the JSON or the Markdown had: every package, the
+    # per-variant spread, the summary skeleton; a claim's reason wraps inside its card.
+    assert "packages installed</summary>" in dom
+    assert "<h2>Per variant</h2>" in dom
+    assert "Reproducibility summary (skeleton)" in dom
+    assert "overflow-wrap:anywhere" in dom
     bad = subprocess.run(
         [sys.executable, "-m", "grader.cli", "reproduce", str(tmp_path)],
         capture_output=True,
