@@ -99,6 +99,11 @@ class AbsoluteClaim(Strict):
     )
     variant: str = "default"
 
+    @property
+    def variants(self) -> list[str]:
+        """The variants whose runs it is judged on."""
+        return [self.variant]
+
 
 class ComparisonClaim(Strict):
     id: str
@@ -107,6 +112,10 @@ class ComparisonClaim(Strict):
     a: str = Field(description="a variant's name")
     b: str
     expect: Literal["a > b", "a < b"] = "a > b"
+
+    @property
+    def variants(self) -> list[str]:
+        return [self.a, self.b]
 
 
 class ThresholdClaim(Strict):
@@ -122,6 +131,10 @@ class ThresholdClaim(Strict):
         if (self.min is None) == (self.max is None):
             raise ValueError(f"threshold claim {self.id}: give exactly one of min and max")
         return self
+
+    @property
+    def variants(self) -> list[str]:
+        return [self.variant]
 
 
 Claim = Annotated[AbsoluteClaim | ComparisonClaim | ThresholdClaim, Field(discriminator="type")]
@@ -140,8 +153,7 @@ class ClaimsFile(Strict):
         if len(set(ids)) != len(ids):
             raise ValueError("claim ids must be unique")
         for claim in self.claims:
-            names = [claim.a, claim.b] if isinstance(claim, ComparisonClaim) else [claim.variant]
-            for name in names:
+            for name in claim.variants:
                 if name not in self.run.variants:
                     raise ValueError(
                         f"claim {claim.id} names variant {name!r}, which run.variants "

@@ -13,7 +13,7 @@ import numpy as np
 
 from grader.challenges import digits
 from grader.challenges.evaluate import SubmissionUnreadable, phase_splits_of
-from grader.grading.compare import load_output
+from grader.grading.harness_io import load_output
 from grader.sandbox import JobDirs, Sandbox, SandboxLimits
 from grader.settings import scratch_dir
 from grader.untrusted_fs import UnreadableTree, load_npy, read_text, remove_tree, walk_files

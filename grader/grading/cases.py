@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from grader.grading.conventions import alternatives
+from grader.grading.harness_io import write_harness_files
 from grader.grading.mistakes import ZOO_FILE, load_zoo, plant
-from grader.grading.solution_truth import run_solution, run_variants, write_harness_files
+from grader.grading.solution_truth import run_solution, run_variants
 from grader.grading.specs import ArraySpec, Assignment, GraphFunction, Init, Problem
 from grader.sandbox import Sandbox, select_sandbox
 from reference_impl import graph as graph_module

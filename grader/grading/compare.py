@@ -7,8 +7,6 @@ student's process printed affects a score.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,45 +15,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from grader.grading.cases import EPS, Case, JobAliases, dout_name
+from grader.grading.harness_io import load_output, read_status
 from grader.grading.hints import Context, crash_hint, find_hint, runtime_versions
 from grader.grading.specs import GraphFunction, Kind
-from grader.untrusted_fs import load_npy, read_bytes
 from reference_impl.gradcheck import rel_error, worst_index
 from reference_impl.graph import is_topological_order
 from submissions_schema import TestResult, TestStatus
-
-MAX_ARRAY_BYTES = 64 << 20
-MAX_STATUS_BYTES = 4 << 20
-
-
-class UnreadableOutput(ValueError):
-    """The output folder holds something the harness never writes where its status file
-    should be (a link, a FIFO, a folder, too many bytes): the submission's doing."""
-
-
-def read_status(out: Path) -> dict[str, dict[str, Any]]:
-    path = out / "status.jsonl"
-    data = read_bytes(path, MAX_STATUS_BYTES)
-    if data is None and os.path.lexists(path):
-        raise UnreadableOutput("status.jsonl was replaced by something that is not the file")
-    statuses: dict[str, dict[str, Any]] = {}
-    for line in (data or b"").splitlines():
-        try:
-            entry = json.loads(line)
-        except (ValueError, RecursionError):  # RecursionError: [[[[...]]]] nested 10^5 deep
-            continue
-        if isinstance(entry, dict) and isinstance(entry.get("id"), str):
-            statuses.setdefault(entry["id"], entry)  # the harness's line comes first
-    if data is not None and "__start__" not in statuses:
-        # The harness writes its start line before anything else runs: without it, the
-        # file was overwritten. (No file at all: the harness never started, ours.)
-        raise UnreadableOutput("status.jsonl was overwritten")
-    return statuses
-
-
-def load_output(out: Path, key: str) -> np.ndarray | None:
-    """A regular, size-checked, pickle-free numeric .npy, or None."""
-    return load_npy(out / f"{key}.npy", MAX_ARRAY_BYTES)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 
 from grader.grading.cases import REFERENCE_VERSION, JobAliases, build_cases, write_job
-from grader.grading.compare import Outputs, UnreadableOutput, judge_case
+from grader.grading.compare import Outputs, judge_case
 from grader.grading.environments import EnvironmentFailed, job_dirs
+from grader.grading.harness_io import UnreadableOutput
 from grader.grading.hints import crash_hint, runtime_versions
 from grader.grading.specs import Assignment
 from grader.grading.staging import SubmissionRejected, stage_submission, stage_support

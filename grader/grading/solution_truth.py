@@ -17,30 +17,17 @@ from typing import Any
 import numpy as np
 
 from grader.grading.environments import job_dirs
+from grader.grading.harness_io import (
+    UnreadableOutput,
+    load_output,
+    read_status,
+    write_harness_files,
+)
 from grader.grading.specs import Assignment, SpecError
 from grader.grading.staging import stage_support
 from grader.sandbox import Sandbox, SandboxLimits
 from grader.settings import scratch_dir
-from grader.untrusted_fs import copy_tree, load_npy, read_bytes, remove_tree
-
-INPUTS_FILE = "inputs.npz"
-MAX_ARRAY_BYTES = 256 << 20
-MAX_STATUS_BYTES = 64 << 20
-
-
-def write_harness_files(
-    arrays: dict[str, np.ndarray],
-    calls: list[dict[str, Any]],
-    assignment: Assignment,
-    inputs_dir: Path,
-    manifest: Path,
-) -> None:
-    """The harness's inputs as one uncompressed .npz (one file: cheap to write and mount)
-    and its manifest."""
-    with open(inputs_dir / INPUTS_FILE, "wb") as f:
-        np.savez(f, allow_pickle=False, **arrays)
-    job = {"module": assignment.module, "also": list(assignment.other_modules), "calls": calls}
-    manifest.write_text(json.dumps(job))
+from grader.untrusted_fs import copy_tree, remove_tree
 
 
 def stage_solution(assignment: Assignment, dest: Path) -> None:
@@ -63,15 +50,10 @@ def _limits(assignment: Assignment, modules: int = 1) -> SandboxLimits:
 
 
 def _statuses(out: Path) -> dict[str, dict[str, Any]]:
-    statuses: dict[str, dict[str, Any]] = {}
-    for line in (read_bytes(out / "status.jsonl", MAX_STATUS_BYTES) or b"").splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and isinstance(entry.get("id"), str):
-            statuses.setdefault(entry["id"], entry)
-    return statuses
+    try:
+        return read_status(out)
+    except UnreadableOutput:  # the staff solution damaged its own output: no answers
+        return {}
 
 
 def _recorded(out: Path, calls: list[dict[str, Any]], statuses: dict[str, Any]) -> dict[str, Any]:
@@ -83,7 +65,7 @@ def _recorded(out: Path, calls: list[dict[str, Any]], statuses: dict[str, Any]) 
             continue
         for name, described in entry.get("outputs", {}).items():
             if isinstance(described, dict) and described.get("saved"):
-                array = load_npy(out / f"{call['id']}.{name}.npy", MAX_ARRAY_BYTES)
+                array = load_output(out, f"{call['id']}.{name}")
                 if array is not None:
                     outputs[f"{call['id']}.{name}"] = array
     return outputs

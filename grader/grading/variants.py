@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.grading.cases import Case, JobAliases, write_job
-from grader.grading.compare import Outputs, UnreadableOutput, judge_case
+from grader.grading.compare import Outputs, judge_case
 from grader.grading.environments import job_dirs
+from grader.grading.harness_io import UnreadableOutput
 from grader.grading.specs import Assignment
 from grader.grading.staging import stage_support
 from grader.sandbox import Sandbox, SandboxFailed, SandboxLimits

@@ -677,13 +677,7 @@ class ReproduceJob:
             + (f" ({determinism.metric})" if determinism.metric else "")
             + (f": {determinism.reason}" if determinism.reason else "")
         )
-        variants = sorted(
-            {
-                v
-                for c in self.claims.claims
-                for v in ([c.a, c.b] if isinstance(c, ComparisonClaim) else [c.variant])
-            }
-        )
+        variants = sorted({v for c in self.claims.claims for v in c.variants})
         runs: list[RunRecord] = []
         total = len(variants) * len(self.seeds)
         for variant in variants:
@@ -732,34 +726,30 @@ class ReproduceJob:
         )
 
     def judge(self, claim: Any, runs: list[RunRecord]) -> ClaimResult:
-        variants = [claim.a, claim.b] if isinstance(claim, ComparisonClaim) else [claim.variant]
-        return self._judge(claim, runs).model_copy(update={"variants": variants})
+        return self._judge(claim, runs).model_copy(update={"variants": claim.variants})
 
     def _judge(self, claim: Any, runs: list[RunRecord]) -> ClaimResult:
-        variants = [claim.a, claim.b] if isinstance(claim, ComparisonClaim) else [claim.variant]
-        mine = [r for r in runs if r.variant in variants]
+        mine = [r for r in runs if r.variant in claim.variants]
         failed = [r for r in mine if not r.ok]
         ran = [r for r in mine if r.ok]
         missing = [r for r in ran if claim.metric not in r.metrics]
-        if ran and len(missing) == len(ran):  # every run wrote metrics, none this one
-            names = sorted({m for r in ran for m in r.metrics})
+
+        def failed_to_run(reason: str) -> ClaimResult:
             return ClaimResult(
                 id=claim.id,
                 type=claim.type,
                 metric=claim.metric,
                 verdict=ClaimVerdict.failed_to_run,
-                reason=f"no run wrote {claim.metric}; they wrote {', '.join(names)}",
+                reason=reason,
             )
+
+        if ran and len(missing) == len(ran):  # every run wrote metrics, none this one
+            names = sorted({m for r in ran for m in r.metrics})
+            return failed_to_run(f"no run wrote {claim.metric}; they wrote {', '.join(names)}")
         if not ran:
             worst = failed[0] if failed else None
             said = f"{worst.variant} seed {worst.seed}: {worst.failure}" if worst else "none ran"
-            return ClaimResult(
-                id=claim.id,
-                type=claim.type,
-                metric=claim.metric,
-                verdict=ClaimVerdict.failed_to_run,
-                reason=f"no run succeeded ({len(failed)} failed); {said}",
-            )
+            return failed_to_run(f"no run succeeded ({len(failed)} failed); {said}")
 
         def values(variant: str) -> dict[int, float]:
             return {
