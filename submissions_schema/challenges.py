@@ -190,8 +190,14 @@ class LeaderboardPage(SchemaModel):
 class SplitScore(SchemaModel):
     split: str
     phase_split_id: int
-    metrics: dict[str, float | None]
-    fingerprint: str = Field(description="sha256 of the split's data: what was evaluated")
+    # int stays int: EvalAI hosts report counts, and a leaderboard shows 42, not 42.0.
+    metrics: dict[str, int | float | None]
+    error: dict[str, int | float | None] | None = Field(
+        None, description="per-metric error bars, as an EvalAI evaluate() returns them"
+    )
+    fingerprint: str = Field(
+        description="sha256 of what was evaluated: the split's data, or the annotation file"
+    )
 
 
 class ChallengeResult(SchemaModel):
@@ -203,6 +209,8 @@ class ChallengeResult(SchemaModel):
     scores: list[SplitScore] = Field(default_factory=list)
     message: str = ""
     log_tail: str = Field("", description="the end of a code submission's output")
+    challenge_version: str = Field("", description="the imported version that evaluated it")
+    execution_time_s: float | None = Field(None, description="seconds the evaluation took")
 
 
 class ChallengeInfo(SchemaModel):
