@@ -1,13 +1,32 @@
-"""Gradescope's results.json from a GradingResult."""
+"""Gradescope's results.json from a GradingResult
+(https://gradescope-autograders.readthedocs.io/en/latest/specs/).
+
+Only a graded result becomes a results.json. When we could not grade, or the upload was
+not gradable, writing `score: 0` would record a real zero; Gradescope's documented path
+for a run that produced no grade is a missing results.json ("The autograder failed to
+execute correctly"), which records nothing and leaves the student free to resubmit.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from submissions_schema import GradingResult, TestStatus
+from submissions_schema import GradingResult, TestStatus, Verdict, Visibility
 
 
-def to_gradescope(result: GradingResult, leaderboard: bool = False) -> dict[str, Any]:
+def gradescope_visibility(visibility: Visibility, reveals_later: bool) -> str:
+    """Hidden tests show their details after the due date where the service would reveal
+    them (the assignment has a due date); otherwise they stay hidden."""
+    if visibility == Visibility.hidden and reveals_later:
+        return Visibility.after_due_date.value
+    return visibility.value
+
+
+def to_gradescope(
+    result: GradingResult, leaderboard: bool = False, reveals_later: bool = False
+) -> dict[str, Any]:
+    if result.verdict != Verdict.graded:
+        raise ValueError(f"only a graded result becomes a results.json, not {result.verdict}")
     tests = [
         {
             "name": t.name,
@@ -15,13 +34,13 @@ def to_gradescope(result: GradingResult, leaderboard: bool = False) -> dict[str,
             "max_score": t.max_score,
             "status": "passed" if t.status == TestStatus.passed else "failed",
             "output": "\n".join(x for x in (t.message, f"Hint: {t.hint}" if t.hint else "") if x),
-            "visibility": t.visibility.value,
+            "visibility": gradescope_visibility(t.visibility, reveals_later),
         }
         for t in result.tests
     ]
     out: dict[str, Any] = {
         "score": result.score,
-        "execution_time": f"{result.execution_time_s:.2f}",
+        "execution_time": round(result.execution_time_s, 3),  # seconds, a number
         "tests": tests,
     }
     if result.message:

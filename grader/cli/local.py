@@ -371,7 +371,7 @@ def grade_command(
         Path | None, typer.Option("--json", help="write the GradingResult here")
     ] = None,
     gradescope: Annotated[
-        Path | None, typer.Option(help="write Gradescope's results.json here")
+        Path | None, typer.Option(help="write Gradescope's results.json here (only when graded)")
     ] = None,
     seed: Annotated[int, typer.Option(help="seed of the visible cases")] = 0,
 ) -> None:
@@ -389,6 +389,13 @@ def grade_command(
         raise fail(f"{path} does not exist", EXIT_USAGE)
     for out in (json_out, gradescope):
         check_output(out)
+    if gradescope:
+        # No grade, no results.json: Gradescope then records nothing (gradescope.py), so a
+        # stale one from an earlier run must not stand in for this run's.
+        try:
+            gradescope.unlink(missing_ok=True)
+        except OSError as exc:
+            raise fail(f"cannot write {gradescope}: {exc.strerror or exc}", EXIT_USAGE) from None
     spec = assignment_named(assignment)
     box = _sandbox(sandbox)
     if box.name == "process":
@@ -400,8 +407,12 @@ def grade_command(
         raise typer.Exit(EXIT_CANNOT_RUN) from None
     if json_out:
         write_output(json_out, result.model_dump_json(indent=2))
-    if gradescope:
-        document = to_gradescope(result, leaderboard=spec.gradescope_leaderboard)
+    if gradescope and result.verdict == Verdict.graded:
+        document = to_gradescope(
+            result,
+            leaderboard=spec.gradescope_leaderboard,
+            reveals_later=spec.policy.due_at is not None,
+        )
         write_output(gradescope, json.dumps(document, indent=2))
     if result.verdict == Verdict.rejected:
         raise fail(f"not graded: {result.message}", EXIT_FAILED)
