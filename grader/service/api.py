@@ -19,7 +19,7 @@ from grader.service.accounts import user_for_token
 from grader.service.body_guard import BodyGuard
 from grader.service.challenges import ChallengeService
 from grader.service.db import session_scope
-from grader.service.deps import Services
+from grader.service.deps import Services, session_token_user
 from grader.service.errors import add_error_handlers
 from grader.service.metrics import metrics_registry
 from grader.service.migrate import migrate
@@ -27,6 +27,7 @@ from grader.service.queue import Dispatcher
 from grader.service.routers import admin, challenges, health, pages, projects, submissions
 from grader.service.storage import BlobStore
 from grader.service.submissions import SubmissionService
+from grader.service.web import SESSION_COOKIE, add_page_handlers
 from grader.settings import Settings
 from submissions_schema.challenges import Challenge
 
@@ -82,8 +83,12 @@ def create_app(
             "/api/v1/challenges/": challenge_cap + MULTIPART_SLACK,
             "/api/v1/admin/assignments": settings.max_assignment_bytes + MULTIPART_SLACK,
         },
+        session_is_valid=lambda cookie: session_token_user(services, cookie) is not None,
+        session_cookie=SESSION_COOKIE,
+        public={"/signin": 8 << 10},  # the sign-in form: a token and its CSRF field
     )
     add_error_handlers(app)
+    add_page_handlers(app)
     for module in (health, submissions, projects, challenges, admin, pages):
         app.include_router(module.router)
     return app

@@ -8,16 +8,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, UploadFile
+from fastapi import Depends, Form, Request, UploadFile
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from grader.grading.course import known_assignments
 from grader.grading.specs import Assignment
 from grader.service.accounts import has_role, user_for_token
 from grader.service.challenges import ChallengeService
-from grader.service.db import UserRow, session_scope
+from grader.service.db import TokenRow, UserRow, session_scope
 from grader.service.queue import Dispatcher
 from grader.service.submissions import ServiceError, SubmissionService
+from grader.service.web import (
+    SESSION_COOKIE,
+    PageError,
+    SignInRequired,
+    csrf_ok,
+    csrf_token,
+    read_session,
+    session_key,
+)
 from grader.settings import Settings
 from submissions_schema import Role, SubmissionDetail
 from submissions_schema.challenges import LeaderboardEntry
@@ -102,6 +111,93 @@ User = Annotated[UserRow, Depends(current_user)]
 MaybeUser = Annotated[UserRow | None, Depends(optional_user)]
 TA = Annotated[UserRow, _require(Role.ta)]
 Admin = Annotated[UserRow, _require(Role.admin)]
+
+
+# Pages: a signed session cookie instead of a bearer token (web.py). The API never reads
+# the cookie, so a page's session cannot be replayed against it cross-site; only the GET
+# pages a browser follows from the API (a report) take it, through `BrowserUser`.
+
+
+def session_token_user(ctx: Services, cookie: str | None) -> tuple[UserRow, str] | None:
+    """The user a session cookie signs in, and the cookie, while its token is unrevoked."""
+    session = read_session(session_key(ctx.settings), cookie)
+    if session is None:
+        return None
+    with session_scope(ctx.url) as db:
+        token = db.get(TokenRow, session.token_id)
+        if token is None or token.revoked_at is not None:
+            return None
+        user = token.user
+        db.expunge(user)
+    return user, session.cookie
+
+
+def page_viewer(ctx: Ctx, request: Request) -> UserRow | None:
+    """Who is signed in, if anyone; what the page templates show (`request.state`)."""
+    found = session_token_user(ctx, request.cookies.get(SESSION_COOKIE))
+    if found is None:
+        return None
+    user, cookie = found
+    request.state.page_user = user
+    request.state.csrf = csrf_token(session_key(ctx.settings), cookie)
+    return user
+
+
+def page_user(request: Request, viewer: Annotated[UserRow | None, Depends(page_viewer)]) -> UserRow:
+    if viewer is None:
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(back)
+    return viewer
+
+
+def page_ta(user: Annotated[UserRow, Depends(page_user)]) -> UserRow:
+    if not has_role(user, Role.ta):
+        raise PageError(403, "This page is for course staff.")
+    return user
+
+
+def form_checked(
+    ctx: Ctx,
+    request: Request,
+    posted: Annotated[str, Form(alias="csrf_token", max_length=200)] = "",
+) -> None:
+    """A POSTed form carries the CSRF token of the session that posts it."""
+    if not csrf_ok(session_key(ctx.settings), request.cookies.get(SESSION_COOKIE), posted):
+        raise PageError(403, "This form has expired or came from another site; reload the page.")
+
+
+def form_user(
+    user: Annotated[UserRow, Depends(page_user)], _: Annotated[None, Depends(form_checked)]
+) -> UserRow:
+    return user
+
+
+def form_ta(
+    user: Annotated[UserRow, Depends(page_ta)], _: Annotated[None, Depends(form_checked)]
+) -> UserRow:
+    return user
+
+
+def browser_user(ctx: Ctx, request: Request, credentials: Credentials) -> UserRow:
+    """A bearer token if one is sent (the CLI), else the page session (a browser following
+    a link): for GET routes that return a page."""
+    if credentials is not None:
+        return current_user(ctx, credentials)
+    viewer = page_viewer(ctx, request)
+    if viewer is None:
+        raise ServiceError(
+            401, "unauthenticated", "send 'Authorization: Bearer <token>', or sign in"
+        )
+    return viewer
+
+
+MaybePageUser = Annotated[UserRow | None, Depends(page_viewer)]
+PageUser = Annotated[UserRow, Depends(page_user)]
+PageTA = Annotated[UserRow, Depends(page_ta)]
+# A POST form: the signed-in user (or staff) and a checked CSRF token.
+FormUser = Annotated[UserRow, Depends(form_user)]
+FormTA = Annotated[UserRow, Depends(form_ta)]
+BrowserUser = Annotated[UserRow, Depends(browser_user)]
 
 
 async def read_upload(file: UploadFile, limit: int) -> bytes:

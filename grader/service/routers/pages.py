@@ -1,38 +1,104 @@
-"""Pages a browser opens: the index, a project's report, a leaderboard."""
+"""Pages a browser opens: the index, signing in and out, a project's report, a
+leaderboard. (A student's and staff's own pages: student_pages.py, staff_pages.py.)"""
 
+import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
 from grader.challenges.page import render_leaderboard
 from grader.reproduce.report import to_html
-from grader.service.deps import Ctx, MaybeUser, User
+from grader.service.accounts import hash_token
+from grader.service.db import TokenRow, session_scope
+from grader.service.deps import BrowserUser, Ctx, FormUser, MaybePageUser, MaybeUser, Services
 from grader.service.errors import ERRORS
 from grader.service.submissions import ServiceError
+from grader.service.web import (
+    SESSION_COOKIE,
+    SESSION_MAX_AGE_S,
+    SIGNIN_COOKIE,
+    SIGNIN_MAX_AGE_S,
+    csrf_ok,
+    csrf_token,
+    issue_session,
+    render,
+    safe_next,
+    session_key,
+    set_cookie,
+)
 
 router = APIRouter(responses=ERRORS)
 
-INDEX_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>dlgrader</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:3em auto;padding:0 1em}
-code{background:#f3f3f3;padding:0 .3em}</style></head><body>
-<h1>dlgrader</h1>
-<p>An autograder for deep-learning courses. This server speaks an HTTP API; students and
-staff use it with the <code>dlgrader</code> command line:</p>
-<pre><code>dlgrader login --server URL-OF-THIS-PAGE --token YOUR-TOKEN
-dlgrader submit layers.py -a cnn-layers --wait</code></pre>
-<ul>
-<li><a href="/docs">API documentation</a> (Swagger UI) or <a href="/redoc">ReDoc</a></li>
-<li><a href="/openapi.json">OpenAPI schema</a></li>
-<li><a href="/readyz">readiness</a> and <a href="/metrics">metrics</a></li>
-</ul></body></html>
-"""
-
 
 @router.get("/", include_in_schema=False, response_class=HTMLResponse)
-def index() -> HTMLResponse:
-    return HTMLResponse(INDEX_PAGE)
+def index(request: Request, viewer: MaybePageUser) -> HTMLResponse:
+    return render(request, "index.html.j2", server=str(request.base_url).rstrip("/"))
+
+
+@router.get("/signin", include_in_schema=False, response_class=HTMLResponse)
+def signin_form(
+    ctx: Ctx,
+    request: Request,
+    viewer: MaybePageUser,
+    next: Annotated[str, Query(max_length=500)] = "/me",
+) -> Response:
+    if viewer is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _signin_page(ctx, request, safe_next(next))
+
+
+def _signin_page(
+    ctx: Services, request: Request, next_page: str, error: str = "", status: int = 200
+) -> HTMLResponse:
+    """The form, its CSRF token bound to a fresh nonce cookie (so another site cannot sign
+    a browser in as someone else)."""
+    nonce = secrets.token_urlsafe(18)
+    page = render(
+        request,
+        "signin.html.j2",
+        status,
+        signin_csrf=csrf_token(session_key(ctx.settings), nonce),
+        next=next_page,
+        error=error,
+    )
+    set_cookie(request, page, SIGNIN_COOKIE, nonce, SIGNIN_MAX_AGE_S)
+    return page
+
+
+@router.post("/signin", include_in_schema=False, response_class=HTMLResponse)
+def signin(
+    ctx: Ctx,
+    request: Request,
+    token: Annotated[str, Form(max_length=200)] = "",
+    csrf: Annotated[str, Form(alias="csrf_token", max_length=200)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/me",
+) -> Response:
+    key = session_key(ctx.settings)
+    back = safe_next(next)
+    if not csrf_ok(key, request.cookies.get(SIGNIN_COOKIE), csrf):
+        return _signin_page(ctx, request, back, "The form expired; sign in again.", 403)
+    with session_scope(ctx.url) as session:
+        row = session.scalar(
+            select(TokenRow).where(
+                TokenRow.token_hash == hash_token(token.strip()), TokenRow.revoked_at.is_(None)
+            )
+        )
+        token_id = None if row is None else row.id
+    if token_id is None:
+        return _signin_page(ctx, request, back, "Unknown or revoked token.", 401)
+    page = RedirectResponse(back, status_code=303)
+    set_cookie(request, page, SESSION_COOKIE, issue_session(key, token_id), SESSION_MAX_AGE_S)
+    page.delete_cookie(SIGNIN_COOKIE, path="/")
+    return page
+
+
+@router.post("/signout", include_in_schema=False)
+def signout(user: FormUser) -> Response:
+    page = RedirectResponse("/signin", status_code=303)
+    page.delete_cookie(SESSION_COOKIE, path="/")
+    return page
 
 
 @router.get(
@@ -40,7 +106,8 @@ def index() -> HTMLResponse:
     tags=["reproduce"],
     response_class=HTMLResponse,
 )
-def project_report(ctx: Ctx, user: User, submission_id: str) -> HTMLResponse:
+def project_report(ctx: Ctx, user: BrowserUser, submission_id: str) -> HTMLResponse:
+    """A reproducibility report, for the CLI (bearer) or a signed-in browser (cookie)."""
     detail = ctx.detail(user, submission_id)
     if detail.reproduce_report is None:
         raise ServiceError(409, "no_report", f"submission {submission_id} has no report yet")

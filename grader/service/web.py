@@ -1,0 +1,170 @@
+"""The web pages' machinery in one place: the Jinja2 environment (autoescaped), signed
+cookie sessions, the CSRF tokens bound to them, and rendering a page.
+
+A session cookie names the token its holder signed in with (by its row id), signed with
+the host's session key. It carries no token: every request looks the token up again, so
+revoking the token ends the session. POST forms carry a CSRF token derived from the
+cookie (an HMAC of it), so another site cannot post as the user even where SameSite
+would let it through (old browsers, a sibling subdomain).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from grader.settings import Settings
+
+SESSION_COOKIE = "dlgrader_session"
+SIGNIN_COOKIE = "dlgrader_signin"  # a nonce the sign-in form's CSRF token is bound to
+SESSION_MAX_AGE_S = 12 * 3600  # a day's work; the token itself outlives it
+SIGNIN_MAX_AGE_S = 3600
+
+TEMPLATES = Environment(
+    loader=PackageLoader("grader.service", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@cache
+def _session_key(path: Path) -> bytes:
+    """The host's session key: 32 random bytes drawn once into the data folder (private),
+    so every API process sharing that folder signs and checks alike."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process drew it first
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+    key = path.read_text().strip()
+    while len(key) < 64:  # the other process has not finished writing it
+        time.sleep(0.01)
+        key = path.read_text().strip()
+    return bytes.fromhex(key)
+
+
+def session_key(settings: Settings) -> bytes:
+    return _session_key(settings.data_dir / "session_key")
+
+
+def _mac(key: bytes, purpose: str, value: str) -> str:
+    digest = hmac.new(key, f"{purpose}\0{value}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class Session:
+    token_id: int
+    cookie: str  # the signed value, which the CSRF token is bound to
+
+
+def issue_session(key: bytes, token_id: int, now: float | None = None) -> str:
+    issued = int(time.time() if now is None else now)
+    payload = f"{token_id}.{issued}.{secrets.token_urlsafe(9)}"
+    return f"{payload}.{_mac(key, 'session', payload)}"
+
+
+def read_session(key: bytes, cookie: str | None, now: float | None = None) -> Session | None:
+    """The session a cookie holds if its signature is ours and it has not expired."""
+    if not cookie or len(cookie) > 200:
+        return None
+    payload, _, mac = cookie.rpartition(".")
+    if not hmac.compare_digest(mac, _mac(key, "session", payload)):
+        return None
+    fields = payload.split(".")
+    if len(fields) != 3 or not (fields[0].isdigit() and fields[1].isdigit()):
+        return None
+    token_id, issued = fields[0], fields[1]
+    age = (time.time() if now is None else now) - int(issued)
+    if not 0 <= age <= SESSION_MAX_AGE_S:
+        return None
+    return Session(int(token_id), cookie)
+
+
+def csrf_token(key: bytes, bound_to: str) -> str:
+    """The token a form posts back: bound to the session cookie (or, before sign-in, to
+    the sign-in nonce cookie)."""
+    return _mac(key, "csrf", bound_to)
+
+
+def csrf_ok(key: bytes, bound_to: str | None, posted: str | None) -> bool:
+    if not bound_to or not posted:
+        return False
+    return hmac.compare_digest(posted, csrf_token(key, bound_to))
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after sign-in: a path on this site only (never `//elsewhere`)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/me"
+    return target
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A page: the template with who is signed in and the form token their POSTs carry
+    (both set on `request.state` by the page dependencies)."""
+    html = TEMPLATES.get_template(template).render(
+        viewer=getattr(request.state, "page_user", None),
+        csrf=getattr(request.state, "csrf", ""),
+        path=request.url.path,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status_code, headers={"cache-control": "no-store"})
+
+
+class SignInRequired(Exception):
+    """A page needs a signed-in user: the browser goes to /signin, then back."""
+
+    def __init__(self, back_to: str) -> None:
+        super().__init__(back_to)
+        self.back_to = back_to
+
+
+class PageError(Exception):
+    """A page that cannot be shown, said as a page (not the API's JSON)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def add_page_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse(f"/signin?next={quote(exc.back_to, safe='/')}", status_code=303)
+
+    @app.exception_handler(PageError)
+    async def _page_error(request: Request, exc: PageError) -> Response:
+        return render(request, "error.html.j2", exc.status, status=exc.status, message=exc.message)
