@@ -54,6 +54,13 @@ class StuckSubmission(SchemaModel):
     attempts: int
 
 
+class Counts(StrEnum):
+    """Which graded submission is a student's grade: a course's choice."""
+
+    best = "best"  # the highest score (after late penalties)
+    latest = "latest"  # the most recent graded submission, whatever its score
+
+
 class SubmissionPolicy(SchemaModel):
     """When and how much a student may submit to one assignment."""
 
@@ -67,6 +74,15 @@ class SubmissionPolicy(SchemaModel):
     file_types: list[str] = Field(default_factory=lambda: [".py", ".zip"])
     max_upload_bytes: int = Field(1 << 20, ge=1)
     queue: str = Field("cpu", description="cpu or gpu: which workers run it")
+    counts: Counts = Field(
+        Counts.best, description="which graded submission the gradebook takes: best or latest"
+    )
+    lms_assignment_id: str | None = Field(
+        None,
+        pattern=r"^[0-9]{1,20}$",
+        description="the LMS's id of this assignment (Canvas: the number in its URL); the "
+        "CSV export then names its column 'name (id)', which Canvas matches by id",
+    )
 
 
 class AssignmentInfo(SchemaModel):
@@ -171,6 +187,60 @@ class AssignmentPushed(SchemaModel):
     regrade: str | None = Field(
         None, description="the request that regrades them (POST), offered when grading changed"
     )
+
+
+class ExtensionGrant(SchemaModel):
+    """What a TA grants one student on one assignment; a field left out keeps the
+    assignment's own value."""
+
+    due_at: datetime | None = Field(None, description="the student's own due date")
+    late_days: int | None = Field(None, ge=0, description="late days after their due date")
+    max_total: int | None = Field(None, ge=1, description="their cap on counted submissions")
+    max_per_day: int | None = Field(None, ge=1, description="their cap per UTC day")
+    reason: str = Field("", max_length=500)
+
+
+class Extension(ExtensionGrant):
+    """A per-student extension as stored: the policy honours it for this student only."""
+
+    user: str
+    assignment: str
+    granted_by: str
+    created_at: datetime
+
+
+class GradebookRow(SchemaModel):
+    """One student on one assignment. Only graded submissions have a score: our failures
+    and unreadable uploads never count, in-flight ones not yet."""
+
+    user: str
+    score: float | None = Field(
+        None, description="the grade: the best or latest graded score, late penalty applied"
+    )
+    best: float | None = None
+    latest: float | None = None
+    max_score: float
+    late: bool = Field(False, description="the counted submission was late")
+    penalty: float = Field(0.0, description="the fraction its lateness took")
+    missing: bool = Field(
+        False, description="nothing graded and the student's own deadline has passed"
+    )
+    due_at: datetime | None = Field(None, description="the student's effective due date")
+    extension: Extension | None = None
+    attempts: int = Field(0, description="submissions counted against the limits")
+    pending: int = Field(0, description="submissions not graded yet")
+    last_submitted: datetime | None = None
+
+
+class Gradebook(SchemaModel):
+    assignment: str
+    title: str
+    max_score: float
+    counts: Counts
+    due_at: datetime | None = None
+    lms_assignment_id: str | None = None
+    generated_at: datetime
+    rows: list[GradebookRow] = Field(default_factory=list)
 
 
 class ApiError(SchemaModel):

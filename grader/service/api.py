@@ -24,7 +24,15 @@ from grader.service.errors import add_error_handlers
 from grader.service.metrics import metrics_registry
 from grader.service.migrate import migrate
 from grader.service.queue import Dispatcher
-from grader.service.routers import admin, challenges, health, pages, projects, submissions
+from grader.service.routers import (
+    admin,
+    challenges,
+    gradebook,
+    health,
+    pages,
+    projects,
+    submissions,
+)
 from grader.service.storage import BlobStore
 from grader.service.submissions import SubmissionService
 from grader.service.web import SESSION_COOKIE, add_page_handlers
@@ -89,6 +97,6 @@ def create_app(
     )
     add_error_handlers(app)
     add_page_handlers(app)
-    for module in (health, submissions, projects, challenges, admin, pages):
+    for module in (health, submissions, projects, challenges, admin, gradebook, pages):
         app.include_router(module.router)
     return app

@@ -166,6 +166,27 @@ class ResultRow(Base):
     result_json: Mapped[str] = mapped_column(Text)
 
 
+class ExtensionRow(Base):
+    """One student's own due date and limits on one assignment (a null keeps the
+    assignment's value); granting again replaces it."""
+
+    __tablename__ = "extensions"
+    __table_args__ = (UniqueConstraint("user_id", "assignment", name="uq_extension"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    assignment: Mapped[str] = mapped_column(String(100), index=True)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    late_days: Mapped[int | None] = mapped_column(Integer)
+    max_total: Mapped[int | None] = mapped_column(Integer)
+    max_per_day: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    granted_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[UserRow] = relationship()
+
+
 @cache
 def engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):

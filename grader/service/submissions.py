@@ -18,6 +18,7 @@ from grader.grading.specs import Assignment
 from grader.service import lifecycle
 from grader.service.accounts import has_role
 from grader.service.db import (
+    ExtensionRow,
     ResultRow,
     SubmissionRow,
     UserRow,
@@ -37,6 +38,7 @@ from submissions_schema import (
     StatusEvent,
     Submission,
     SubmissionDetail,
+    SubmissionPolicy,
     SubmissionStatus,
     Visibility,
 )
@@ -93,21 +95,86 @@ def by_idempotency_key(session: Session, user_id: int, key: str) -> SubmissionRo
     )
 
 
-def lateness(assignment: Assignment, now: datetime) -> Lateness:
-    policy = assignment.policy
-    if policy.due_at is None or now <= as_utc(policy.due_at):
-        return Lateness(False, 0.0)
-    closes = as_utc(policy.due_at) + timedelta(days=policy.late_days)
-    if now > closes:
-        raise ServiceError(
-            403, "deadline_passed", f"{assignment.name} closed at {closes.isoformat()}"
+# What an extension may set for its student; a null keeps the assignment's value.
+EXTENDED = ("due_at", "late_days", "max_total", "max_per_day")
+
+
+def extension_for(session: Session, user_id: int, assignment: str) -> ExtensionRow | None:
+    return session.scalar(
+        select(ExtensionRow).where(
+            ExtensionRow.user_id == user_id, ExtensionRow.assignment == assignment
         )
-    days = math.ceil((now - as_utc(policy.due_at)).total_seconds() / 86400)
+    )
+
+
+def effective_policy(policy: SubmissionPolicy, extension: ExtensionRow | None) -> SubmissionPolicy:
+    """The assignment's policy as it applies to one student: their extension's due date
+    and caps in place of the assignment's."""
+    if extension is None:
+        return policy
+    update: dict[str, object] = {
+        k: getattr(extension, k) for k in EXTENDED if getattr(extension, k) is not None
+    }
+    if extension.due_at is not None:
+        update["due_at"] = as_utc(extension.due_at)
+    return policy.model_copy(update=update)
+
+
+def closes_at(policy: SubmissionPolicy) -> datetime | None:
+    """The last moment a submission is accepted (late, after the due date)."""
+    if policy.due_at is None:
+        return None
+    return as_utc(policy.due_at) + timedelta(days=policy.late_days)
+
+
+def late_penalty(policy: SubmissionPolicy, at: datetime) -> Lateness:
+    """How late a submission made at `at` is under `policy`: a started day counts whole,
+    the penalty is at most the whole score."""
+    if policy.due_at is None or at <= as_utc(policy.due_at):
+        return Lateness(False, 0.0)
+    days = math.ceil((at - as_utc(policy.due_at)).total_seconds() / 86400)
     return Lateness(True, min(1.0, days * policy.late_penalty_per_day))
 
 
-def check_limits(session: Session, user: UserRow, assignment: Assignment, now: datetime) -> None:
-    """Per-day and total limits count only submissions that were or will be graded."""
+def penalized(score: float, penalty: float) -> float:
+    return round(score * (1 - penalty), 6)
+
+
+def lateness(
+    assignment: Assignment, now: datetime, extension: ExtensionRow | None = None
+) -> Lateness:
+    """A new submission's lateness, by the student's own due date; refused once closed."""
+    policy = effective_policy(assignment.policy, extension)
+    closes = closes_at(policy)
+    if closes is not None and now > closes:
+        raise ServiceError(
+            403, "deadline_passed", f"{assignment.name} closed at {closes.isoformat()}"
+        )
+    return late_penalty(policy, now)
+
+
+def reveals_at(session: Session, assignment: Assignment) -> datetime | None:
+    """When hidden tests show their details to students: the due date, or the latest
+    extended due date if later. Everyone waits for the last extension, so no classmate
+    can pass the hidden cases' details to a student still working (docs/gradebook.md)."""
+    due = assignment.policy.due_at
+    if due is None:
+        return None
+    extended = session.scalar(
+        select(func.max(ExtensionRow.due_at)).where(ExtensionRow.assignment == assignment.name)
+    )
+    return max(as_utc(due), as_utc(extended)) if extended is not None else as_utc(due)
+
+
+def check_limits(
+    session: Session,
+    user: UserRow,
+    assignment: Assignment,
+    now: datetime,
+    extension: ExtensionRow | None = None,
+) -> None:
+    """Per-day and total limits count only submissions that were or will be graded; a
+    student's extension may set their own caps."""
     counted = (
         select(func.count())
         .select_from(SubmissionRow)
@@ -117,7 +184,7 @@ def check_limits(session: Session, user: UserRow, assignment: Assignment, now: d
             SubmissionRow.status.not_in(UNCOUNTED),
         )
     )
-    policy = assignment.policy
+    policy = effective_policy(assignment.policy, extension)
     if policy.max_total is not None and (session.scalar(counted) or 0) >= policy.max_total:
         raise ServiceError(
             429, "limit_reached", f"{assignment.name} allows {policy.max_total} submissions in all"
@@ -156,8 +223,9 @@ class SubmissionService:
                 if existing is not None:
                     return to_model(existing), False
             now = utcnow()
-            late = lateness(assignment, now)
-            check_limits(session, user, assignment, now)
+            extension = extension_for(session, user_id, assignment.name)
+            late = lateness(assignment, now, extension)
+            check_limits(session, user, assignment, now, extension)
             try:
                 check_upload(file_name, data, assignment.policy, assignment.module)
             except UploadRejected as exc:
@@ -323,7 +391,8 @@ class SubmissionService:
                 reproduce_report = ReproduceReport.model_validate_json(row.result_json)
             elif row.result_json:
                 graded = GradingResult.model_validate_json(row.result_json)
-                result = redact(graded, viewer, assignment)
+                reveal = reveals_at(session, assignment) if assignment else None
+                result = redact(graded, viewer, reveal)
             return SubmissionDetail(
                 **to_model(row).model_dump(),
                 events=[
@@ -395,12 +464,12 @@ class SubmissionService:
             )
 
 
-def redact(result: GradingResult, viewer: UserRow, assignment: Assignment | None) -> GradingResult:
-    """Hidden tests keep their name, status and score; their details wait for the due date."""
+def redact(result: GradingResult, viewer: UserRow, reveal_at: datetime | None) -> GradingResult:
+    """Hidden tests keep their name, status and score; their details wait for `reveal_at`
+    (`reveals_at`: the due date, later for everyone while an extension runs)."""
     if has_role(viewer, Role.ta):
         return result
-    due = assignment.policy.due_at if assignment else None
-    if due is not None and utcnow() >= as_utc(due):
+    if reveal_at is not None and utcnow() >= as_utc(reveal_at):
         return result
     tests = [
         t

@@ -1,0 +1,195 @@
+"""Per-student extensions through the API, on SQLite and PostgreSQL: the student's own due
+date (not late, no penalty), their own caps, nobody else's policy changes, revoking
+restores, submissions made before are re-judged, hidden details wait for the last
+extension. Nothing grades here (QueueOnly): graded outcomes are written as a worker would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.grading.course import known_assignments
+from grader.service.db import SubmissionRow, session_scope
+from grader.service.submissions import penalized
+from submissions_schema import GradingResult, SubmissionStatus, TestResult, TestStatus, Visibility
+from tests.service.helpers import LAYERS, Service, embedded_service
+
+pytestmark = [pytest.mark.integration]
+
+NOW = datetime.now(UTC)
+BASE = "/api/v1/admin/assignments/cnn-layers"
+
+
+def with_policy(**policy: object) -> dict:  # type: ignore[type-arg]
+    specs = dict(known_assignments())
+    spec = specs["cnn-layers"]
+    specs["cnn-layers"] = spec.model_copy(update={"policy": spec.policy.model_copy(update=policy)})
+    return specs
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest) -> str | None:
+    """The embedded default, and the production database (a fresh one per test)."""
+    if request.param == "sqlite":
+        return None
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def late_course(tmp_path: Path, database: str | None) -> Iterator[Service]:
+    """cnn-layers was due an hour ago; two late days at 10% a day; two submissions in all."""
+    policy = with_policy(
+        due_at=NOW - timedelta(hours=1), late_days=2, late_penalty_per_day=0.1, max_total=2
+    )
+    with embedded_service(tmp_path, policy, grading=False, database_url=database) as s:
+        yield s
+
+
+def grant(s: Service, who: str, **fields: Any) -> Any:
+    body = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in fields.items()}
+    return s.client.put(f"{BASE}/extensions/{who}", json=body, headers=s.headers("tina"))
+
+
+def graded(s: Service, submission_id: str, raw: float, hidden_message: str = "") -> None:
+    """What the worker writes for a graded submission: the raw result, the score after
+    the row's penalty."""
+    result = GradingResult(
+        assignment="cnn-layers",
+        assignment_version="1",
+        verdict="graded",
+        score=raw,
+        max_score=52,
+        tests=[
+            TestResult(
+                name="relu hidden",
+                function="relu_forward",
+                status=TestStatus.failed,
+                score=0,
+                max_score=1,
+                visibility=Visibility.hidden,
+                message=hidden_message or "max error 1.0 at [0, 3]",
+            )
+        ],
+    )
+    with session_scope(s.settings.resolved_database_url()) as session:
+        row = session.get(SubmissionRow, submission_id)
+        assert row is not None
+        row.status = SubmissionStatus.graded.value
+        row.score = penalized(raw, row.penalty)
+        row.max_score = 52
+        row.result_json = result.model_dump_json()
+
+
+def test_an_extension_moves_the_due_date_for_that_student_only(late_course: Service) -> None:
+    s = late_course
+    response = grant(s, "alice", due_at=NOW + timedelta(days=3), reason="ill, note seen")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["user"] == "alice"
+    assert body["granted_by"] == "tina"
+    assert body["late_days"] is None  # left out: the assignment's
+    alice = s.submit("alice", LAYERS).json()
+    assert (alice["late"], alice["penalty"]) == (False, 0.0)
+    bob = s.submit("bob", LAYERS).json()
+    assert bob["late"] is True
+    assert bob["penalty"] == pytest.approx(0.1)
+
+
+def test_extended_limits_allow_more_and_revoking_restores(late_course: Service) -> None:
+    s = late_course
+    for _ in range(2):
+        assert s.submit("alice", LAYERS).status_code == 201
+    assert s.submit("alice", LAYERS).json()["code"] == "limit_reached"
+    assert grant(s, "alice", max_total=4).status_code == 200
+    assert s.submit("alice", LAYERS).status_code == 201
+    assert s.submit("bob", LAYERS).status_code == 201
+    assert s.submit("bob", LAYERS).status_code == 201
+    assert s.submit("bob", LAYERS).json()["code"] == "limit_reached"  # bob keeps 2
+    revoked = s.client.delete(f"{BASE}/extensions/alice", headers=s.headers("tina"))
+    assert revoked.status_code == 200
+    assert revoked.json()["max_total"] == 4
+    assert s.submit("alice", LAYERS).json()["code"] == "limit_reached"
+    missing = s.client.get(f"{BASE}/extensions/alice", headers=s.headers("tina"))
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "no_extension"
+
+
+def test_a_closed_assignment_opens_again_for_one_student(tmp_path: Path) -> None:
+    closed = with_policy(due_at=NOW - timedelta(days=3), late_days=1)
+    with embedded_service(tmp_path, closed, grading=False) as s:
+        assert s.submit("alice", LAYERS).json()["code"] == "deadline_passed"
+        grant(s, "alice", due_at=NOW + timedelta(hours=2))
+        assert s.submit("alice", LAYERS).status_code == 201
+        assert s.submit("bob", LAYERS).json()["code"] == "deadline_passed"
+
+
+def test_granting_later_gives_the_penalty_back_and_revoking_takes_it_again(
+    late_course: Service,
+) -> None:
+    s = late_course
+    late = s.submit("alice", LAYERS).json()
+    assert late["penalty"] == pytest.approx(0.1)
+    graded(s, late["id"], raw=50)
+    assert s.client.get(f"/api/v1/submissions/{late['id']}", headers=s.headers("alice")).json()[
+        "score"
+    ] == pytest.approx(45)
+    grant(s, "alice", due_at=NOW + timedelta(days=1))
+    detail = s.client.get(f"/api/v1/submissions/{late['id']}", headers=s.headers("alice")).json()
+    assert (detail["late"], detail["penalty"], detail["score"]) == (False, 0.0, 50)
+    assert "extension granted by tina: on time, score 50" in [
+        e["message"] for e in detail["events"]
+    ]
+    s.client.delete(f"{BASE}/extensions/alice", headers=s.headers("tina"))
+    detail = s.client.get(f"/api/v1/submissions/{late['id']}", headers=s.headers("alice")).json()
+    assert (detail["late"], detail["score"]) == (True, pytest.approx(45))
+
+
+def test_hidden_details_wait_for_the_last_extension(tmp_path: Path) -> None:
+    """Due an hour ago: details would show now, but alice works on until tomorrow, so
+    neither she nor bob (who could tell her) sees them yet; staff always do."""
+    policy = with_policy(due_at=NOW - timedelta(hours=1), late_days=2)
+    with embedded_service(tmp_path, policy, grading=False) as s:
+
+        def hidden_message(who: str, submission_id: str) -> str:
+            result = s.client.get(
+                f"/api/v1/submissions/{submission_id}/result", headers=s.headers(who)
+            ).json()
+            return str(result["tests"][0]["message"])
+
+        bob = s.submit("bob", LAYERS).json()["id"]
+        graded(s, bob, raw=40)
+        assert hidden_message("bob", bob) == "max error 1.0 at [0, 3]"
+        grant(s, "alice", due_at=NOW + timedelta(days=1))
+        alice = s.submit("alice", LAYERS).json()["id"]
+        graded(s, alice, raw=40)
+        assert hidden_message("bob", bob) == "details after the due date"
+        assert hidden_message("alice", alice) == "details after the due date"
+        assert hidden_message("tina", alice) == "max error 1.0 at [0, 3]"
+        s.client.delete(f"{BASE}/extensions/alice", headers=s.headers("tina"))
+        assert hidden_message("alice", alice) == "max error 1.0 at [0, 3]"
+
+
+def test_extensions_are_staff_only_and_name_known_users(tmp_path: Path) -> None:
+    with embedded_service(tmp_path, grading=False) as s:
+        forbidden = s.client.put(
+            f"{BASE}/extensions/alice", json={"max_total": 9}, headers=s.headers("alice")
+        )
+        assert forbidden.status_code == 403
+        unknown = grant(s, "mallory", max_total=3)
+        assert unknown.status_code == 404
+        assert unknown.json()["code"] == "unknown_user"
+        no_such = s.client.get(
+            "/api/v1/admin/assignments/nope/extensions", headers=s.headers("tina")
+        )
+        assert no_such.json()["code"] == "unknown_assignment"
+        bad = grant(s, "alice", max_total=0)
+        assert bad.status_code == 422
+        grant(s, "alice", max_total=3, reason="first")
+        again = grant(s, "alice", max_per_day=5, reason="second").json()  # replaces
+        assert (again["max_total"], again["max_per_day"], again["reason"]) == (None, 5, "second")
+        listed = s.client.get(f"{BASE}/extensions", headers=s.headers("tina")).json()
+        assert [e["user"] for e in listed] == ["alice"]

@@ -1,0 +1,159 @@
+"""The gradebook through the API, on SQLite and PostgreSQL: best and latest with late
+penalties, our failures and unreadable uploads never counting, empty cells, extensions;
+and the CSV Canvas imports, header exact, parsed back with the csv module, hostile names
+neutralized. Nothing grades here (QueueOnly): outcomes are written as a worker would."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.service.accounts import create_token
+from grader.service.db import session_scope
+from grader.service.gradebook import CANVAS_HEADER, neutralized, to_canvas_csv
+from submissions_schema import Counts, Gradebook, GradebookRow, Role, SubmissionStatus
+from tests.service.helpers import LAYERS, Service, embedded_service
+from tests.service.test_extensions import BASE, NOW, graded, grant, with_policy
+
+pytestmark = [pytest.mark.integration]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest) -> str | None:
+    if request.param == "sqlite":
+        return None
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def set_status(s: Service, submission_id: str, status: SubmissionStatus) -> None:
+    from grader.service.db import SubmissionRow
+
+    with session_scope(s.settings.resolved_database_url()) as session:
+        row = session.get(SubmissionRow, submission_id)
+        assert row is not None
+        row.status = status.value
+
+
+def book(s: Service, **params: str) -> dict[str, Any]:
+    response = s.client.get(f"{BASE}/gradebook", params=params, headers=s.headers("tina"))
+    assert response.status_code == 200, response.text
+    return {r["user"]: r for r in response.json()["rows"]}
+
+
+@pytest.fixture
+def course(tmp_path: Path, database: str | None) -> Iterator[Service]:
+    """Due an hour ago, two late days at 10% a day (every submission here is late)."""
+    policy = with_policy(due_at=NOW - timedelta(hours=1), late_days=2, late_penalty_per_day=0.1)
+    with embedded_service(tmp_path, policy, grading=False, database_url=database) as s:
+        with session_scope(s.settings.resolved_database_url()) as session:
+            s.tokens["carol"] = create_token(session, "carol", Role.student).token
+        yield s
+
+
+def test_best_and_latest_with_penalties_and_what_never_counts(course: Service) -> None:
+    s = course
+    first, second = (s.submit("alice", LAYERS).json()["id"] for _ in range(2))
+    graded(s, first, raw=50)  # late: 45
+    graded(s, second, raw=30)  # late: 27
+    ours = s.submit("alice", LAYERS).json()["id"]
+    set_status(s, ours, SubmissionStatus.failed)  # our failure: never a grade or an attempt
+    unreadable = s.submit("alice", LAYERS).json()["id"]
+    set_status(s, unreadable, SubmissionStatus.rejected)
+    s.submit("alice", LAYERS)  # still queued: not graded yet
+    grant(s, "bob", due_at=NOW + timedelta(days=2), reason="sick")
+    bob = s.submit("bob", LAYERS).json()["id"]
+    graded(s, bob, raw=52)
+    rows = book(s)
+    assert list(rows) == ["alice", "bob", "carol"]  # students only, those without work too
+    alice = rows["alice"]
+    assert (alice["score"], alice["best"], alice["latest"]) == (45, 45, 27)
+    assert (alice["late"], alice["penalty"]) == (True, pytest.approx(0.1))
+    assert (alice["attempts"], alice["pending"], alice["max_score"]) == (3, 1, 52)
+    assert rows["bob"]["score"] == 52
+    assert rows["bob"]["late"] is False
+    assert rows["bob"]["extension"]["reason"] == "sick"
+    assert rows["bob"]["due_at"].startswith((NOW + timedelta(days=2)).strftime("%Y-%m-%d"))
+    carol = rows["carol"]
+    assert (carol["score"], carol["missing"], carol["attempts"]) == (None, False, 0)
+    latest = book(s, counts="latest")
+    assert latest["alice"]["score"] == 27
+    assert s.client.get(f"{BASE}/gradebook", headers=s.headers("alice")).status_code == 403
+
+
+def test_a_course_that_counts_the_latest(tmp_path: Path) -> None:
+    with embedded_service(tmp_path, with_policy(counts="latest"), grading=False) as s:
+        ids = [s.submit("alice", LAYERS).json()["id"] for _ in range(2)]
+        graded(s, ids[0], raw=52)
+        graded(s, ids[1], raw=10)
+        body = s.client.get(f"{BASE}/gradebook", headers=s.headers("tina")).json()
+        assert body["counts"] == "latest"
+        assert body["rows"][0]["score"] == 10
+
+
+def test_missing_once_the_students_own_deadline_passed(tmp_path: Path) -> None:
+    """Closed three days ago: a student with nothing graded is missing; one whose
+    extension runs is not. The CSV leaves missing cells empty unless asked for zeros."""
+    closed = with_policy(due_at=NOW - timedelta(days=3), late_days=1)
+    with embedded_service(tmp_path, closed, grading=False) as s:
+        grant(s, "bob", due_at=NOW + timedelta(days=1))
+        rows = book(s)
+        assert rows["alice"]["missing"] is True
+        assert rows["bob"]["missing"] is False
+        plain = s.client.get(f"{BASE}/gradebook.csv", headers=s.headers("tina")).text
+        zeros = s.client.get(
+            f"{BASE}/gradebook.csv", params={"missing": "zero"}, headers=s.headers("tina")
+        ).text
+        cells = {r[3]: r[5] for r in list(csv.reader(io.StringIO(plain)))[2:]}
+        assert cells == {"alice": "", "bob": ""}
+        cells = {r[3]: r[5] for r in list(csv.reader(io.StringIO(zeros)))[2:]}
+        assert cells == {"alice": "0", "bob": ""}  # bob may still submit
+
+
+def test_the_csv_is_what_canvas_imports(course: Service) -> None:
+    s = course
+    graded(s, s.submit("alice", LAYERS).json()["id"], raw=47)  # late: 42.3
+    response = s.client.get(f"{BASE}/gradebook.csv", headers=s.headers("tina"))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="cnn-layers-gradebook.csv"'
+    )
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "cnn-layers"]
+    assert rows[1] == ["Points Possible", "", "", "", "", "52"]
+    assert rows[2:] == [
+        ["alice", "", "", "alice", "", "42.3"],
+        ["bob", "", "", "bob", "", ""],  # nothing graded: Canvas leaves the cell alone
+        ["carol", "", "", "carol", "", ""],
+    ]
+    assert response.text.endswith("\r\n")
+
+
+def test_an_lms_id_names_the_column_and_hostile_names_do_not_run() -> None:
+    rows = [
+        GradebookRow(user=name, score=score, max_score=10)
+        for name, score in (("=HYPERLINK(1)", 9.456), ("+1", 1), ("-2", None), ("@x", 0))
+    ]
+    book = Gradebook(
+        assignment="hw1",
+        title="Homework 1",
+        max_score=10,
+        counts=Counts.best,
+        lms_assignment_id="48213",
+        generated_at=datetime.now(UTC),
+        rows=[*rows, GradebookRow(user='a,"b"\nc', score=5, max_score=10)],
+    )
+    parsed = list(csv.reader(io.StringIO(to_canvas_csv(book))))
+    assert parsed[0] == [*CANVAS_HEADER, "hw1 (48213)"]
+    assert [r[0] for r in parsed[2:]] == ["'=HYPERLINK(1)", "'+1", "'-2", "'@x", 'a,"b"\nc']
+    assert [r[3] for r in parsed[2:]] == [r[0] for r in parsed[2:]]
+    assert [r[5] for r in parsed[2:]] == ["9.46", "1", "", "0", "5"]
+    assert all(len(r) == 6 for r in parsed)
+    assert neutralized("\tx") == "'\tx"
+    assert neutralized("alice") == "alice"
