@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from grader.grading.result_table import COLUMNS, result_rows, total_line
 from grader.grading.specs import Assignment
 from grader.grading.starter import student_functions
 from submissions_schema import GradingResult
@@ -25,21 +26,20 @@ def print_result(console: Console, result: GradingResult) -> None:
     table = Table(
         title=f"{result.assignment} {result.assignment_version} — sandbox {result.sandbox}"
     )
-    for col in ("test", "status", "score", "worst error", "hint / message"):
+    for col in COLUMNS:
         table.add_column(col, overflow="fold")
-    for t in result.tests:
-        note = t.hint or t.message.split("\n")[0]
+    for row in result_rows(result):
         table.add_row(
-            Text(t.name),
-            Text(t.status.value, STATUS_COLOURS[t.status.value]),
-            f"{t.score:.2f}/{t.max_score:.2f}",
-            "" if t.worst_error is None else f"{t.worst_error:.1e}",
-            Text(("hint: " if t.hint else "") + note[:200]),
+            Text(row.test),
+            Text(row.status, STATUS_COLOURS[row.status]),
+            row.score,
+            row.worst_error,
+            Text(row.note),
         )
     console.print(table)
     if result.message:
         console.print(result.message, markup=False, highlight=False)
-    console.print(f"total: {result.score:g} / {result.max_score:g}")
+    console.print(total_line(result))
 
 
 def print_assignment(console: Console, assignment: Assignment) -> None:

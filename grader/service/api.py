@@ -31,6 +31,8 @@ from grader.service.routers import (
     health,
     pages,
     projects,
+    staff_pages,
+    student_pages,
     submissions,
 )
 from grader.service.storage import BlobStore
@@ -97,6 +99,16 @@ def create_app(
     )
     add_error_handlers(app)
     add_page_handlers(app)
-    for module in (health, submissions, projects, challenges, admin, gradebook, pages):
+    for module in (
+        health,
+        submissions,
+        projects,
+        challenges,
+        admin,
+        gradebook,
+        pages,
+        student_pages,
+        staff_pages,
+    ):
         app.include_router(module.router)
     return app

@@ -1,26 +1,23 @@
 """Course staff: assignment pushes, regrades, tokens, stuck submissions, challenge marks."""
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
 from fastapi import Path as FastAPIPath
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from grader.service.accounts import create_token, list_tokens, revoke_token
 from grader.service.assignments import push_assignment
-from grader.service.db import SubmissionRow, session_scope
+from grader.service.db import session_scope
 from grader.service.deps import TA, Admin, Ctx, read_upload
 from grader.service.errors import ERRORS
 from grader.service.lifecycle import stuck_submissions
+from grader.service.regrades import assignment_submissions, regrade_with_summary
 from grader.service.submissions import ServiceError
 from submissions_schema import (
-    FINAL_STATUSES,
     AssignmentPushed,
     RegradeSummary,
     Role,
-    ScoreChange,
     StuckSubmission,
     Submission,
     TokenCreated,
@@ -56,33 +53,8 @@ def regrade_all(
 ) -> RegradeSummary:
     if name not in ctx.assignments and name not in ctx.challenges.challenges:
         raise ServiceError(404, "unknown_assignment", f"no assignment or challenge {name!r}")
-    with session_scope(ctx.url) as session:
-        ids = list(
-            session.scalars(select(SubmissionRow.id).where(SubmissionRow.assignment == name))
-        )
-    service = ctx.submissions
-    before = service.previous_scores(ids)
-    queued = service.regrade(ids)
-    deadline = time.monotonic() + wait_s
-    pending: set[str] = set(queued)
-    while pending and time.monotonic() < deadline:
-        time.sleep(0.2)
-        pending = {i for i in pending if service.get_model(i).status not in FINAL_STATUSES}
-    after = service.previous_scores(queued)
-    changed = [
-        ScoreChange(
-            submission_id=i, owner=service.get_model(i).owner, before=before[i], after=after[i]
-        )
-        for i in queued
-        if i not in pending and before[i] != after[i]
-    ]
-    return RegradeSummary(
-        assignment=name,
-        requested=len(queued),
-        changed=changed,
-        unchanged=len(queued) - len(pending) - len(changed),
-        pending=sorted(pending),
-    )
+    ids = assignment_submissions(ctx.submissions, name)
+    return regrade_with_summary(ctx.submissions, name, ids, wait_s)
 
 
 @router.post("/tokens", status_code=201)
