@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from grader.cli.client import Client
-    from submissions_schema import Submission, SubmissionStatus
+    from submissions_schema import Extension, Submission, SubmissionStatus
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -617,3 +617,164 @@ def stuck() -> None:
         console.print(f"{s.id}  {s.why}  (attempts {s.attempts})", highlight=False)
     if not found:
         console.print("nothing stuck")
+
+
+# --- extensions and the gradebook ----------------------------------------------------------
+
+extension_app = typer.Typer(
+    help="Per-student extensions: a due date and limits of their own.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+admin_app.add_typer(extension_app, name="extension")
+
+
+def _extensions_path(assignment: str, user: str | None = None) -> str:
+    from urllib.parse import quote
+
+    path = f"/api/v1/admin/assignments/{quote(assignment, safe='')}/extensions"
+    return path if user is None else f"{path}/{quote(user, safe='')}"
+
+
+def _due(text: str | None) -> str | None:
+    """An ISO date and time; one without a zone is UTC, as the server keeps every time."""
+    from datetime import UTC, datetime
+
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise fail(
+            f"--due {text!r} is not a date and time like 2026-12-10T23:59", EXIT_USAGE
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
+def _print_extensions(rows: list[Extension]) -> None:
+    table = new_table()
+    for col in ("user", "due", "late days", "max total", "max per day", "reason", "by"):
+        table.add_column(col)
+    for e in rows:
+        add_plain_row(
+            table,
+            e.user,
+            "" if e.due_at is None else f"{e.due_at:%Y-%m-%d %H:%M} UTC",
+            *("" if v is None else str(v) for v in (e.late_days, e.max_total, e.max_per_day)),
+            e.reason,
+            e.granted_by,
+        )
+    console.print(table)
+
+
+@extension_app.command("grant")
+def extension_grant(
+    user: Annotated[str, typer.Argument(help="the student's user name")],
+    assignment: Annotated[str, typer.Option("--assignment", "-a")],
+    due: Annotated[str | None, typer.Option(help="their own due date, ISO (no zone: UTC)")] = None,
+    late_days: Annotated[int | None, typer.Option(min=0, help="late days after it")] = None,
+    max_total: Annotated[int | None, typer.Option(min=1, help="their cap in all")] = None,
+    max_per_day: Annotated[int | None, typer.Option(min=1, help="their cap per day")] = None,
+    reason: Annotated[str, typer.Option(help="why, for the record")] = "",
+) -> None:
+    """Give one student their own due date and limits (what is left out keeps the
+    assignment's); replaces an earlier extension, and re-judges their submissions."""
+    from submissions_schema import Extension
+
+    body = {
+        "due_at": _due(due),
+        "late_days": late_days,
+        "max_total": max_total,
+        "max_per_day": max_per_day,
+        "reason": reason,
+    }
+    client = _client()
+    granted = Extension.model_validate(
+        _call(client.request, "PUT", _extensions_path(assignment, user), json=body)
+    )
+    _print_extensions([granted])
+
+
+@extension_app.command("list")
+def extension_list(assignment: Annotated[str, typer.Option("--assignment", "-a")]) -> None:
+    """Every extension on an assignment."""
+    from submissions_schema import Extension
+
+    rows = _call(_client().request, "GET", _extensions_path(assignment))
+    found = [Extension.model_validate(e) for e in rows]
+    if found:
+        _print_extensions(found)
+    else:
+        console.print(f"no extensions on {assignment}", highlight=False)
+
+
+@extension_app.command("revoke")
+def extension_revoke(
+    user: Annotated[str, typer.Argument(help="the student's user name")],
+    assignment: Annotated[str, typer.Option("--assignment", "-a")],
+) -> None:
+    """Take an extension back: the assignment's own policy applies to the student again."""
+    from submissions_schema import Extension
+
+    revoked = Extension.model_validate(
+        _call(_client().request, "DELETE", _extensions_path(assignment, user))
+    )
+    console.print(f"revoked {revoked.user}'s extension on {revoked.assignment}", highlight=False)
+
+
+def _extension_cell(extension: Extension | None) -> str:
+    if extension is None:
+        return ""
+    if extension.due_at is None:
+        return "own limits"
+    return f"to {extension.due_at:%Y-%m-%d %H:%M}"
+
+
+@admin_app.command("gradebook")
+def gradebook(
+    assignment: Annotated[str, typer.Option("--assignment", "-a")],
+    csv_out: Annotated[
+        Path | None, typer.Option("--csv", help="also write the CSV Canvas's gradebook imports")
+    ] = None,
+    counts: Annotated[
+        str | None, typer.Option(help="best or latest (default: the assignment's policy)")
+    ] = None,
+    missing_zero: Annotated[
+        bool, typer.Option(help="in the CSV, 0 for nothing graded once a deadline passed")
+    ] = False,
+) -> None:
+    """A row per student: the score that counts, best and latest, late penalty, extension,
+    attempts (docs/gradebook.md)."""
+    from urllib.parse import quote
+
+    from submissions_schema import Gradebook
+
+    if counts not in (None, "best", "latest"):
+        raise fail(f"--counts {counts!r}: choose best or latest", EXIT_USAGE)
+    check_output(csv_out)
+    params = {"counts": counts} if counts else {}
+    path = f"/api/v1/admin/assignments/{quote(assignment, safe='')}/gradebook"
+    client = _client()
+    book = Gradebook.model_validate(_call(client.request, "GET", path, params=params))
+    table = new_table(title=f"{book.assignment}: {book.counts.value} counts, of {book.max_score:g}")
+    for col in ("student", "score", "best", "latest", "late", "extension", "attempts", "last"):
+        table.add_column(col)
+    for r in book.rows:
+        score = "missing" if r.missing else ("" if r.score is None else f"{r.score:g}")
+        add_plain_row(
+            table,
+            r.user,
+            score,
+            "" if r.best is None else f"{r.best:g}",
+            "" if r.latest is None else f"{r.latest:g}",
+            f"-{r.penalty:.0%}" if r.late else "",
+            _extension_cell(r.extension),
+            str(r.attempts) + (f" (+{r.pending} grading)" if r.pending else ""),
+            "" if r.last_submitted is None else f"{r.last_submitted:%Y-%m-%d %H:%M}",
+        )
+    console.print(table)
+    if csv_out is not None:
+        params["missing"] = "zero" if missing_zero else "empty"
+        text = _call(client.send, "GET", f"{path}.csv", params=params).text
+        write_output(csv_out, text.encode())  # its CRLF lines as they are, on any system
+        console.print(f"wrote {csv_out} ({len(book.rows)} students) for Canvas", highlight=False)

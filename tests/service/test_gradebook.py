@@ -157,3 +157,55 @@ def test_an_lms_id_names_the_column_and_hostile_names_do_not_run() -> None:
     assert all(len(r) == 6 for r in parsed)
     assert neutralized("\tx") == "'\tx"
     assert neutralized("alice") == "alice"
+
+
+def test_the_cli_grants_lists_revokes_and_exports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dlgrader admin extension ...` and `admin gradebook`, in-process against the app:
+    the same HTTP calls a TA's laptop makes, exit codes from the README's table."""
+    from typer.testing import CliRunner
+
+    from grader.cli import app, remote
+    from grader.cli.client import Client, ClientConfig
+
+    policy = with_policy(due_at=NOW - timedelta(hours=1), late_days=2, late_penalty_per_day=0.1)
+    with embedded_service(tmp_path, policy, grading=False) as s:
+
+        def client() -> Client:
+            c = Client(ClientConfig(server="http://testserver", token=s.tokens["tina"]))
+            c.http = s.client  # the TestClient is an httpx.Client
+            s.client.headers["Authorization"] = f"Bearer {s.tokens['tina']}"
+            return c
+
+        monkeypatch.setattr(remote, "_client", client)
+        run = CliRunner().invoke
+        granted = run(
+            app,
+            ["admin", "extension", "grant", "alice", "-a", "cnn-layers", "--due",
+             "2031-01-05T12:00", "--max-total", "9", "--reason", "surgery"],
+        )  # fmt: skip
+        assert granted.exit_code == 0, granted.output
+        assert "2031-01-05 12:00 UTC" in granted.output
+        listed = run(app, ["admin", "extension", "list", "-a", "cnn-layers"])
+        assert "surgery" in listed.output
+        graded(s, s.submit("alice", LAYERS).json()["id"], raw=50)  # on time: her own date
+        graded(s, s.submit("bob", LAYERS).json()["id"], raw=50)  # late: 45
+        out = tmp_path / "canvas.csv"
+        shown = run(app, ["admin", "gradebook", "-a", "cnn-layers", "--csv", str(out)])
+        assert shown.exit_code == 0, shown.output
+        assert "to 2031-01-05 12:00" in shown.output
+        assert "-10%" in shown.output
+        rows = list(csv.reader(io.StringIO(out.read_bytes().decode())))
+        assert rows[0] == [*CANVAS_HEADER, "cnn-layers"]
+        assert {r[3]: r[5] for r in rows[2:]} == {"alice": "50", "bob": "45"}
+        assert (
+            run(app, ["admin", "extension", "revoke", "alice", "-a", "cnn-layers"]).exit_code == 0
+        )
+        again = run(app, ["admin", "extension", "revoke", "alice", "-a", "cnn-layers"])
+        assert again.exit_code == 2
+        assert "no_extension" in again.output
+        bad = run(app, ["admin", "extension", "grant", "bob", "-a", "cnn-layers", "--due", "soon"])
+        assert bad.exit_code == 2
+        unknown = run(app, ["admin", "gradebook", "-a", "nope"])
+        assert unknown.exit_code == 2
