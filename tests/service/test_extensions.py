@@ -31,12 +31,20 @@ def with_policy(**policy: object) -> dict:  # type: ignore[type-arg]
     return specs
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest) -> str | None:
-    """The embedded default, and the production database (a fresh one per test)."""
-    if request.param == "sqlite":
+def chosen_database(request: pytest.FixtureRequest) -> str | None:
+    """SQLite, the embedded default; PostgreSQL, the production database (a fresh one
+    per test), where a test asks for both with `BOTH_DATABASES`."""
+    if getattr(request, "param", "sqlite") == "sqlite":
         return None
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest) -> str | None:
+    return chosen_database(request)
+
+
+BOTH_DATABASES = pytest.mark.parametrize("database", ["sqlite", "postgres"], indirect=True)
 
 
 @pytest.fixture
@@ -84,6 +92,7 @@ def graded(s: Service, submission_id: str, raw: float, hidden_message: str = "")
         row.result_json = result.model_dump_json()
 
 
+@BOTH_DATABASES
 def test_an_extension_moves_the_due_date_for_that_student_only(late_course: Service) -> None:
     s = late_course
     response = grant(s, "alice", due_at=NOW + timedelta(days=3), reason="ill, note seen")
@@ -127,6 +136,7 @@ def test_a_closed_assignment_opens_again_for_one_student(tmp_path: Path) -> None
         assert s.submit("bob", LAYERS).json()["code"] == "deadline_passed"
 
 
+@BOTH_DATABASES
 def test_granting_later_gives_the_penalty_back_and_revoking_takes_it_again(
     late_course: Service,
 ) -> None:

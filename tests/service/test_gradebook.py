@@ -19,16 +19,22 @@ from grader.service.db import session_scope
 from grader.service.gradebook import CANVAS_HEADER, neutralized, to_canvas_csv
 from submissions_schema import Counts, Gradebook, GradebookRow, Role, SubmissionStatus
 from tests.service.helpers import LAYERS, Service, embedded_service
-from tests.service.test_extensions import BASE, NOW, graded, grant, with_policy
+from tests.service.test_extensions import (
+    BASE,
+    BOTH_DATABASES,
+    NOW,
+    chosen_database,
+    graded,
+    grant,
+    with_policy,
+)
 
 pytestmark = [pytest.mark.integration]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture
 def database(request: pytest.FixtureRequest) -> str | None:
-    if request.param == "sqlite":
-        return None
-    return str(request.getfixturevalue("postgres_url"))
+    return chosen_database(request)
 
 
 def set_status(s: Service, submission_id: str, status: SubmissionStatus) -> None:
@@ -56,6 +62,7 @@ def course(tmp_path: Path, database: str | None) -> Iterator[Service]:
         yield s
 
 
+@BOTH_DATABASES
 def test_best_and_latest_with_penalties_and_what_never_counts(course: Service) -> None:
     s = course
     first, second = (s.submit("alice", LAYERS).json()["id"] for _ in range(2))
@@ -115,6 +122,7 @@ def test_missing_once_the_students_own_deadline_passed(tmp_path: Path) -> None:
         assert cells == {"alice": "0", "bob": ""}  # bob may still submit
 
 
+@BOTH_DATABASES
 def test_the_csv_is_what_canvas_imports(course: Service) -> None:
     s = course
     graded(s, s.submit("alice", LAYERS).json()["id"], raw=47)  # late: 42.3
@@ -209,3 +217,74 @@ def test_the_cli_grants_lists_revokes_and_exports(
         assert bad.exit_code == 2
         unknown = run(app, ["admin", "gradebook", "-a", "nope"])
         assert unknown.exit_code == 2
+
+
+def signed_in(s: Service, who: str) -> None:
+    """Sign the TestClient in through the sign-in form, as a browser does."""
+    import re
+
+    s.client.cookies.clear()  # a fresh browser
+    form = s.client.get("/signin").text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert csrf is not None
+    page = s.client.post(
+        "/signin", data={"csrf_token": csrf.group(1), "token": s.tokens[who], "next": "/me"}
+    )
+    assert page.status_code == 200, page.text
+
+
+def csrf_of(page: str) -> str:
+    import re
+
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+def test_the_staff_page_grants_and_revokes_with_its_forms(course: Service) -> None:
+    s = course
+    graded(s, s.submit("alice", LAYERS).json()["id"], raw=50)  # late: 45
+    away = s.client.get("/staff/gradebook/cnn-layers", follow_redirects=False)
+    assert away.headers["location"] == "/signin?next=/staff/gradebook/cnn-layers"
+    signed_in(s, "tina")
+    page = s.client.get("/staff/gradebook/cnn-layers")
+    assert page.status_code == 200
+    assert "late, −10%" in page.text
+    assert 'href="/api/v1/admin/assignments/cnn-layers/gradebook.csv"' in page.text
+    # The download link works with the page's session alone (no Authorization header).
+    download = s.client.get("/api/v1/admin/assignments/cnn-layers/gradebook.csv")
+    assert download.status_code == 200
+    assert download.text.splitlines()[2] == "alice,,,alice,,45"
+    forged = s.client.post(
+        "/staff/gradebook/cnn-layers/extensions", data={"user": "alice", "csrf_token": "x"}
+    )
+    assert forged.status_code == 403
+    granted = s.client.post(
+        "/staff/gradebook/cnn-layers/extensions",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "user": "alice",
+            "due_at": (NOW + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"),
+            "max_total": "5",
+            "reason": "<script>alert(1)</script>",
+        },
+    )
+    assert granted.status_code == 200, granted.text  # followed the redirect back
+    assert "Extension granted to alice." in granted.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in granted.text
+    assert book(s)["alice"]["score"] == 50  # re-judged: on time now
+    bad = s.client.post(
+        "/staff/gradebook/cnn-layers/extensions",
+        data={"csrf_token": csrf_of(granted.text), "user": "alice", "max_total": "many"},
+    )
+    assert bad.status_code == 422
+    assert "whole number" in bad.text
+    revoked = s.client.post(
+        "/staff/gradebook/cnn-layers/extensions/alice/revoke",
+        data={"csrf_token": csrf_of(granted.text)},
+    )
+    assert "alice's extension revoked." in revoked.text
+    assert book(s)["alice"]["score"] == 45
+    signed_in(s, "alice")
+    assert s.client.get("/staff/gradebook/cnn-layers").status_code == 403
+    assert s.client.get("/api/v1/admin/assignments/cnn-layers/gradebook.csv").status_code == 403
