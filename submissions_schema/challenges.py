@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import MISSING, ConfigDict, Field, model_validator
 
 from submissions_schema.base import SchemaModel
 
@@ -93,6 +94,12 @@ class PhaseSplit(SchemaModel):
     leaderboard_decimal_precision: int = Field(2, ge=0, le=10)
     is_leaderboard_order_descending: bool = True
     show_leaderboard_by_latest_submission: bool = False
+    show_execution_time: bool = Field(
+        False, description="entries carry submission__execution_time (seconds)"
+    )
+    show_scores_on_leaderboard: bool = Field(
+        True, description="false: the page and non-host readers see ranks, not values"
+    )
 
 
 class Challenge(SchemaModel):
@@ -160,23 +167,49 @@ class Challenge(SchemaModel):
 
 
 class LeaderboardSchemaOut(SchemaModel):
+    """The leaderboard's schema as the host stored it; `metadata` only when given."""
+
     labels: list[str]
     default_order_by: str
+    metadata: dict[str, MetricMeta] | MISSING = MISSING
+
+
+Value = int | float | str  # a metric as reported (ints stay ints), or "#" when missing
 
 
 class LeaderboardEntry(SchemaModel):
-    """One row, with the field names of EvalAI's leaderboard API (and a rank)."""
+    """One row, key for key EvalAI's leaderboard API entry (apps/jobs/utils.py,
+    calculate_distinct_sorted_leaderboard_data), plus `rank`. Differences, by design:
+    ids of submissions are strings here, and a team of one has no team id."""
 
-    id: str
+    id: int = Field(description="the leaderboard-data row (one submission on one split)")
+    submission__participant_team: int | None = Field(
+        description="the team's id; null for a student competing alone (no team row)"
+    )
     submission__participant_team__team_name: str
+    submission__participant_team__team_url: str = ""
     challenge_phase_split: int
-    result: list[float | str] = Field(description="metric values in the schema's label order")
-    filtering_score: float
+    result: list[Value] = Field(description="metric values in the schema's label order")
+    error: list[Value] | None = Field(
+        None, description="error bars in label order, when the evaluation reported them"
+    )
+    filtering_score: float = Field(
+        description="the order-by metric as a float (EvalAI casts it); 0 when missing"
+    )
+    filtering_error: float = Field(0, description="the order-by metric's error bar, or 0")
     leaderboard__schema: LeaderboardSchemaOut
     submission__submitted_at: datetime
     submission__is_baseline: bool
     submission__method_name: str
     submission__is_public: bool
+    submission__id: str
+    submission__submission_metadata: dict[str, Any] | None = None
+    submission__is_verified_by_host: bool = False
+    submission__execution_time: float | MISSING | None = Field(
+        MISSING,
+        description="seconds the evaluation took; present only when the phase-split "
+        "has show_execution_time",
+    )
     rank: int | None = Field(description="1, 2, 2, 4 on ties; baselines are shown, not ranked")
 
 

@@ -36,6 +36,8 @@ PHASE_SPLIT_KEYS = {
     "leaderboard_decimal_precision",
     "is_leaderboard_order_descending",
     "show_leaderboard_by_latest_submission",
+    "show_execution_time",
+    "show_scores_on_leaderboard",
 }
 TOP_KEYS = {
     "title",

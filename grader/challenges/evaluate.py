@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import numpy as np
 
@@ -53,6 +54,7 @@ def split_inputs(splits: dict[str, digits.Split], split: str) -> bytes:
 def score_predictions(
     challenge: Challenge, phase: str, data: bytes, file_name: str, splits: dict[str, digits.Split]
 ) -> ChallengeResult:
+    started = time.monotonic()
     scores = []
     for split, ps_id in phase_splits_of(challenge, phase):
         try:
@@ -68,5 +70,9 @@ def score_predictions(
             )
         )
     return ChallengeResult(
-        challenge=challenge.name, phase=phase, kind=SubmissionKind.predictions, scores=scores
+        challenge=challenge.name,
+        phase=phase,
+        kind=SubmissionKind.predictions,
+        scores=scores,
+        execution_time_s=round(time.monotonic() - started, 6),
     )

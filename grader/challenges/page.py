@@ -1,46 +1,172 @@
-"""A leaderboard as a self-contained static page: no scripts, no external assets."""
+"""A challenge's pages: its overview (phases, splits, metrics, the host's description)
+and one leaderboard, rendered server-side from the same entries the API returns, which
+the leaderboard page also embeds as JSON (`#leaderboard-data`). No script is needed to
+read either.
+
+Templates are Jinja2, autoescaped, in `templates/`. A page extends `layout`: the
+standalone one here, or the service's site layout (a Template passed in), so the
+service's navigation and sign-in wrap the same content.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from html import escape
+from typing import Any
+from urllib.parse import quote
 
-from submissions_schema.challenges import Challenge, LeaderboardEntry, PhaseSplit
+import nh3
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
+from markupsafe import Markup
 
-STYLE = """
-:root { --ink:#1d2433; --muted:#667085; --line:#e4e7ec; --accent:#3559e0; --base:#fff7e0; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 15px/1.5 "DejaVu Sans", system-ui, sans-serif; color: var(--ink);
-       background: #f6f7fb; }
-main { max-width: 980px; margin: 32px auto; padding: 0 20px; }
-header h1 { margin: 0 0 4px; font-size: 26px; }
-header p { margin: 0; color: var(--muted); }
-.card { background: #fff; border: 1px solid var(--line); border-radius: 12px; margin-top: 20px;
-        overflow: hidden; box-shadow: 0 1px 2px rgba(16,24,40,.05); }
-table { width: 100%; border-collapse: collapse; }
-th, td { padding: 10px 14px; text-align: left; border-bottom: 1px solid var(--line); }
-th { font-size: 12px; letter-spacing: .04em; text-transform: uppercase; color: var(--muted);
-     background: #fafbfc; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.rank { font-weight: 700; width: 56px; }
-td.team, td.when { white-space: nowrap; }
-tr.first td.rank { color: var(--accent); }
-tr.baseline td { background: var(--base); }
-.tag { display: inline-block; margin-left: 8px; padding: 1px 8px; border-radius: 999px;
-       font-size: 11px; background: #f2c94c; color: #5c4400; }
-.order { color: var(--accent); }
-footer { color: var(--muted); font-size: 13px; margin-top: 12px; }
-.empty { padding: 24px; color: var(--muted); }
-"""
+from grader.challenges.leaderboard import is_ascending
+from submissions_schema.challenges import (
+    Challenge,
+    DatasetSplit,
+    LeaderboardEntry,
+    LeaderboardPage,
+    LeaderboardSchema,
+    Phase,
+    PhaseSplit,
+)
+
+TEMPLATES = Environment(
+    loader=PackageLoader("grader.challenges", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+STANDALONE = "standalone.html.j2"
 
 
 def shown(value: float | str, precision: int) -> str:
-    """Counts (parameters) as integers, scores at the split's precision, '#' as is."""
+    """What a cell shows: ints as ints (with thousands separators), other numbers at the
+    phase-split's precision (display only; the JSON keeps the value), '#' as is."""
     if isinstance(value, str):
         return value
-    if float(value).is_integer() and abs(value) >= 100:
-        return f"{int(value):,}"
+    if isinstance(value, int):
+        return f"{value:,}"
     return f"{value:.{precision}f}"
+
+
+def host_html(text: str) -> Markup:
+    """A host's HTML (a challenge description) cleaned by nh3 (Ammonia): no scripts,
+    no event handlers, no javascript: links. Plain text comes out escaped."""
+    return Markup(nh3.clean(text))
+
+
+def json_for_script(board: LeaderboardPage) -> Markup:
+    """The page's JSON inside <script type="application/json">: '<', '>' and '&' as
+    \\u escapes, so a team named `</script>` cannot end the element."""
+    text = board.model_dump_json()
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+@dataclass(frozen=True)
+class Metric:
+    label: str
+    description: str
+    ascending: bool
+
+
+@dataclass(frozen=True)
+class SplitLink:
+    split: DatasetSplit
+    phase_split: PhaseSplit
+    url: str
+
+
+@dataclass(frozen=True)
+class PhaseView:
+    phase: Phase
+    splits: list[SplitLink]
+
+
+def metrics(schema: LeaderboardSchema, phase_split: PhaseSplit) -> list[Metric]:
+    return [
+        Metric(
+            label,
+            schema.metadata[label].description if label in schema.metadata else "",
+            is_ascending(schema, phase_split, label),
+        )
+        for label in schema.labels
+    ]
+
+
+def leaderboard_path(challenge: str, phase: str, split: str) -> str:
+    return "/".join(("/challenges", *(quote(part, safe="") for part in (challenge, phase, split))))
+
+
+def phase_views(challenge: Challenge) -> list[PhaseView]:
+    splits = {d.id: d for d in challenge.dataset_splits}
+    return [
+        PhaseView(
+            phase,
+            [
+                SplitLink(
+                    splits[ps.dataset_split_id],
+                    ps,
+                    leaderboard_path(
+                        challenge.name, phase.codename, splits[ps.dataset_split_id].codename
+                    ),
+                )
+                for ps in challenge.phase_splits
+                if ps.challenge_phase_id == phase.id
+            ],
+        )
+        for phase in challenge.phases
+    ]
+
+
+HOST_SECTIONS = {  # a bundle's templates/*.html shown below the phases, in this order
+    "evaluation_details": "Evaluation",
+    "submission_guidelines": "Submitting",
+    "terms_and_conditions": "Terms and conditions",
+}
+
+
+def render_challenge(
+    challenge: Challenge,
+    host_templates: dict[str, str] | None = None,
+    layout: Template | str = STANDALONE,
+    **context: Any,
+) -> str:
+    """The overview: the host's description, every phase with its dates, limits and own
+    text, its splits linked to their leaderboards, each leaderboard's metrics with their
+    descriptions and direction. `host_templates` are a bundle's HTML texts by name
+    (`description`, `phase-<codename>`, ...); without them the config's description
+    is shown. All host HTML is sanitised."""
+    texts = host_templates or {}
+    boards = [
+        (b.id, metrics(b.schema_, _any_split_of(challenge, b.id)), b.schema_.default_order_by)
+        for b in challenge.leaderboards
+    ]
+    return TEMPLATES.get_template("challenge.html.j2").render(
+        layout=layout,
+        challenge=challenge,
+        description=host_html(texts.get("description", challenge.description)),
+        phase_texts={
+            p.codename: host_html(texts[f"phase-{p.codename}"])
+            for p in challenge.phases
+            if f"phase-{p.codename}" in texts
+        },
+        sections=[
+            (title, host_html(texts[key])) for key, title in HOST_SECTIONS.items() if key in texts
+        ],
+        phases=phase_views(challenge),
+        boards=boards,
+        **context,
+    )
+
+
+def _any_split_of(challenge: Challenge, leaderboard_id: int) -> PhaseSplit:
+    """A phase-split of this leaderboard, for the direction of labels without metadata
+    (or a default one when no split uses the leaderboard)."""
+    for ps in challenge.phase_splits:
+        if ps.leaderboard_id == leaderboard_id:
+            return ps
+    return PhaseSplit(id=0, challenge_phase_id=0, leaderboard_id=leaderboard_id, dataset_split_id=0)
 
 
 def render_leaderboard(
@@ -49,56 +175,34 @@ def render_leaderboard(
     entries: list[LeaderboardEntry],
     updated_at: datetime,
     order_by: str | None = None,
+    layout: Template | str = STANDALONE,
+    scores_shown: bool = True,
+    **context: Any,
 ) -> str:
+    """One phase-split's leaderboard: the table from `entries`, and `entries` as the
+    API's page JSON. `scores_shown` false (a hidden-scores split, a reader who is not
+    host) leaves the values out of the table."""
     schema = challenge.leaderboard_schema(phase_split)
-    precision = phase_split.leaderboard_decimal_precision
-    order_by = order_by or schema.default_order_by
     phase = next(p for p in challenge.phases if p.id == phase_split.challenge_phase_id)
     split = next(d for d in challenge.dataset_splits if d.id == phase_split.dataset_split_id)
-    heads = "".join(
-        f'<th class="num{" order" if label == order_by else ""}" data-label="{escape(label)}">'
-        f"{escape(label.replace('_', ' '))}{' ▼' if label == order_by else ''}</th>"
-        for label in schema.labels
+    board = LeaderboardPage(count=len(entries), results=entries)
+    return TEMPLATES.get_template("leaderboard.html.j2").render(
+        layout=layout,
+        challenge=challenge,
+        phase=phase,
+        split=split,
+        phase_split=phase_split,
+        metrics=metrics(schema, phase_split),
+        order_by=order_by or schema.default_order_by,
+        default_order_by=schema.default_order_by,
+        entries=entries,
+        board_json=json_for_script(board),
+        updated_at=updated_at,
+        precision=phase_split.leaderboard_decimal_precision,
+        shown=shown,
+        scores_shown=scores_shown,
+        timed=phase_split.show_execution_time,
+        overview=f"/challenges/{quote(challenge.name, safe='')}",
+        ranked=sum(1 for e in entries if e.rank is not None),
+        **context,
     )
-    rows = []
-    for e in entries:
-        classes = " ".join(
-            c
-            for c in (
-                "baseline" if e.submission__is_baseline else "",
-                "first" if e.rank == 1 else "",
-            )
-            if c
-        )
-        tag = '<span class="tag">baseline</span>' if e.submission__is_baseline else ""
-        cells = "".join(f'<td class="num">{escape(shown(v, precision))}</td>' for v in e.result)
-        team = escape(e.submission__participant_team__team_name)
-        rows.append(
-            f'<tr class="{classes}" data-team="{team}">'
-            f'<td class="rank">{"" if e.rank is None else e.rank}</td>'
-            f'<td class="team">{team}{tag}</td>'
-            f"<td>{escape(e.submission__method_name)}</td>{cells}"
-            f'<td class="when">{e.submission__submitted_at:%Y-%m-%d %H:%M}</td></tr>'
-        )
-    body = (
-        f"<table><thead><tr><th>rank</th><th>team</th><th>method</th>{heads}"
-        f"<th>submitted (UTC)</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        if rows
-        else '<p class="empty">No ranked entries yet.</p>'
-    )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(challenge.title)} — {escape(phase.name)} / {escape(split.name)}</title>
-<style>{STYLE}</style></head>
-<body><main>
-<header><h1>{escape(challenge.title)}</h1>
-<p>{escape(phase.name)} phase · {escape(split.name)} · ordered by
-<strong>{escape(order_by.replace("_", " "))}</strong></p></header>
-<section class="card">{body}</section>
-<footer>Last updated
-<time datetime="{updated_at.isoformat()}">{updated_at:%Y-%m-%d %H:%M} UTC</time>
-· {len([e for e in entries if e.rank is not None])} teams ranked
-· computed by dlgrader from stored results</footer>
-</main></body></html>
-"""

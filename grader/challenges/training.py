@@ -37,7 +37,7 @@ def _read_meta(out: Path) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) else None
 
 
-def count_parameters(weights: Path) -> float | None:
+def count_parameters(weights: Path) -> int | None:
     """Trainable parameters, counted in the weights the harness saved (headers checked
     by the untrusted reader); None when there are none to count."""
     total = 0
@@ -50,7 +50,7 @@ def count_parameters(weights: Path) -> float | None:
         if array is None:
             return None
         total += array.size
-    return float(total) if files else None
+    return total if files else None  # a count: an int on the leaderboard
 
 
 def train_and_score(
@@ -135,6 +135,7 @@ def train_and_score(
             scores=scores,
             message=f"trained on {device}",
             log_tail=tail,
+            execution_time_s=round(run.wall_s, 3),
         )
     finally:
         remove_tree(root)

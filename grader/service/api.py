@@ -26,6 +26,7 @@ from grader.service.migrate import migrate
 from grader.service.queue import Dispatcher
 from grader.service.routers import (
     admin,
+    challenge_pages,
     challenges,
     gradebook,
     health,
@@ -106,6 +107,7 @@ def create_app(
         challenges,
         admin,
         gradebook,
+        challenge_pages,
         pages,
         student_pages,
         staff_pages,

@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 from sqlalchemy import func, select, update
 
 from grader.challenges.evaluate import host_splits, split_inputs
-from grader.challenges.leaderboard import ScoredSubmission, compute_leaderboard
+from grader.challenges.leaderboard import ScoredSubmission, compute_leaderboard, without_scores
 from grader.challenges.specs import all_challenges
 from grader.service.accounts import has_role
 from grader.service.db import (
@@ -45,6 +45,7 @@ from submissions_schema import (
 )
 from submissions_schema.challenges import (
     Challenge,
+    ChallengeResult,
     LeaderboardEntry,
     Phase,
     SplitScore,
@@ -370,19 +371,14 @@ class ChallengeService:
                     LeaderboardDataRow.disabled.is_(False),
                 )
             ).all()
-            scored = [
-                ScoredSubmission(
-                    id=sub.id,
-                    team=sub.team or "",
-                    submitted_at=as_utc(sub.created_at),
-                    status=STATUS_FOR_LEADERBOARD.get(sub.status, sub.status),
-                    metrics=json.loads(data.metrics_json),
-                    method_name=sub.method_name,
-                    is_baseline=sub.is_baseline,
-                    is_public=sub.is_public,
-                    is_flagged=sub.is_flagged,
-                    selected=sub.selected,
+            team_ids = {
+                name: team_id
+                for name, team_id in session.execute(
+                    select(TeamRow.name, TeamRow.id).where(TeamRow.challenge == challenge.name)
                 )
+            }
+            scored = [
+                scored_submission(data, sub, team_ids)
                 for data, sub in rows
                 if only_team is None or sub.team == only_team or sub.is_baseline
             ]
@@ -393,4 +389,39 @@ class ChallengeService:
             )
         except ValueError as exc:
             raise ServiceError(400, "bad_order_by", str(exc)) from None
+        if not phase_split.show_scores_on_leaderboard and not host:
+            entries = without_scores(entries)
         return entries, updated
+
+
+def scored_submission(
+    data: LeaderboardDataRow, sub: SubmissionRow, team_ids: dict[str, int]
+) -> ScoredSubmission:
+    """One leaderboard-data row and its submission as the leaderboard reads them: the
+    metrics from the row, error bars and execution time from the stored result."""
+    result = (
+        ChallengeResult.model_validate_json(sub.result_json)
+        if sub.result_json and sub.kind == JobKind.challenge
+        else None
+    )
+    scores = result.scores if result else []
+    score = next((s for s in scores if s.phase_split_id == data.phase_split_id), None)
+    seconds = result.execution_time_s if result else None
+    if seconds is None and sub.started_at and sub.finished_at:  # EvalAI: completed - started
+        seconds = (as_utc(sub.finished_at) - as_utc(sub.started_at)).total_seconds()
+    return ScoredSubmission(
+        id=sub.id,
+        team=sub.team or "",
+        submitted_at=as_utc(sub.created_at),
+        status=STATUS_FOR_LEADERBOARD.get(sub.status, sub.status),
+        metrics=json.loads(data.metrics_json),
+        method_name=sub.method_name,
+        is_baseline=sub.is_baseline,
+        is_public=sub.is_public,
+        is_flagged=sub.is_flagged,
+        selected=sub.selected,
+        row_id=data.id,
+        team_id=team_ids.get(sub.team or ""),
+        error=score.error if score else None,
+        execution_time_s=seconds,
+    )

@@ -49,7 +49,7 @@ def test_best_per_team_and_ties_rank_1_2_2_4() -> None:
         ("cats", 2),
         ("dogs", 4),
     ]
-    assert rows[0].id == "a2"  # the best of ants
+    assert rows[0].submission__id == "a2"  # the best of ants
     assert rows[0].result == [0.95, 0.95, "#", "#"]  # label order, "#" for missing
     assert rows[0].leaderboard__schema.default_order_by == "accuracy"
 
@@ -57,7 +57,7 @@ def test_best_per_team_and_ties_rank_1_2_2_4() -> None:
 def test_latest_per_team_when_the_split_says_so() -> None:
     ps = PS.model_copy(update={"show_leaderboard_by_latest_submission": True})
     rows = board([entry("a1", "ants", 0.95), entry("a2", "ants", 0.90, 5)], ps=ps)
-    assert [r.id for r in rows] == ["a2"]
+    assert [r.submission__id for r in rows] == ["a2"]
 
 
 def test_selected_submission_counts_when_teams_choose() -> None:
@@ -70,7 +70,7 @@ def test_selected_submission_counts_when_teams_choose() -> None:
         ],
         phase=phase,
     )
-    assert [r.id for r in rows] == ["a2"]  # bees chose nothing: not ranked
+    assert [r.submission__id for r in rows] == ["a2"]  # bees chose nothing: not ranked
 
 
 def test_baselines_shown_marked_and_unranked() -> None:
@@ -82,7 +82,7 @@ def test_baselines_shown_marked_and_unranked() -> None:
             entry("b1", "bees", 0.90),
         ]
     )
-    assert [(r.id, r.rank, r.submission__is_baseline) for r in rows] == [
+    assert [(r.submission__id, r.rank, r.submission__is_baseline) for r in rows] == [
         ("a1", 1, False),
         ("base", None, True),
         ("b1", 2, False),
@@ -102,12 +102,12 @@ def test_baselines_shown_marked_and_unranked() -> None:
 )
 def test_never_ranked(bad: dict) -> None:  # type: ignore[type-arg]
     rows = board([entry("x", "xs", 0.99, **bad), entry("a1", "ants", 0.5)])
-    assert [r.id for r in rows] == ["a1"]
+    assert [r.submission__id for r in rows] == ["a1"]
 
 
 def test_unscored_and_nan_are_not_ranked() -> None:
     rows = board([entry("x", "xs", None), entry("y", "ys", float("nan")), entry("a1", "ants", 0.5)])
-    assert [r.id for r in rows] == ["a1"]
+    assert [r.submission__id for r in rows] == ["a1"]
 
 
 def test_order_by_another_label_and_only_a_label() -> None:
@@ -115,7 +115,7 @@ def test_order_by_another_label_and_only_a_label() -> None:
     rows[0].metrics["params"] = 5000.0
     rows[1].metrics["params"] = 100.0
     ordered = board(rows, order_by="params")  # ascending by its metadata
-    assert [r.id for r in ordered] == ["b", "a"]
+    assert [r.submission__id for r in ordered] == ["b", "a"]
     with pytest.raises(LeaderboardError, match="order_by must be one of"):
         board(rows, order_by="loss")
 

@@ -1,5 +1,6 @@
-"""Pages a browser opens: the index, signing in and out, a project's report, a
-leaderboard. (A student's and staff's own pages: student_pages.py, staff_pages.py.)"""
+"""Pages a browser opens: the index, signing in and out, a project's report. (A
+student's and staff's own pages: student_pages.py, staff_pages.py; a challenge's and its
+leaderboards': challenge_pages.py.)"""
 
 import secrets
 from typing import Annotated
@@ -8,11 +9,10 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from grader.challenges.page import render_leaderboard
 from grader.reproduce.report import to_html
 from grader.service.accounts import hash_token
 from grader.service.db import TokenRow, session_scope
-from grader.service.deps import BrowserUser, Ctx, FormUser, MaybePageUser, MaybeUser, Services
+from grader.service.deps import BrowserUser, Ctx, FormUser, MaybePageUser, Services
 from grader.service.errors import ERRORS
 from grader.service.submissions import ServiceError
 from grader.service.web import (
@@ -112,24 +112,3 @@ def project_report(ctx: Ctx, user: BrowserUser, submission_id: str) -> HTMLRespo
     if detail.reproduce_report is None:
         raise ServiceError(409, "no_report", f"submission {submission_id} has no report yet")
     return HTMLResponse(to_html(detail.reproduce_report))
-
-
-@router.get(
-    "/api/v1/challenges/{name}/leaderboard.html",
-    tags=["challenges"],
-    response_class=HTMLResponse,
-)
-def leaderboard_page(
-    ctx: Ctx,
-    viewer: MaybeUser,
-    name: str,
-    phase: Annotated[str, Query(max_length=100)],
-    split: Annotated[str, Query(max_length=100)],
-    order_by: Annotated[str | None, Query(max_length=100)] = None,
-) -> HTMLResponse:
-    entries, updated = ctx.leaderboard(name, phase, split, viewer, order_by)
-    challenge = ctx.challenges.challenge(name)
-    html = render_leaderboard(
-        challenge, challenge.phase_split(phase, split), entries, updated, order_by
-    )
-    return HTMLResponse(html)
