@@ -15,7 +15,7 @@ from grader.reproduce.job import ReproduceJob, sha256_path
 from grader.sandbox import select_sandbox
 from grader.sandbox.bwrap import BwrapSandbox
 from submissions_schema.reproduce import ClaimVerdict, DeterminismClass
-from tests.challenges.browser import chromium, dump_dom
+from tests.browser import chromium, dump_dom
 
 pytestmark = [
     pytest.mark.integration,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from typing import Annotated
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
@@ -97,6 +97,5 @@ def leaderboards(ctx: Ctx, request: Request, viewer: MaybePageUser) -> HTMLRespo
 
 
 def leaderboard_url(challenge: str, phase: str, split: str) -> str:
-    """One phase-split's leaderboard page."""
-    query = urlencode({"phase": phase, "split": split})
-    return f"/api/v1/challenges/{quote(challenge, safe='')}/leaderboard.html?{query}"
+    """One phase-split's leaderboard page (challenge_pages.py)."""
+    return "/challenges/" + "/".join(quote(part, safe="") for part in (challenge, phase, split))
