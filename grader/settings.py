@@ -109,6 +109,18 @@ class Settings(BaseModel):
     )
     max_predictions_bytes: int = Field(1 << 20, description="largest challenge predictions file")
     max_model_bytes: int = Field(256 << 10, description="largest challenge model.py")
+    max_bundle_bytes: int = Field(
+        100 << 20, description="largest EvalAI challenge bundle (zip) a host may import"
+    )
+    challenge_eval_time_s: float = Field(
+        300.0,
+        gt=0,
+        description="seconds a bundle's evaluate() may take on one submission where its "
+        "phase sets no execution_time_limit (EvalAI's default, 300)",
+    )
+    challenge_eval_memory_bytes: int = Field(
+        4 << 30, description="memory a bundle's evaluate() may use on one submission"
+    )
     min_free_bytes: int = Field(
         256 << 20, ge=0, description="uploads are refused when the data folder has less free"
     )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import MISSING, ConfigDict, Field, model_validator
 
 from submissions_schema.base import SchemaModel
+from submissions_schema.environment import Environment
 
 
 class SplitVisibility(StrEnum):
@@ -68,6 +69,23 @@ class DatasetSplit(SchemaModel):
     codename: str
 
 
+class MetaAttribute(SchemaModel):
+    """One question a submission answers when it is made (EvalAI's
+    submission_meta_attributes); the answers reach evaluate() in submission_metadata."""
+
+    name: str = Field(min_length=1, max_length=100)
+    description: str = ""
+    type: Literal["text", "radio", "checkbox", "boolean"]
+    options: list[str] = Field(default_factory=list)
+    required: bool = False
+
+    @model_validator(mode="after")
+    def _choices_have_options(self) -> MetaAttribute:
+        if self.type in ("radio", "checkbox") and not self.options:
+            raise ValueError(f"submission_meta_attributes {self.name!r}: {self.type} needs options")
+        return self
+
+
 class Phase(SchemaModel):
     id: int
     name: str
@@ -83,6 +101,19 @@ class Phase(SchemaModel):
     allowed_submission_file_types: list[str] = Field(default_factory=lambda: [".csv", ".json"])
     is_restricted_to_select_one_submission: bool = False
     submission_kind: SubmissionKind = SubmissionKind.predictions
+    # EvalAI bundles: the phase's annotation file inside the bundle (stored privately),
+    # and how evaluate()'s results are taken.
+    test_annotation_file: str | None = None
+    is_partial_submission_evaluation_enabled: bool = Field(
+        False, description="a result covering only some splits is ranked on those it has"
+    )
+    submission_meta_attributes: list[MetaAttribute] = Field(default_factory=list)
+    is_submission_public: bool = Field(
+        True, description="whether a new submission is public when its form does not say"
+    )
+    execution_time_limit: float | None = Field(
+        None, gt=0, description="seconds evaluate() may take; unset: the host's default"
+    )
 
 
 class PhaseSplit(SchemaModel):
@@ -106,7 +137,14 @@ class Challenge(SchemaModel):
     name: str
     title: str
     description: str = ""
-    evaluation: str = Field(description="the evaluator that scores submissions, e.g. 'digits'")
+    evaluation: str = Field(
+        description="the evaluator that scores submissions: 'digits' (built in) or "
+        "'evalai-script' (the bundle's own evaluate(), run in the sandbox)"
+    )
+    version: str = Field("", description="an imported bundle's content hash")
+    environment: Environment | None = Field(
+        None, description="the evaluation script's requirements (its requirements.txt)"
+    )
     leaderboards: list[LeaderboardSpec]
     phases: list[Phase]
     dataset_splits: list[DatasetSplit]
@@ -244,6 +282,53 @@ class ChallengeResult(SchemaModel):
     log_tail: str = Field("", description="the end of a code submission's output")
     challenge_version: str = Field("", description="the imported version that evaluated it")
     execution_time_s: float | None = Field(None, description="seconds the evaluation took")
+    status: Literal["submitted", "finished", "partially_evaluated", "failed"] = Field(
+        "finished", description="EvalAI's submission status; 'submitted' until evaluated"
+    )
+    failed_by: Literal["", "submission", "host"] = Field(
+        "",
+        description="who a failure is charged to: the submission (evaluate() raised or "
+        "timed out on it: it counts against the phase's limits) or the host (evaluate() "
+        "returned a result its own schema does not allow: it does not count)",
+    )
+    submission_metadata: dict[str, Any] = Field(
+        default_factory=dict, description="the answers to the phase's meta attributes"
+    )
+    submission_result: Any = Field(None, description="evaluate()'s submission_result (staff)")
+    host_log: str = Field(
+        "", description="staff only: the evaluation's stderr, stdout and traceback"
+    )
+
+
+class BoardRow(SchemaModel):
+    submission_id: str
+    team: str
+    rank: int | None
+    value: int | float | str | None = Field(description="the default order-by metric")
+
+
+class BoardChange(SchemaModel):
+    phase: str
+    split: str
+    before: list[BoardRow]
+    after: list[BoardRow]
+
+
+class ChallengeImported(SchemaModel):
+    """What importing an EvalAI bundle did: the new version, and with a re-import the
+    leaderboards before and after its submissions were evaluated again."""
+
+    name: str
+    version: str
+    previous_version: str | None = None
+    evaluation: str
+    phases: list[str]
+    splits: list[str]
+    unsupported: list[str] = Field(default_factory=list)
+    installed: list[str] = Field(default_factory=list, description="the script's requirements")
+    reevaluated: int = 0
+    pending: list[str] = Field(default_factory=list, description="still being evaluated")
+    leaderboards: list[BoardChange] = Field(default_factory=list)
 
 
 class ChallengeInfo(SchemaModel):

@@ -11,7 +11,9 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from grader.challenges.bundle import EVALAI_SCRIPT
 from grader.challenges.evaluate import SubmissionUnreadable, host_splits, score_predictions
 from grader.challenges.specs import get_challenge
 from grader.grading.course import get_assignment
@@ -21,7 +23,7 @@ from grader.service import lifecycle
 from grader.service.db import session_scope
 from grader.settings import Settings, scratch_dir
 from submissions_schema import JobKind, SubmissionStatus, Verdict
-from submissions_schema.challenges import SplitScore
+from submissions_schema.challenges import Challenge, ChallengeResult, SplitScore
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,67 @@ def evaluate_homework(claimed: Claim, upload: Path, box: Sandbox, settings: Sett
     return Outcome("error", reason=result.message)
 
 
+def submission_metadata(
+    claimed: Claim, challenge: Challenge, phase: str, settings: Settings
+) -> dict[str, Any]:
+    """What EvalAI passes evaluate() as kwargs["submission_metadata"], from the row; the
+    answers to the phase's meta attributes were stored with it at submit time."""
+    from grader.service.db import SubmissionRow
+    from grader.service.lifecycle import as_utc
+
+    with session_scope(settings.resolved_database_url()) as session:
+        row = session.get(SubmissionRow, claimed.submission_id)
+        if row is None:
+            return {}
+        stored = ChallengeResult.model_validate_json(row.result_json) if row.result_json else None
+        return {
+            "id": row.id,
+            "status": "running",
+            "participant_team": row.team or "",
+            "participant_team_name": row.team or "",
+            "created_by": row.user.name,
+            "challenge_phase": challenge.phase(phase).id,
+            "method_name": row.method_name,
+            "method_description": "",
+            "project_url": "",
+            "publication_url": "",
+            "is_public": row.is_public,
+            "is_baseline": row.is_baseline,
+            "input_file": row.file_name,
+            "submitted_at": as_utc(row.created_at).isoformat(),
+            "submission_metadata": stored.submission_metadata if stored else {},
+        }
+
+
+def evaluate_bundle(
+    claimed: Claim, challenge: Challenge, upload: Path, box: Sandbox, settings: Settings
+) -> Outcome:
+    """A bundle's own evaluate(): a failed verdict is recorded as a result (it counts
+    unless the host's script broke its own schema), never retried; see bundle_eval.py."""
+    from grader.challenges.bundle_eval import evaluate_submission
+
+    phase = claimed.phase or ""
+    metadata = submission_metadata(claimed, challenge, phase, settings)
+    result = evaluate_submission(
+        challenge, phase, upload, claimed.file_name, box, settings, metadata, claimed.job_label
+    )
+    value = None
+    if result.scores:
+        first = result.scores[0]
+        order_by = challenge.leaderboard_schema(
+            challenge.phase_split_by_id(first.phase_split_id)
+        ).default_order_by
+        found = first.metrics.get(order_by)
+        value = None if found is None else float(found)
+    return Outcome(
+        "graded", value, None, result.model_dump_json(), split_scores=tuple(result.scores)
+    )
+
+
 def evaluate_challenge(claimed: Claim, upload: Path, box: Sandbox, settings: Settings) -> Outcome:
     challenge = get_challenge(claimed.assignment, settings.data_dir)
+    if challenge.evaluation == EVALAI_SCRIPT:
+        return evaluate_bundle(claimed, challenge, upload, box, settings)
     phase = claimed.phase or ""
     splits = host_splits(challenge, settings)
     try:

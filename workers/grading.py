@@ -191,8 +191,9 @@ def _record_result(session: Session, claimed: Claim, score: float | None, outcom
             result_json=outcome.result_json or "",
         )
     )
-    if not outcome.split_scores:
+    if claimed.kind != JobKind.challenge:
         return
+    # Re-evaluated: the older rows go, also when the new result has none (it failed).
     session.execute(
         update(LeaderboardDataRow)
         .where(LeaderboardDataRow.submission_id == claimed.submission_id)

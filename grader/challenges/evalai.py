@@ -27,7 +27,23 @@ PHASE_KEYS = {
     "max_concurrent_submissions_allowed",
     "allowed_submission_file_types",
     "is_restricted_to_select_one_submission",
+    "test_annotation_file",
+    "is_partial_submission_evaluation_enabled",
+    "submission_meta_attributes",
+    "is_submission_public",
+    "execution_time_limit",
 }
+# What a bundle brings beside the config: read by grader/challenges/bundle.py.
+BUNDLE_TOP_KEYS = {
+    "evaluation_script",
+    "short_description",
+    "evaluation_details",
+    "terms_and_conditions",
+    "submission_guidelines",
+}
+BUNDLE_PHASE_KEYS = {"description"}
+# EvalAI's own default for a phase that names no file types.
+EVALAI_FILE_TYPES = ".json, .zip, .txt, .tsv, .gz, .csv, .h5, .npy, .npz"
 PHASE_SPLIT_KEYS = {
     "challenge_phase_id",
     "leaderboard_id",
@@ -63,26 +79,39 @@ def _file_types(value: Any) -> list[str]:
     ]
 
 
-def import_evalai_config(text: str, name: str, evaluation: str) -> Challenge:
+def parse_config(text: str) -> dict[str, Any]:
     try:
         config = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise EvalAIImportError(f"not valid YAML: {exc}") from None
     if not isinstance(config, dict):
         raise EvalAIImportError("the config is not a mapping")
-    unsupported = [f"{k} (top level)" for k in config if k not in TOP_KEYS]
+    for key in ("challenge_phases", "dataset_splits", "challenge_phase_splits", "leaderboard"):
+        value = config.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise EvalAIImportError(f"{key} must be a list of mappings")
+    return config
+
+
+def import_evalai_config(text: str, name: str, evaluation: str, bundle: bool = False) -> Challenge:
+    """The challenge a config describes. With `bundle`, the keys a bundle's files
+    answer (evaluation_script, templates) are taken as handled, not unsupported."""
+    config = parse_config(text)
+    top_keys = TOP_KEYS | (BUNDLE_TOP_KEYS if bundle else set())
+    phase_keys = PHASE_KEYS | (BUNDLE_PHASE_KEYS if bundle else set())
+    unsupported = [f"{k} (top level)" for k in config if k not in top_keys]
     phases = []
     for phase in config.get("challenge_phases") or []:
         unsupported += [
             f"challenge_phases[{phase.get('codename', phase.get('id'))}].{k}"
             for k in phase
-            if k not in PHASE_KEYS
+            if k not in phase_keys
         ]
         kept = {k: v for k, v in phase.items() if k in PHASE_KEYS}
-        if "allowed_submission_file_types" in kept:
-            kept["allowed_submission_file_types"] = _file_types(
-                kept["allowed_submission_file_types"]
-            )
+        kept["allowed_submission_file_types"] = _file_types(
+            kept.get("allowed_submission_file_types") or EVALAI_FILE_TYPES
+        )
+        kept.setdefault("is_submission_public", False)  # EvalAI's default
         phases.append(kept)
     phase_splits = []
     for i, ps in enumerate(config.get("challenge_phase_splits") or [], start=1):
@@ -109,7 +138,9 @@ def import_evalai_config(text: str, name: str, evaluation: str) -> Challenge:
         return Challenge(
             name=name,
             title=str(config.get("title") or name),
-            description=str(config.get("description") or ""),
+            description=str(
+                (config.get("short_description") if bundle else config.get("description")) or ""
+            ),
             evaluation=evaluation,
             leaderboards=leaderboards,
             phases=phases,

@@ -6,12 +6,13 @@ import json
 import time
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from grader.cli.common import (
     EXIT_CANNOT_RUN,
+    EXIT_FAILED,
     EXIT_USAGE,
     add_plain_row,
     app,
@@ -23,36 +24,143 @@ from grader.cli.common import (
     write_output,
 )
 
+if TYPE_CHECKING:
+    from submissions_schema.challenges import BoardRow, ChallengeImported
+
 
 @challenge_app.command("import")
 def challenge_import(
-    file: Annotated[Path, typer.Argument(help="an EvalAI challenge_config.yaml")],
-    name: Annotated[str, typer.Option(help="the challenge's name here")],
-    evaluation: Annotated[str, typer.Option(help="the evaluator that scores it")] = "digits",
+    bundle: Annotated[
+        Path,
+        typer.Argument(
+            help="an EvalAI bundle (a folder or .zip laid out as EvalAI-Starters), or a bare "
+            "challenge_config.yaml scored by a built-in evaluator"
+        ),
+    ],
+    name: Annotated[str | None, typer.Option(help="the challenge's name here")] = None,
+    evaluation: Annotated[
+        str | None,
+        typer.Option(
+            help="evalai-script (a bundle's own evaluate(), the default) or digits (a bare config)"
+        ),
+    ] = None,
+    wait: Annotated[float, typer.Option(help="seconds to wait for re-evaluations")] = 900.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="what was done, as JSON")] = None,
 ) -> None:
-    """Create a challenge from an EvalAI config; what is not supported is listed, not dropped."""
-    from grader.challenges.evalai import EvalAIImportError, import_evalai_config
+    """Import an EvalAI challenge into this host's data folder: a bundle becomes a new
+    version; re-importing one evaluates its submissions again and shows the leaderboards
+    before and after. What is not supported is listed, not dropped."""
+    from grader.challenges.bundle import (
+        EVALAI_SCRIPT,
+        BundleError,
+        check_evaluation,
+        import_config_only,
+    )
     from grader.challenges.specs import save_imported
     from grader.settings import get_settings
 
-    if not file.is_file():
-        raise fail(f"{file} is not a file", EXIT_USAGE)
+    check_output(json_out)
     try:
-        text = file.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise fail(f"cannot read {file}: {exc}", EXIT_USAGE) from None
+        check_evaluation(evaluation or EVALAI_SCRIPT)
+    except BundleError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    if not bundle.exists():
+        raise fail(f"{bundle} does not exist", EXIT_USAGE)
+    if bundle.is_file() and bundle.suffix.lower() in (".yaml", ".yml"):
+        if name is None:
+            raise fail("a bare config needs --name", EXIT_USAGE)
+        try:
+            text = bundle.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise fail(f"cannot read {bundle}: {exc}", EXIT_USAGE) from None
+        try:
+            challenge = import_config_only(text, name, evaluation or "digits")
+        except BundleError as exc:
+            raise fail(f"cannot import {bundle}: {exc}", EXIT_USAGE) from None
+        path = save_imported(challenge, get_settings().data_dir)
+        console.print(
+            f"imported {challenge.name}: {len(challenge.phases)} phases, "
+            f"{len(challenge.dataset_splits)} splits, {len(challenge.phase_splits)} "
+            f"leaderboards -> {path}"
+        )
+        for item in challenge.unsupported:
+            console.print(f"  not supported, ignored: {item}", markup=False, highlight=False)
+        return
+    if evaluation not in (None, EVALAI_SCRIPT):
+        raise fail(
+            f"a bundle is scored by its own evaluation_script; --evaluation {evaluation} "
+            "takes a bare challenge_config.yaml",
+            EXIT_USAGE,
+        )
+    imported = _import_locally(bundle, name, wait)
+    if json_out:
+        write_output(json_out, imported.model_dump_json(indent=2))
+    _print_imported(imported)
+
+
+def _import_locally(bundle: Path, name: str | None, wait: float) -> ChallengeImported:
+    """The import through the service's own code, on this host's data folder and database,
+    with the in-process workers evaluating a re-import's submissions."""
+    from grader.service.challenges import ChallengeService
+    from grader.service.migrate import migrate
+    from grader.service.storage import BlobStore
+    from grader.service.submissions import ServiceError, SubmissionService
+    from grader.settings import get_settings
+    from workers.embedded import EmbeddedWorkers
+
+    settings = get_settings()
+    migrate(settings.resolved_database_url())
+    workers = EmbeddedWorkers(settings).start()
     try:
-        challenge = import_evalai_config(text, name, evaluation)
-    except EvalAIImportError as exc:
-        raise fail(f"cannot import {file}: {exc}", EXIT_USAGE) from None
-    path = save_imported(challenge, get_settings().data_dir)
+        submissions = SubmissionService(
+            settings, BlobStore(settings.blob_dir, settings.min_free_bytes), workers
+        )
+        return ChallengeService(submissions, settings).import_bundle(bundle, name, wait)
+    except ServiceError as exc:
+        raise fail(f"cannot import {bundle}: {exc}", EXIT_USAGE) from None
+    finally:
+        workers.close()
+
+
+def _print_imported(imported: ChallengeImported) -> None:
+    was = f" (was {imported.previous_version})" if imported.previous_version else ""
     console.print(
-        f"imported {challenge.name}: {len(challenge.phases)} phases, "
-        f"{len(challenge.dataset_splits)} splits, {len(challenge.phase_splits)} "
-        f"leaderboards -> {path}"
+        f"imported {imported.name} version {imported.version}{was}: "
+        f"phases {', '.join(imported.phases)}; splits {', '.join(imported.splits)}; "
+        f"evaluated by its {imported.evaluation}",
+        markup=False,
+        highlight=False,
     )
-    for item in challenge.unsupported:
+    if imported.installed:
+        console.print(f"  requirements: {', '.join(imported.installed)}", markup=False)
+    for item in imported.unsupported:
         console.print(f"  not supported, ignored: {item}", markup=False, highlight=False)
+    if imported.previous_version:
+        console.print(
+            f"  re-evaluated {imported.reevaluated} submissions"
+            + (f", {len(imported.pending)} still pending" if imported.pending else "")
+        )
+    for board in imported.leaderboards:
+        table = new_table(title=f"{imported.name} — {board.phase} / {board.split}: before → after")
+        for col in ("team", "submission", "before", "after"):
+            table.add_column(col)
+        before = {r.submission_id: r for r in board.before}
+        after = {r.submission_id: r for r in board.after}
+        for sid in dict.fromkeys([*after, *before]):
+            add_plain_row(
+                table,
+                (after.get(sid) or before[sid]).team,
+                sid[:8],
+                _board_cell(before.get(sid)),
+                _board_cell(after.get(sid)),
+            )
+        console.print(table)
+
+
+def _board_cell(row: BoardRow | None) -> str:
+    if row is None:
+        return "-"
+    return f"#{row.rank} {row.value}" if row.rank is not None else f"{row.value}"
 
 
 @app.command("challenges")
@@ -173,9 +281,17 @@ def challenge_submit(
                 EXIT_CANNOT_RUN,
             )
         time.sleep(0.5)
-    console.print(f"{detail.status.value}" + (f": {detail.reason}" if detail.reason else ""))
-    if detail.challenge_result is not None:
-        for score in detail.challenge_result.scores:
+    result = detail.challenge_result
+    if result is not None and result.status in ("failed", "partially_evaluated"):
+        # A bundle's evaluate() judged it: failed is the submission's verdict (or the
+        # host's broken script, which says so and does not count).
+        console.print(f"{result.status}: {result.message}", markup=False, highlight=False)
+    else:
+        console.print(f"{detail.status.value}" + (f": {detail.reason}" if detail.reason else ""))
+    if result is not None:
+        for score in result.scores:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in score.metrics.items() if v is not None)
             console.print(f"  {score.split}: {shown}")
+    if result is not None and result.status == "failed":
+        raise typer.Exit(EXIT_FAILED)
     raise typer.Exit(final_exit_code(detail.status))

@@ -16,6 +16,7 @@ HARNESS_FILES = (
     "train_runner.py",
     "repro_runner.py",
     "repro_site/sitecustomize.py",
+    "evalai_runner.py",
 )  # what a sandbox may run, nothing else
 
 

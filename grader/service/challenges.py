@@ -8,11 +8,15 @@ phase-split, and leaderboards are computed from those rows on every request.
 from __future__ import annotations
 
 import json
+import tempfile
+import time
 from datetime import datetime
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 from sqlalchemy import func, select, update
 
+from grader.challenges.bundle import EVALAI_SCRIPT
 from grader.challenges.evaluate import host_splits, split_inputs
 from grader.challenges.leaderboard import ScoredSubmission, compute_leaderboard, without_scores
 from grader.challenges.specs import all_challenges
@@ -37,6 +41,7 @@ from grader.service.submissions import (
 from grader.settings import Settings
 from submissions_schema import (
     ACTIVE_STATUSES,
+    FINAL_STATUSES,
     JobKind,
     Role,
     Submission,
@@ -44,16 +49,22 @@ from submissions_schema import (
     SubmissionStatus,
 )
 from submissions_schema.challenges import (
+    BoardChange,
+    BoardRow,
     Challenge,
+    ChallengeImported,
     ChallengeResult,
     LeaderboardEntry,
+    MetaAttribute,
     Phase,
     SplitScore,
     SplitVisibility,
+    SubmissionKind,
     TeamInfo,
 )
 
 IN_FLIGHT = [s.value for s in ACTIVE_STATUSES]
+HOST_FAILED = '%"failed_by":"host"%'  # in a ChallengeResult's compact JSON
 STATUS_FOR_LEADERBOARD = {SubmissionStatus.graded.value: "finished"}
 
 
@@ -97,7 +108,10 @@ class ChallengeService:
                     and splits[score.phase_split_id].visibility != SplitVisibility.host
                 )
             ]
-        redacted = result.model_copy(update={"scores": kept})
+        # A host's traceback and output can quote its annotations: staff only.
+        redacted = result.model_copy(
+            update={"scores": kept, "host_log": "", "submission_result": None}
+        )
         return detail.model_copy(update={"challenge_result": redacted})
 
     def challenge(self, name: str) -> Challenge:
@@ -198,7 +212,11 @@ class ChallengeService:
                     f"{in_flight} submissions of your team are still being evaluated; "
                     f"at most {phase.max_concurrent_submissions_allowed} at once",
                 )
-            counted = base.where(SubmissionRow.status.not_in(UNCOUNTED))
+            # A result the host's own script broke is the host's failure: never counted.
+            counted = base.where(
+                SubmissionRow.status.not_in(UNCOUNTED),
+                func.coalesce(SubmissionRow.result_json, "").not_like(HOST_FAILED),
+            )
             day = now.replace(hour=0, minute=0, second=0, microsecond=0)
             month = day.replace(day=1)
             for limit, since, what in (
@@ -224,11 +242,14 @@ class ChallengeService:
         file_name: str,
         data: bytes,
         method_name: str = "",
-        is_public: bool = True,
+        is_public: bool | None = None,
         idempotency_key: str | None = None,
+        submission_metadata: str | None = None,
     ) -> tuple[Submission, bool]:
         challenge = self.challenge(challenge_name)
         phase = self.phase(challenge, phase_codename)
+        answers = meta_answers(phase, submission_metadata)
+        public = phase.is_submission_public if is_public is None else is_public
         now = utcnow()
         if phase.start_date and now < as_utc(phase.start_date):
             raise ServiceError(
@@ -248,11 +269,8 @@ class ChallengeService:
             )
         if not data:
             raise ServiceError(422, "empty_upload", "the upload is empty")
-        cap = (
-            self.settings.max_model_bytes
-            if suffix == ".py"
-            else self.settings.max_predictions_bytes
-        )
+        trains = suffix == ".py" and challenge.evaluation != EVALAI_SCRIPT
+        cap = self.settings.max_model_bytes if trains else self.settings.max_predictions_bytes
         if len(data) > cap:
             raise ServiceError(
                 422, "upload_too_large", f"the upload is {len(data)} bytes; at most {cap}"
@@ -277,10 +295,21 @@ class ChallengeService:
                 phase=phase.codename,
                 team=team,
                 method_name=method_name[:200],
-                is_public=is_public,
+                is_public=public,
                 is_baseline=has_role(user, Role.ta),
-                queue=challenge.code_queue if suffix == ".py" else "cpu",
+                queue=challenge.code_queue if trains else "cpu",
             )
+            row = session.get(SubmissionRow, submission_id)
+            if created and row is not None and challenge.evaluation == EVALAI_SCRIPT:
+                # The answers travel with the row (no column of their own): the worker
+                # passes them to evaluate(), and the result keeps them.
+                row.result_json = ChallengeResult(
+                    challenge=challenge.name,
+                    phase=phase.codename,
+                    kind=SubmissionKind.predictions,
+                    status="submitted",
+                    submission_metadata=answers,
+                ).model_dump_json()
         if created:
             self.submissions.enqueue(submission_id)
         return self.submissions.get_model(submission_id), created
@@ -325,6 +354,96 @@ class ChallengeService:
                 if value is not None:
                     setattr(row, field, value)
             return to_model(row)
+
+    # --- importing bundles -----------------------------------------------------------------
+
+    def import_bundle(
+        self, source: Path, name: str | None = None, wait_s: float = 0.0
+    ) -> ChallengeImported:
+        """A host's EvalAI bundle (folder or .zip) as a new version of its challenge; a
+        re-import evaluates the challenge's submissions again, with the leaderboards
+        before and after (those still running after wait_s are listed as pending)."""
+        from grader.challenges.bundle import (
+            BundleError,
+            build_environment,
+            stage_bundle,
+            store_bundle,
+        )
+
+        with tempfile.TemporaryDirectory(prefix="dlgrader-bundle-") as tmp:
+            try:
+                staged, folder = stage_bundle(
+                    source, Path(tmp), name, self.settings.max_bundle_bytes, unzip_bundle
+                )
+                before = self.boards(staged.name)
+                installed = build_environment(staged, self.settings.sandbox)
+                challenge, previous = store_bundle(staged, folder, self.settings.data_dir)
+            except BundleError as exc:
+                raise ServiceError(422, "invalid_bundle", str(exc)) from None
+        with session_scope(self.url) as session:
+            ids = list(
+                session.scalars(
+                    select(SubmissionRow.id).where(
+                        SubmissionRow.kind == JobKind.challenge,
+                        SubmissionRow.assignment == challenge.name,
+                    )
+                )
+            )
+        queued = self.submissions.regrade(ids) if previous is not None else []
+        deadline = time.monotonic() + wait_s
+        pending = set(queued)
+        while pending and time.monotonic() < deadline:
+            time.sleep(0.2)
+            pending = {
+                i for i in pending if self.submissions.get_model(i).status not in FINAL_STATUSES
+            }
+        after = self.boards(challenge.name)
+        keys = list(dict.fromkeys([*before, *after]))
+        return ChallengeImported(
+            name=challenge.name,
+            version=challenge.version,
+            previous_version=previous.version if previous else None,
+            evaluation=challenge.evaluation,
+            phases=[p.codename for p in challenge.phases],
+            splits=[d.codename for d in challenge.dataset_splits],
+            unsupported=challenge.unsupported,
+            installed=installed,
+            reevaluated=len(queued),
+            pending=sorted(pending),
+            leaderboards=[
+                BoardChange(
+                    phase=k[0], split=k[1], before=before.get(k, []), after=after.get(k, [])
+                )
+                for k in keys
+                if previous is not None
+            ],
+        )
+
+    def boards(self, name: str) -> dict[tuple[str, str], list[BoardRow]]:
+        """Every leaderboard of a challenge as its hosts see it: rank, team, the order-by value."""
+        challenge = self.challenges.get(name)
+        if challenge is None:
+            return {}
+        host = UserRow(name="host", role=Role.admin.value)  # a staff view, never stored
+        codenames = {d.id: d.codename for d in challenge.dataset_splits}
+        phases = {p.id: p.codename for p in challenge.phases}
+        found = {}
+        for ps in challenge.phase_splits:
+            phase, split = phases[ps.challenge_phase_id], codenames[ps.dataset_split_id]
+            entries, _ = self.leaderboard(name, phase, split, host)
+            labels = challenge.leaderboard_schema(ps).labels
+            at = labels.index(challenge.leaderboard_schema(ps).default_order_by)
+            found[(phase, split)] = [
+                BoardRow(
+                    # The submission's id (EvalAI's entry keeps its row's id in `id`).
+                    submission_id=str(getattr(e, "submission__id", e.id)),
+                    team=e.submission__participant_team__team_name,
+                    rank=e.rank,
+                    value=e.result[at] if at < len(e.result) else None,
+                )
+                for e in entries
+            ]
+        return found
 
     # --- leaderboards ----------------------------------------------------------------------
 
@@ -425,3 +544,73 @@ def scored_submission(
         error=score.error if score else None,
         execution_time_s=seconds,
     )
+
+
+MAX_META_TEXT = 2000
+
+
+def _meta_value(attribute: MetaAttribute, value: Any) -> Any:
+    """One answer, checked against its attribute's type; ValueError says what is wrong."""
+    if attribute.type == "text":
+        if not isinstance(value, str) or len(value) > MAX_META_TEXT:
+            raise ValueError(f"is text of at most {MAX_META_TEXT} characters")
+    elif attribute.type == "boolean":
+        if not isinstance(value, bool):
+            raise ValueError("is true or false")
+    elif attribute.type == "radio":
+        if value not in attribute.options:
+            raise ValueError(f"is one of {', '.join(attribute.options)}")
+    elif not isinstance(value, list) or not all(v in attribute.options for v in value):
+        raise ValueError(f"is a list of some of {', '.join(attribute.options)}")
+    return value
+
+
+def meta_answers(phase: Phase, raw: str | None) -> dict[str, Any]:
+    """The form's submission_metadata (a JSON object) checked against the phase's
+    submission_meta_attributes: known names, the right types, the required ones there."""
+    attributes = {a.name: a for a in phase.submission_meta_attributes}
+    try:
+        given = json.loads(raw) if raw else {}
+    except (ValueError, RecursionError):
+        raise ServiceError(
+            422, "bad_submission_metadata", "submission_metadata is not valid JSON"
+        ) from None
+    if not isinstance(given, dict):
+        raise ServiceError(
+            422, "bad_submission_metadata", "submission_metadata must be a JSON object"
+        )
+    unknown = sorted(set(given) - set(attributes))
+    if unknown:
+        known = ", ".join(attributes) or "none"
+        raise ServiceError(
+            422,
+            "bad_submission_metadata",
+            f"{phase.codename} asks no {', '.join(unknown)[:200]}; its attributes: {known}",
+        )
+    missing = [a.name for a in attributes.values() if a.required and a.name not in given]
+    if missing:
+        raise ServiceError(
+            422,
+            "bad_submission_metadata",
+            f"{phase.codename} requires submission_metadata {', '.join(missing)}",
+        )
+    answers = {}
+    for name, value in given.items():
+        try:
+            answers[name] = _meta_value(attributes[name], value)
+        except ValueError as exc:
+            raise ServiceError(
+                422, "bad_submission_metadata", f"{name} ({attributes[name].type}) {exc}"
+            ) from None
+    return answers
+
+
+def unzip_bundle(data: bytes, dest: Path) -> None:
+    """A bundle's zip (or the evaluation_script.zip inside it), through the upload checks."""
+    from grader.challenges.bundle import CONFIG_FILE, BundleError
+    from grader.service.uploads import UploadRejected, extract_zip
+
+    try:
+        extract_zip(data, dest, marker=CONFIG_FILE)
+    except UploadRejected as exc:
+        raise BundleError(f"{exc} ({exc.code})") from None

@@ -27,6 +27,12 @@ def job_spec(kind: str, name: str, file_name: str, queue: str, data_dir: Path) -
         return JobSpec(queue, REPRODUCE_TIME_LIMIT_S)
     if kind == JobKind.challenge:
         challenge = get_challenge(name, data_dir)
+        if challenge.evaluation == "evalai-script":  # the bundle's evaluate(), its own limit
+            from grader.settings import get_settings
+
+            default = get_settings().challenge_eval_time_s
+            longest = max(p.execution_time_limit or default for p in challenge.phases)
+            return JobSpec("cpu", longest + 60.0)
         if PurePosixPath(file_name).suffix.lower() == ".py":  # code: trains in the sandbox
             return JobSpec(challenge.code_queue, challenge.code_budget_s + 120.0)
         return JobSpec("cpu", PREDICTIONS_TIME_LIMIT_S)

@@ -92,11 +92,21 @@ def test_what_is_not_supported_is_named() -> None:
     for name in (
         "evaluation_script (top level)",
         "remote_evaluation (top level)",
-        "challenge_phases[dev].test_annotation_file",
         "challenge_phases[dev].description",
-        "challenge_phases[dev].is_submission_public",
     ):
         assert name in c.unsupported
+    # What a bundle's files answer is handled; the per-phase fields take effect.
+    bundled = import_evalai_config(CONFIG, "rng", "evalai-script", bundle=True)
+    assert bundled.unsupported == [
+        "remote_evaluation (top level)",
+        "is_docker_based (top level)",
+        "start_date (top level)",
+    ]
+    dev = bundled.phase("dev")
+    assert dev.test_annotation_file == "annotations/test_annotations_devsplit.json"
+    assert dev.is_submission_public is True
+    assert bundled.phase("test").is_submission_public is False  # EvalAI's default
+    assert ".npz" in bundled.phase("test").allowed_submission_file_types
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,7 @@
 """Course staff: assignment pushes, regrades, tokens, stuck submissions, challenge marks."""
 
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
@@ -23,7 +25,7 @@ from submissions_schema import (
     TokenCreated,
     TokenInfo,
 )
-from submissions_schema.challenges import TeamInfo
+from submissions_schema.challenges import ChallengeImported, TeamInfo
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=ERRORS)
 
@@ -42,6 +44,30 @@ async def push(ctx: Ctx, ta: TA, file: Annotated[UploadFile, File()]) -> Assignm
     """A new version of a course assignment: a zip of its folder (docs/authoring.md)."""
     data = await read_upload(file, ctx.settings.max_assignment_bytes)
     return await run_in_threadpool(push_assignment, ctx.settings, ctx.url, data)
+
+
+@router.post("/challenges", status_code=201)
+async def import_challenge(
+    ctx: Ctx,
+    ta: TA,
+    file: Annotated[UploadFile, File(description="an EvalAI bundle, zipped")],
+    name: Annotated[str | None, Query(max_length=100)] = None,
+    wait_s: Annotated[float, Query(ge=0, le=3600)] = 0.0,
+) -> ChallengeImported:
+    """A new version of an EvalAI challenge bundle (docs/challenges.md); a re-import
+    evaluates the challenge's submissions again and returns the leaderboards before and
+    after (wait_s: how long to wait for them)."""
+    data = await read_upload(file, ctx.settings.max_bundle_bytes)
+    if not data:
+        raise ServiceError(422, "empty_upload", "the upload is empty")
+
+    def run() -> ChallengeImported:
+        with tempfile.TemporaryDirectory(prefix="dlgrader-upload-") as tmp:
+            path = Path(tmp) / "bundle.zip"
+            path.write_bytes(data)
+            return ctx.challenges.import_bundle(path, name, wait_s)
+
+    return await run_in_threadpool(run)
 
 
 @router.post("/assignments/{name}/regrade")

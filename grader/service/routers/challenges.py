@@ -45,7 +45,16 @@ async def challenge_submit(
     file: Annotated[UploadFile, File(description="predictions (.csv, .json) or model.py")],
     phase: Annotated[str, Form(max_length=100)],
     method_name: Annotated[str, Form(max_length=200)] = "",
-    is_public: Annotated[bool, Form()] = True,
+    is_public: Annotated[
+        bool | None, Form(description="unset: the phase's is_submission_public")
+    ] = None,
+    submission_metadata: Annotated[
+        str | None,
+        Form(
+            max_length=64 << 10,
+            description="a JSON object answering the phase's submission_meta_attributes",
+        ),
+    ] = None,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
     limit = max(ctx.settings.max_predictions_bytes, ctx.settings.max_model_bytes)
@@ -60,6 +69,7 @@ async def challenge_submit(
         method_name,
         is_public,
         idempotency_key,
+        submission_metadata,
     )
     return JSONResponse(submission.model_dump(mode="json"), status_code=201 if created else 200)
 
