@@ -20,7 +20,7 @@ from grader.challenges.specs import get_challenge
 from grader.sandbox.bwrap import BwrapSandbox
 from grader.service.web import TEMPLATES
 from submissions_schema.challenges import LeaderboardEntry, LeaderboardPage
-from tests.challenges.browser import chromium, dump_dom, screenshot
+from tests.browser import chromium, dump_dom, screenshot
 
 pytestmark = [pytest.mark.integration]
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
