@@ -9,8 +9,9 @@ The rules, in order:
 4. Baselines are always shown, marked, never merged per team, and not ranked.
 5. Rows are sorted by the order-by metric in its direction (the label's
    `sort_ascending` when the schema's metadata names it, else the phase-split's
-   `is_leaderboard_order_descending`, as EvalAI does), earlier submission first on
-   equal values; ranks are 1, 2, 2, 4 on ties at the displayed precision.
+   `is_leaderboard_order_descending`, as EvalAI does); on equal values the smaller
+   error bar, then the earlier submission, first; ranks are 1, 2, 2, 4 on ties at the
+   displayed precision.
 
 Values are written as reported, never rounded: as in EvalAI, the phase-split's
 `leaderboard_decimal_precision` is for display (the page), not for the JSON.
@@ -118,10 +119,11 @@ def compute_leaderboard(
         and e.is_public
     ]
 
-    def key(e: ScoredSubmission) -> tuple[float, datetime]:
+    def key(e: ScoredSubmission) -> tuple[float, float, datetime]:
         v = _value(e, order_by)
         assert v is not None
-        return (v if ascending else -v, e.submitted_at)
+        # Equal values: the smaller error bar first (EvalAI's tie-break), then the earlier.
+        return (v if ascending else -v, float(_error(e, order_by) or 0), e.submitted_at)
 
     chosen: dict[str, ScoredSubmission] = {}
     baselines: list[ScoredSubmission] = []

@@ -215,3 +215,24 @@ def test_the_page_round_trips_and_matches_its_json_schema() -> None:
     untimed = page(split())
     jsonschema.validate(untimed, LeaderboardPage.model_json_schema())
     assert json.loads(LeaderboardPage.model_validate(untimed).model_dump_json()) == untimed
+
+
+def test_equal_values_the_smaller_error_bar_first() -> None:
+    def scored(sid: str, error: float | None, minutes: int) -> ScoredSubmission:
+        return ScoredSubmission(
+            sid,
+            sid,
+            T0 + timedelta(minutes=minutes),
+            "finished",
+            {"accuracy": 0.9},
+            error=None if error is None else {"accuracy": error},
+        )
+
+    rows = compute_leaderboard(
+        [scored("wide", 0.05, 0), scored("narrow", 0.01, 5), scored("none", None, 9)],
+        SCHEMA,
+        PHASE,
+        split(),
+    )
+    assert [r.submission__id for r in rows] == ["none", "narrow", "wide"]  # no error bar: 0
+    assert [r.rank for r in rows] == [1, 1, 1]
