@@ -517,7 +517,7 @@ def scored_submission(
     data: LeaderboardDataRow, sub: SubmissionRow, team_ids: dict[str, int]
 ) -> ScoredSubmission:
     """One leaderboard-data row and its submission as the leaderboard reads them: the
-    metrics from the row, error bars and execution time from the stored result."""
+    metrics from the row, error bars, execution time and metadata from the stored result."""
     result = (
         ChallengeResult.model_validate_json(sub.result_json)
         if sub.result_json and sub.kind == JobKind.challenge
@@ -543,6 +543,7 @@ def scored_submission(
         team_id=team_ids.get(sub.team or ""),
         error=score.error if score else None,
         execution_time_s=seconds,
+        metadata=(result.submission_metadata or None) if result else None,
     )
 
 

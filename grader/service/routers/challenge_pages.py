@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
+from grader.challenges.bundle import templates
 from grader.challenges.page import render_challenge, render_leaderboard
 from grader.service.accounts import has_role
 from grader.service.db import UserRow
@@ -89,7 +90,8 @@ def challenge_page(ctx: Ctx, request: Request, viewer: Reader, name: str) -> HTM
         challenge = ctx.challenges.challenge(name)
     except ServiceError as exc:
         raise PageError(exc.status, exc.message) from None
-    html = render_challenge(_visible(challenge, viewer), **site(request))
+    texts = templates(challenge, ctx.settings.data_dir)  # a bundle's HTML, sanitised there
+    html = render_challenge(_visible(challenge, viewer), texts, **site(request))
     return HTMLResponse(html, headers={"cache-control": "no-store"})
 
 
