@@ -91,6 +91,8 @@ def test_a_submission_goes_live_to_graded_and_shows_hints_and_hidden_rows(
         "[...document.querySelectorAll('#result tr.hidden-test')].map(r => r.innerText)"
     )
     assert any("hint:" in r for r in staff_hidden)
+    browser.submit("form#regrade", wait_s="60")  # the same grade again: nothing changes
+    assert "1 regraded: 0 changed, 1 unchanged" in browser.text("#summary")
 
 
 def test_a_student_finds_a_leaderboard(

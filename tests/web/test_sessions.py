@@ -170,3 +170,11 @@ def test_the_report_takes_the_page_session(service: Service) -> None:
         f"/api/v1/submissions/{queued}/report.html", headers=service.headers("alice")
     )
     assert with_bearer.json()["code"] == "no_report"
+
+
+def test_what_students_name_is_escaped(service: Service) -> None:
+    name = "<img src=x onerror=alert(1)>.py"
+    service.submit("alice", LAYERS, name=name)
+    html = sign_in(service, "alice").get("/me").text
+    assert "<img src=x" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;.py" in html
