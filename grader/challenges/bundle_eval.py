@@ -7,10 +7,11 @@ Who pays for what (docs/challenges.md):
   that submission's verdict: failed, counted against the phase's limits (a team may not
   loop for free on a host's script). The student sees a short message; the traceback
   and output, which can quote the annotations, are for staff only (`host_log`).
-- A missing split (without partial evaluation) or no scores at all: the submission's.
 - A return value that breaks the host's own schema (not a result list, a split the
-  phase is not evaluated on, a metric that is no label, a value that is no number) is
-  the host's error: failed, visible to staff with its reason and output, NOT counted.
+  phase is not evaluated on, a metric that is no label, a value that is no number, no
+  split at all, or a split missing while partial evaluation is off) is the host's
+  error: failed, visible to staff with its reason and output, NOT counted. The script
+  decides what it returns; a submission it cannot score should make it raise.
 - The sandbox not starting, the harness never running: ours, raised, retried.
 """
 
@@ -109,8 +110,8 @@ def _by_split(
 def judge(
     challenge: Challenge, phase: str, returned: Any, fingerprint: str
 ) -> tuple[list[SplitScore], str, str]:
-    """The scores in evaluate()'s return value: (scores, status, message). HostError when
-    the value breaks the challenge's schema; a failed status when it lacks splits."""
+    """The scores in evaluate()'s return value: (scores, status, message); HostError when
+    the value breaks the challenge's schema."""
     p = challenge.phase(phase)
     codenames = {d.id: d.codename for d in challenge.dataset_splits}
     splits = {
@@ -138,13 +139,13 @@ def judge(
     ]
     missing = [s for s in splits if s not in scores]
     if not scores:
-        return [], "failed", "the evaluation returned no scores for your submission"
+        raise HostError("evaluate() returned an empty result (no split scored)")
     if missing and not p.is_partial_submission_evaluation_enabled:
-        return (
-            [],
-            "failed",
-            f"the evaluation scored only {', '.join(scores)} of this phase's splits "
-            f"({', '.join(splits)}); {p.codename} needs every split",
+        # The script chooses the splits it returns; one it omits without partial
+        # evaluation is the host's (an incomplete submission should make it raise).
+        raise HostError(
+            f"evaluate() scored {', '.join(scores)} but not {', '.join(missing)}, which "
+            f"{p.codename} is evaluated on, and partial evaluation is off"
         )
     if missing:
         return ordered, "partially_evaluated", f"evaluated on {', '.join(scores)} only"

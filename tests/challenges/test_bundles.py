@@ -219,7 +219,6 @@ def test_results_are_judged_against_the_hosts_schema(tmp_path: Path) -> None:
     )
     assert status == "finished"
     assert scores[0].fingerprint == "sha"
-    assert judge(challenge, "dev", {"result": []}, "sha")[1] == "failed"
     for returned, words in (
         (None, "without a 'result' key"),
         ({"result": {"dev_split": {}}}, "not a list"),
@@ -227,9 +226,21 @@ def test_results_are_judged_against_the_hosts_schema(tmp_path: Path) -> None:
         ({"result": [{"dev_split": {"f1": 1}}]}, "'f1' is not a label"),
         ({"result": [{"dev_split": {"accuracy": "high"}}]}, "str, not a number"),
         ({"result": [{"dev_split": {"accuracy": 1}, "test_split": {}}]}, "one split"),
+        ({"result": []}, "empty result"),
     ):
         with pytest.raises(HostError, match=words):
             judge(challenge, "dev", returned, "sha")
+    # Without partial evaluation a split left out is the script's doing, not the team's.
+    no_partial = challenge.model_copy(
+        update={
+            "phases": [
+                p.model_copy(update={"is_partial_submission_evaluation_enabled": False})
+                for p in challenge.phases
+            ]
+        }
+    )
+    with pytest.raises(HostError, match="not test_split, which test is evaluated on"):
+        judge(no_partial, "test", partial, "sha")
 
 
 def test_submission_metadata_is_checked_against_the_phase(tmp_path: Path) -> None:
