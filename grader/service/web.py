@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import inspect
 import os
 import secrets
 import time
@@ -23,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -168,3 +170,17 @@ def add_page_handlers(app: FastAPI) -> None:
     @app.exception_handler(PageError)
     async def _page_error(request: Request, exc: PageError) -> Response:
         return render(request, "error.html.j2", exc.status, status=exc.status, message=exc.message)
+
+    # A page's form with a bad field (a wait of "abc") is answered as a page; the API's
+    # requests keep the JSON error (errors.py's handler, registered before this one).
+    api_invalid = app.exception_handlers[RequestValidationError]
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/api/"):
+            answered = api_invalid(request, exc)
+            return await answered if inspect.isawaitable(answered) else answered
+        first = exc.errors()[0] if exc.errors() else {}
+        field = str(first.get("loc", ["", "the form"])[-1])
+        message = f"{field}: {first.get('msg', 'invalid')}"
+        return render(request, "error.html.j2", 422, status=422, message=message)

@@ -178,3 +178,21 @@ def test_what_students_name_is_escaped(service: Service) -> None:
     html = sign_in(service, "alice").get("/me").text
     assert "<img src=x" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;.py" in html
+
+
+def test_a_bad_form_field_is_a_page_and_the_api_keeps_json(service: Service) -> None:
+    c = sign_in(service, "tina")
+    bad = c.post(
+        "/staff/assignments/cnn-layers/regrade",
+        data={"csrf_token": page_csrf(c), "wait_s": "abc"},
+    )
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("text/html")
+    assert "wait_s" in bad.text
+    api = c.post(
+        "/api/v1/admin/assignments/cnn-layers/regrade",
+        params={"wait_s": "abc"},
+        headers=service.headers("tina"),
+    )
+    assert api.status_code == 422
+    assert api.json()["code"] == "invalid_request"
