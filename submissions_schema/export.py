@@ -10,6 +10,8 @@ from pydantic import BaseModel
 from submissions_schema import (
     ApiError,
     AssignmentInfo,
+    Extension,
+    Gradebook,
     GradingResult,
     RegradeSummary,
     StatusEvent,
@@ -32,6 +34,8 @@ PUBLIC_MODELS: list[type[BaseModel]] = [
     ReproduceReport,
     ApiError,
     AssignmentInfo,
+    Extension,
+    Gradebook,
     GradingResult,
     RegradeSummary,
     StatusEvent,

@@ -35,6 +35,7 @@ from grader.service.jobs import job_spec
 from grader.service.lifecycle import as_utc, running_deadline_s
 from grader.service.queue import Dispatcher
 from grader.service.storage import BlobStore
+from grader.service.submissions import penalized
 from grader.settings import Settings, scratch_dir
 from submissions_schema import ACTIVE_STATUSES, JobKind, SubmissionStatus
 from workers.evaluate import EVALUATORS, Claim, Outcome
@@ -150,7 +151,7 @@ def finish(
         if status == S.graded:
             row = session.get(SubmissionRow, claimed.submission_id)
             penalty = row.penalty if row is not None else 0.0
-            score = None if outcome.score is None else round(outcome.score * (1 - penalty), 6)
+            score = None if outcome.score is None else penalized(outcome.score, penalty)
             values.update(score=score, result_json=outcome.result_json)
             if score is not None:
                 message = f"score {score:g}" + (

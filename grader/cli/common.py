@@ -52,7 +52,9 @@ schema_app = group("schema", "The models every part exchanges, as JSON Schema.")
 sandbox_app = group("sandbox", "Where student code runs.")
 env_app = group("env", "A course's own environments: pinned packages, built once, cached.")
 challenge_app = group("challenge", "Challenges: import a config, submit, see teams.")
-admin_app = group("admin", "Course staff: tokens, regrades, stuck submissions.")
+admin_app = group(
+    "admin", "Course staff: tokens, regrades, stuck submissions, extensions, the gradebook."
+)
 token_app = typer.Typer(help="Bearer tokens.", no_args_is_help=True, rich_markup_mode=None)
 admin_app.add_typer(token_app, name="token")
 admin_assignment_app = typer.Typer(

@@ -107,6 +107,14 @@ def test_an_extension_moves_the_due_date_for_that_student_only(late_course: Serv
     assert bob["late"] is True
     assert bob["penalty"] == pytest.approx(0.1)
 
+    def listed_due(who: str) -> datetime:
+        found = s.client.get("/api/v1/assignments", headers=s.headers(who)).json()
+        policy = next(a for a in found if a["name"] == "cnn-layers")["policy"]
+        return datetime.fromisoformat(policy["due_at"])
+
+    assert listed_due("alice") == NOW + timedelta(days=3)  # her own, as she is judged
+    assert listed_due("bob") == NOW - timedelta(hours=1)
+
 
 def test_extended_limits_allow_more_and_revoking_restores(late_course: Service) -> None:
     s = late_course

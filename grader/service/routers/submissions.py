@@ -6,9 +6,10 @@ from fastapi import APIRouter, File, Form, Header, Query, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from grader.service.db import session_scope
 from grader.service.deps import Ctx, User, read_upload
 from grader.service.errors import ERRORS
-from grader.service.submissions import ServiceError
+from grader.service.submissions import ServiceError, effective_policy, extension_for
 from submissions_schema import AssignmentInfo, GradingResult, Submission, SubmissionDetail
 
 router = APIRouter(prefix="/api/v1", responses=ERRORS)
@@ -16,17 +17,20 @@ router = APIRouter(prefix="/api/v1", responses=ERRORS)
 
 @router.get("/assignments", tags=["assignments"])
 def list_assignments(ctx: Ctx, user: User) -> list[AssignmentInfo]:
-    return [
-        AssignmentInfo(
-            name=a.name,
-            version=a.version,
-            title=a.title,
-            module=a.module,
-            max_score=a.max_score,
-            policy=a.policy,
-        )
-        for a in ctx.assignments.values()
-    ]
+    """Each assignment with the policy as it applies to the caller: a student with an
+    extension sees their own due date and caps."""
+    with session_scope(ctx.url) as session:
+        return [
+            AssignmentInfo(
+                name=a.name,
+                version=a.version,
+                title=a.title,
+                module=a.module,
+                max_score=a.max_score,
+                policy=effective_policy(a.policy, extension_for(session, user.id, a.name)),
+            )
+            for a in ctx.assignments.values()
+        ]
 
 
 @router.post("/submissions", tags=["submissions"], status_code=201)
