@@ -17,6 +17,7 @@ from grader.challenges.evaluate import host_splits
 from grader.challenges.specs import all_challenges
 from grader.sandbox.bwrap import BwrapSandbox
 from grader.settings import Settings
+from tests.challenges.test_bundles import write_bundle
 from tests.services import ROOT, RedisServer
 from tests.stack.stack import Stack
 
@@ -25,12 +26,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(BwrapSandbox.available() is not None, reason="no bubblewrap"),
 ]
-EVALAI = (
-    (ROOT / "tests" / "challenges" / "test_evalai_import.py")
-    .read_text()
-    .split('CONFIG = """', 1)[1]
-    .split('"""', 1)[0]
-)
 
 
 @pytest.fixture
@@ -157,11 +152,10 @@ def test_challenge_through_the_stack(stack: Stack, tmp_path: Path) -> None:
         timeout=10,
     )
     assert hidden.status_code == 403
-    config = tmp_path / "challenge_config.yaml"
-    config.write_text(EVALAI)
-    imported = stack.cli("challenge", "import", str(config), "--name", "rng")
+    bundle = write_bundle(tmp_path / "bundle")  # an EvalAI bundle with its own evaluate()
+    imported = stack.cli("challenge", "import", str(bundle), "--name", "rng")
     assert imported.returncode == 0, imported.stderr
-    assert "not supported, ignored: evaluation_script (top level)" in imported.stdout
+    assert "not supported, ignored: remote_evaluation (top level)" in imported.stdout
     assert "rng" in stack.cli("challenges").stdout
     served = httpx.get(f"{stack.server}/api/v1/challenges", timeout=10).json()
     assert "rng" in [c["name"] for c in served]  # no restart needed
