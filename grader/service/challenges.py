@@ -389,7 +389,9 @@ class ChallengeService:
                     )
                 )
             )
-        queued = self.submissions.regrade(ids) if previous is not None else []
+        # The same content is the same version: nothing to evaluate again.
+        changed = previous is not None and previous.version != challenge.version
+        queued = self.submissions.regrade(ids) if changed else []
         deadline = time.monotonic() + wait_s
         pending = set(queued)
         while pending and time.monotonic() < deadline:
