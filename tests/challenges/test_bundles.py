@@ -301,8 +301,12 @@ def _board(s: Service, phase: str, split: str, who: str = "tina") -> list[dict]:
 @pytest.mark.slow
 @pytest.mark.integration
 @pytest.mark.skipif(BwrapSandbox.available() is not None, reason="no bubblewrap")
-def test_a_bundle_end_to_end_in_bubblewrap(tmp_path: Path) -> None:
-    with embedded_service(tmp_path) as s:
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_a_bundle_end_to_end_in_bubblewrap(
+    tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> None:
+    url = None if database == "sqlite" else str(request.getfixturevalue("postgres_url"))
+    with embedded_service(tmp_path, database_url=url) as s:
         folder = write_bundle(tmp_path / "b")
         assert _import(s, folder, who="alice").status_code == 403
         bad = s.client.post(
