@@ -157,6 +157,16 @@ def _print_imported(imported: ChallengeImported) -> None:
         console.print(table)
 
 
+def _metadata_text(value: str | None) -> str | None:
+    """--metadata as given, or the text of @FILE; the server checks it."""
+    if value is None or not value.startswith("@"):
+        return value
+    try:
+        return Path(value[1:]).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read {value[1:]}: {exc}", EXIT_USAGE) from None
+
+
 def _board_cell(row: BoardRow | None) -> str:
     if row is None:
         return "-"
@@ -252,12 +262,26 @@ def challenge_submit(
     challenge: Annotated[str, typer.Option("--challenge", "-c")],
     phase: Annotated[str, typer.Option(help="phase codename")],
     method: Annotated[str, typer.Option(help="a name for your method")] = "",
-    private: Annotated[bool, typer.Option(help="keep it off public leaderboards")] = False,
+    private: Annotated[
+        bool | None,
+        typer.Option(
+            "--private/--public",
+            help="keep it off public leaderboards, or not; unset: the phase's default",
+        ),
+    ] = None,
+    metadata: Annotated[
+        str | None,
+        typer.Option(
+            "--metadata",
+            help="a JSON object answering the phase's submission_meta_attributes, "
+            "or @FILE holding one",
+        ),
+    ] = None,
     wait: Annotated[bool, typer.Option(help="wait for its scores")] = False,
     timeout: Annotated[float, typer.Option(help="seconds to wait")] = 900.0,
 ) -> None:
     """Submit to a challenge phase; with --wait, print the scores. Exit 0 scored, 3 could
-    not be scored, 4 rejected."""
+    not be scored, 4 rejected or failed by the challenge's evaluation."""
     from grader.cli.remote import _call, _client, final_exit_code
     from submissions_schema import FINAL_STATUSES
 
@@ -265,7 +289,14 @@ def challenge_submit(
     if not path.is_file():
         raise fail(f"{path} is not a file", EXIT_USAGE)
     submission = _call(
-        client.challenge_submit, challenge, phase, path, method, not private, uuid.uuid4().hex
+        client.challenge_submit,
+        challenge,
+        phase,
+        path,
+        method,
+        None if private is None else not private,
+        uuid.uuid4().hex,
+        _metadata_text(metadata),
     )
     console.print(f"submitted {submission.id} ({submission.status.value})")
     if not wait:

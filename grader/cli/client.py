@@ -197,11 +197,16 @@ class Client:
         phase: str,
         path: Path,
         method: str,
-        is_public: bool,
+        is_public: bool | None,
         idempotency_key: str,
+        metadata: str | None = None,
     ) -> Submission:
         files = {"file": (path.name, path.read_bytes())}
-        data = {"phase": phase, "method_name": method, "is_public": str(is_public).lower()}
+        data = {"phase": phase, "method_name": method}
+        if is_public is not None:  # unset: the phase's is_submission_public
+            data["is_public"] = str(is_public).lower()
+        if metadata is not None:  # answers to the phase's submission_meta_attributes
+            data["submission_metadata"] = metadata
         return Submission.model_validate(
             self.request(
                 "POST",
