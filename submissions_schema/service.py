@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
 from submissions_schema.base import SchemaModel
 from submissions_schema.challenges import ChallengeResult
@@ -54,6 +55,22 @@ class StuckSubmission(SchemaModel):
     attempts: int
 
 
+# Bounds on what a policy or an extension may say, so every date computed from them
+# (a due date plus its late days) stays a date and every count fits the database's integer.
+MAX_LATE_DAYS = 366
+MAX_CAP = 10**6
+DUE_YEARS = (2000, 2100)
+
+
+def _due_in_range(value: datetime | None) -> datetime | None:
+    if value is not None and not DUE_YEARS[0] <= value.year <= DUE_YEARS[1]:
+        raise ValueError(f"a due date must fall between {DUE_YEARS[0]} and {DUE_YEARS[1]}")
+    return value
+
+
+DueDate = Annotated[datetime | None, AfterValidator(_due_in_range)]
+
+
 class Counts(StrEnum):
     """Which graded submission is a student's grade: a course's choice."""
 
@@ -64,8 +81,10 @@ class Counts(StrEnum):
 class SubmissionPolicy(SchemaModel):
     """When and how much a student may submit to one assignment."""
 
-    due_at: datetime | None = Field(None, description="after this, submissions are late")
-    late_days: int = Field(0, ge=0, description="days after due_at that still accept, late")
+    due_at: DueDate = Field(None, description="after this, submissions are late")
+    late_days: int = Field(
+        0, ge=0, le=MAX_LATE_DAYS, description="days after due_at that still accept, late"
+    )
     late_penalty_per_day: float = Field(
         0.0, ge=0, le=1, description="score fraction lost per late day"
     )
@@ -193,15 +212,26 @@ class ExtensionGrant(SchemaModel):
     """What a TA grants one student on one assignment; a field left out keeps the
     assignment's own value."""
 
-    due_at: datetime | None = Field(None, description="the student's own due date")
-    late_days: int | None = Field(None, ge=0, description="late days after their due date")
-    max_total: int | None = Field(None, ge=1, description="their cap on counted submissions")
-    max_per_day: int | None = Field(None, ge=1, description="their cap per UTC day")
+    due_at: DueDate = Field(None, description="the student's own due date")
+    late_days: int | None = Field(
+        None, ge=0, le=MAX_LATE_DAYS, description="late days after their due date"
+    )
+    max_total: int | None = Field(
+        None, ge=1, le=MAX_CAP, description="their cap on counted submissions"
+    )
+    max_per_day: int | None = Field(None, ge=1, le=MAX_CAP, description="their cap per UTC day")
     reason: str = Field("", max_length=500)
 
 
 class Extension(ExtensionGrant):
-    """A per-student extension as stored: the policy honours it for this student only."""
+    """A per-student extension as stored: the policy honours it for this student only.
+    The grant's bounds are checked when it is granted, not again on reading, so a row
+    stored before they existed still shows (and can be revoked)."""
+
+    due_at: datetime | None = None
+    late_days: int | None = None
+    max_total: int | None = None
+    max_per_day: int | None = None
 
     user: str
     assignment: str

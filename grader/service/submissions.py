@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -121,10 +121,14 @@ def effective_policy(policy: SubmissionPolicy, extension: ExtensionRow | None) -
 
 
 def closes_at(policy: SubmissionPolicy) -> datetime | None:
-    """The last moment a submission is accepted (late, after the due date)."""
+    """The last moment a submission is accepted (late, after the due date). A date past
+    the calendar's end (a row stored before the schema's bounds) is never: the end."""
     if policy.due_at is None:
         return None
-    return as_utc(policy.due_at) + timedelta(days=policy.late_days)
+    try:
+        return as_utc(policy.due_at) + timedelta(days=policy.late_days)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def late_penalty(policy: SubmissionPolicy, at: datetime) -> Lateness:

@@ -11,11 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+from sqlalchemy import select
 
 from grader.grading.course import known_assignments
-from grader.service.db import SubmissionRow, session_scope
-from grader.service.submissions import penalized
-from submissions_schema import GradingResult, SubmissionStatus, TestResult, TestStatus, Visibility
+from grader.service.db import ExtensionRow, SubmissionRow, session_scope
+from grader.service.submissions import closes_at, penalized
+from submissions_schema import (
+    GradingResult,
+    SubmissionPolicy,
+    SubmissionStatus,
+    TestResult,
+    TestStatus,
+    Visibility,
+)
 from tests.service.helpers import LAYERS, Service, embedded_service
 
 pytestmark = [pytest.mark.integration]
@@ -211,3 +220,45 @@ def test_extensions_are_staff_only_and_name_known_users(tmp_path: Path) -> None:
         assert (again["max_total"], again["max_per_day"], again["reason"]) == (None, 5, "second")
         listed = s.client.get(f"{BASE}/extensions", headers=s.headers("tina")).json()
         assert [e["user"] for e in listed] == ["alice"]
+
+
+@BOTH_DATABASES
+def test_out_of_range_extensions_are_refused_and_a_stored_one_breaks_nothing(
+    late_course: Service,
+) -> None:
+    """Late days, caps and due dates are bounded at the grant (a clear 422, never the
+    database's 'integer out of range'); a row stored before the bounds (written here
+    directly) still leaves the gradebook, the CSV and the student's submissions working."""
+    s = late_course
+    for fields in (
+        {"late_days": 3_000_000},
+        {"late_days": 367},
+        {"max_total": 10**12},
+        {"max_per_day": 2**40},
+        {"due_at": "9999-12-30T23:59:00+00:00"},
+        {"due_at": "0001-01-01T00:00:00+01:00"},
+    ):
+        refused = grant(s, "alice", **fields)
+        assert refused.status_code == 422, (fields, refused.text)
+        assert refused.json()["code"] == "invalid_request"
+    assert grant(s, "alice", late_days=366, max_total=10**6).status_code == 200
+    sid = s.submit("alice", LAYERS).json()["id"]
+    graded(s, sid, raw=50)
+    with session_scope(s.settings.resolved_database_url()) as session:
+        row = session.scalars(select(ExtensionRow)).one()
+        row.due_at = datetime(9999, 12, 30, tzinfo=UTC)
+        row.late_days = 3_000_000
+    for path in (f"{BASE}/gradebook", f"{BASE}/gradebook.csv", f"{BASE}/extensions/alice"):
+        assert s.client.get(path, headers=s.headers("tina")).status_code == 200, path
+    assert s.submit("alice", LAYERS).status_code == 201
+    assert s.client.get(f"/api/v1/submissions/{sid}", headers=s.headers("alice")).status_code == 200
+    assert s.client.delete(f"{BASE}/extensions/alice", headers=s.headers("tina")).status_code == 200
+
+
+def test_a_policy_keeps_its_dates_and_late_days_in_range() -> None:
+    SubmissionPolicy(due_at=datetime(2100, 12, 31, tzinfo=UTC), late_days=366)
+    for bad in ({"late_days": 367}, {"due_at": datetime(1999, 12, 31, tzinfo=UTC)}):
+        with pytest.raises(ValidationError):
+            SubmissionPolicy.model_validate(bad)
+    at_the_end = SubmissionPolicy.model_construct(due_at=datetime.max, late_days=3)
+    assert closes_at(at_the_end) == datetime.max.replace(tzinfo=UTC)
