@@ -288,3 +288,26 @@ def test_the_staff_page_grants_and_revokes_with_its_forms(course: Service) -> No
     signed_in(s, "alice")
     assert s.client.get("/staff/gradebook/cnn-layers").status_code == 403
     assert s.client.get("/api/v1/admin/assignments/cnn-layers/gradebook.csv").status_code == 403
+
+
+@BOTH_DATABASES
+def test_the_extension_form_answers_bad_numbers_and_dates_with_its_page(course: Service) -> None:
+    """Unicode digits ("²" passes str.isdigit), numbers past the bounds and dates past the
+    calendar's end: each is the form's 422 page, and nothing is granted."""
+    signed_in(s := course, "tina")
+    token = csrf_of(s.client.get("/staff/gradebook/cnn-layers").text)
+    for field, value in (
+        ("late_days", "²"),
+        ("max_total", "¹⁰"),
+        ("late_days", "99999999999"),
+        ("max_per_day", "3000000"),
+        ("due_at", "9999-12-30T23:59"),
+    ):
+        bad = s.client.post(
+            "/staff/gradebook/cnn-layers/extensions",
+            data={"csrf_token": token, "user": "alice", field: value},
+        )
+        assert bad.status_code == 422, (field, value, bad.text)
+        assert bad.headers["content-type"].startswith("text/html")
+    assert book(s)["alice"]["extension"] is None
+    assert s.client.get("/staff/gradebook/cnn-layers").status_code == 200

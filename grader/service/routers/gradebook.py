@@ -1,6 +1,7 @@
 """Course staff: per-student extensions and the gradebook of an assignment: the API (JSON,
 and the CSV Canvas imports) and the staff page that shows and edits the same."""
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlencode
@@ -136,9 +137,10 @@ def gradebook_page(
 
 
 def _optional_int(value: str, what: str) -> int | None:
+    # ASCII digits only: str.isdigit() takes "²", which int() then refuses.
     if not value.strip():
         return None
-    if not value.strip().isdigit():
+    if not re.fullmatch(r"[0-9]+", value.strip()):
         raise PageError(422, f"{what} must be a whole number, not {value!r}.")
     return int(value)
 
