@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -311,3 +312,24 @@ def test_the_extension_form_answers_bad_numbers_and_dates_with_its_page(course: 
         assert bad.headers["content-type"].startswith("text/html")
     assert book(s)["alice"]["extension"] is None
     assert s.client.get("/staff/gradebook/cnn-layers").status_code == 200
+
+
+def test_the_csv_download_is_named_safely_whatever_the_assignment_is_called(
+    tmp_path: Path,
+) -> None:
+    from urllib.parse import unquote
+
+    layers = with_policy().pop("cnn-layers")
+    names = ["作业1", 'hw"; filename=evil.exe', "hw é"]
+    specs = {n: layers.model_copy(update={"name": n}) for n in names}
+    with embedded_service(tmp_path, specs, grading=False) as s:
+        for name in names:
+            got = s.client.get(
+                f"/api/v1/admin/assignments/{name}/gradebook.csv", headers=s.headers("tina")
+            )
+            assert got.status_code == 200, (name, got.text)
+            disposition = got.headers["content-disposition"]
+            assert disposition.isascii()
+            plain, encoded = disposition.split("; ")[1:]
+            assert re.fullmatch(r'filename="[A-Za-z0-9._-]+"', plain), disposition
+            assert unquote(encoded.removeprefix("filename*=UTF-8''")) == f"{name}-gradebook.csv"

@@ -4,7 +4,7 @@ and the CSV Canvas imports) and the staff page that shows and edits the same."""
 import re
 from datetime import UTC, datetime
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi import Path as FastAPIPath
@@ -91,10 +91,18 @@ def gradebook_csv(
         to_canvas_csv(book, missing_as_zero=missing == "zero"),
         media_type="text/csv; charset=utf-8",
         headers={
-            "Content-Disposition": f'attachment; filename="{book.assignment}-gradebook.csv"',
+            "Content-Disposition": attachment(f"{book.assignment}-gradebook.csv"),
             "Cache-Control": "no-store",
         },
     )
+
+
+def attachment(filename: str) -> str:
+    """A download's Content-Disposition for any name: an ASCII stand-in for old clients
+    and the name itself percent-encoded as UTF-8 (RFC 6266 / RFC 5987), so a quote or a
+    non-Latin-1 letter in an assignment's name can neither add a parameter nor fail."""
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 # --- the staff page ------------------------------------------------------------------------
