@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from grader.grading.specs import Assignment
@@ -23,6 +23,7 @@ from grader.service.deps import Services, session_token_user
 from grader.service.errors import add_error_handlers
 from grader.service.metrics import metrics_registry
 from grader.service.migrate import migrate
+from grader.service.no_nul import refuse_nul
 from grader.service.queue import Dispatcher
 from grader.service.routers import (
     admin,
@@ -75,6 +76,7 @@ def create_app(
         version="1",
         lifespan=lifespan,
         description="Autograder for deep-learning courses.",
+        dependencies=[Depends(refuse_nul)],  # before every route's own (no_nul.py)
     )
     app.state.services = services
     app.state.metrics_registry = metrics_registry(settings)

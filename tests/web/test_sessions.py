@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from grader.service.web import SESSION_COOKIE, issue_session, read_session, session_key
 from tests.service.helpers import LAYERS, Service, embedded_service
+from tests.service.test_extensions import chosen_database
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -196,3 +197,55 @@ def test_a_bad_form_field_is_a_page_and_the_api_keeps_json(service: Service) -> 
     )
     assert api.status_code == 422
     assert api.json()["code"] == "invalid_request"
+
+
+@pytest.fixture
+def on_database(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    with embedded_service(tmp_path, grading=False, database_url=chosen_database(request)) as s:
+        yield s
+
+
+@pytest.mark.parametrize("on_database", ["sqlite", "postgres"], indirect=True)
+def test_a_nul_anywhere_is_a_clean_answer_on_either_database(on_database: Service) -> None:
+    """PostgreSQL refuses a NUL in text (a 500 before); every route answers one alike: a
+    path with one 404, a value 422, as JSON under /api/ and as a page elsewhere."""
+    s = on_database
+    c = sign_in(s, "alice")
+    for path in ("/submissions/%00", "/submissions/a%00b"):
+        page = c.get(path)
+        assert page.status_code == 404, path
+        assert page.headers["content-type"].startswith("text/html")
+    for path in ("/api/v1/submissions/%00", "/api/v1/submissions/%00/report.html"):
+        api = c.get(path, headers=s.headers("alice"))
+        assert (api.status_code, api.json()["code"]) == (404, "not_found"), path
+    query = c.get("/api/v1/submissions", params={"assignment": "a\0b"}, headers=s.headers("alice"))
+    assert (query.status_code, query.json()["code"]) == (422, "invalid_request")
+    body = c.put(
+        "/api/v1/admin/assignments/cnn-layers/extensions/alice",
+        json={"reason": "a\0b"},
+        headers=s.headers("tina"),
+    )
+    assert (body.status_code, body.json()["code"]) == (422, "invalid_request")
+    c.cookies.clear()
+    sign_in(s, "tina")
+    token = page_csrf(c, "/staff")
+    for fields in ({"user": "al\0ice"}, {"user": "alice", "reason": "a\0b"}):
+        form = c.post(
+            "/staff/gradebook/cnn-layers/extensions", data={"csrf_token": token, **fields}
+        )
+        assert form.status_code == 422, fields
+        assert "NUL" in form.text
+    assert (
+        c.post(
+            "/staff/gradebook/cnn-layers/extensions/a%00b/revoke", data={"csrf_token": token}
+        ).status_code
+        == 404
+    )
+    assert (
+        c.post(
+            "/staff/submissions/%00/regrade", data={"csrf_token": token, "wait_s": "0"}
+        ).status_code
+        == 404
+    )
+    assert c.get("/staff/gradebook/cnn-layers", params={"user": "\0"}).status_code == 422
+    assert c.get("/staff/gradebook/cnn-layers").status_code == 200
