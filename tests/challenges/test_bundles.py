@@ -61,6 +61,7 @@ challenge_phases:
     test_annotation_file: annotations/test.json
     allowed_submission_file_types: ".json"
     is_partial_submission_evaluation_enabled: True
+    execution_time_limit: 4
 dataset_splits:
   - {id: 1, name: Dev Split, codename: dev_split}
   - {id: 2, name: Test Split, codename: test_split}
@@ -83,6 +84,9 @@ def evaluate(test_annotation_file, user_submission_file, phase_codename, **kwarg
     if mode == "crash":
         print("annotations:", json.dumps(truth))  # a careless host's debugging
         raise ValueError("no match in " + json.dumps(truth))
+    if mode == "sleep":
+        import time
+        time.sleep(60)
     if mode == "garbage":
         return {"result": [{"no_such_split": {"accuracy": 1.0}}]}
     result, error = [], []
@@ -187,7 +191,7 @@ def test_hostile_bundles_are_refused(tmp_path: Path) -> None:
         bad.write_bytes(buffer.getvalue())
         with pytest.raises(BundleError, match=words):
             stage_bundle(bad, tmp_path / f"w{len(words)}", None, 1 << 20, unzip_bundle)
-    with pytest.raises(BundleError, match="holds 2"):
+    with pytest.raises(BundleError, match="a bundle may hold 2000"):
         stage_bundle(write_bundle(tmp_path / "big"), tmp_path / "w9", None, 2000, unzip_bundle)
 
 
@@ -383,6 +387,13 @@ def test_a_bundle_end_to_end_in_bubblewrap(
         assert again.status_code == 201
         s.wait("bob", again.json()["id"])
         assert _submit(s, "bob", "dev", {"answers": {}}, {"model": "m"}).status_code == 201
+
+        # Past the phase's execution_time_limit (4 s): the submission's failure.
+        slow = _submit(s, "alice", "test", {"mode": "sleep"}).json()
+        slept = s.wait("alice", slow["id"], timeout=60)["challenge_result"]
+        assert slept["status"] == "failed"
+        assert slept["failed_by"] == "submission"
+        assert "ran past this phase's 4 s limit" in slept["message"]
 
         # Partial evaluation in the test phase: ranked on the split it has.
         body = {"mode": "dev-only", "answers": {"a": 1}}
