@@ -375,10 +375,13 @@ def token_create(
     if role not in set(Role):
         raise fail(f"no role {role!r}; choose {', '.join(Role)}", EXIT_USAGE)
     if local:
-        from grader.service.accounts import create_token
+        from grader.service.accounts import BadUserName, create_token
 
-        with _local_database() as session:
-            created = create_token(session, user, Role(role))
+        try:
+            with _local_database() as session:
+                created = create_token(session, user, Role(role))
+        except BadUserName as exc:
+            raise fail(str(exc), EXIT_USAGE) from None
     else:
         created = _call(_client().create_token, user, role)
     console.print(f"token for {created.user} ({created.role.value}):")

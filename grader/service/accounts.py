@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
 from sqlalchemy import select
@@ -13,6 +14,24 @@ from submissions_schema import Role, TokenCreated, TokenInfo
 
 ROLE_RANK = {Role.student: 0, Role.ta: 1, Role.admin: 2}
 
+# One rule for every way a user is made (the API, `dlgrader admin token create --local`):
+# letters, digits and _ . @ -, never first a - or @ (nor = or +, which it excludes anyway).
+# A spreadsheet reads such a first character as a formula, so the Canvas CSV would have to
+# quote the name, and Canvas would then match no student by it.
+USER_NAME = r"^[A-Za-z0-9_.][A-Za-z0-9_.@-]{0,199}$"
+
+
+class BadUserName(ValueError):
+    """A user name outside USER_NAME."""
+
+
+def check_user_name(name: str) -> str:
+    if not re.fullmatch(USER_NAME, name):
+        raise BadUserName(
+            f"user name {name!r}: up to 200 letters, digits and _ . @ -, not starting with - or @"
+        )
+    return name
+
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -20,6 +39,7 @@ def hash_token(token: str) -> str:
 
 def create_token(session: Session, user: str, role: Role) -> TokenCreated:
     """A new token for `user`, creating the user with `role` or changing their role."""
+    check_user_name(user)
     row = session.scalar(select(UserRow).where(UserRow.name == user))
     if row is None:
         row = UserRow(name=user, role=role.value)

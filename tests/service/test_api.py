@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader.grading.course import known_assignments
+from submissions_schema import Role
 from tests.service.helpers import AUTODIFF, LAYERS, embedded_service, zip_bytes
 
 pytestmark = [pytest.mark.integration]  # tests that grade skip where bubblewrap is missing
@@ -393,3 +394,46 @@ def test_a_project_asking_for_a_package_off_the_list_is_refused(tmp_path: Path) 
         )
         assert response.status_code == 422
         assert response.json()["code"] == "package_not_allowed"
+
+
+def test_one_user_name_rule_for_the_api_and_the_local_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name a spreadsheet reads as a formula (a first -, @, = or +) is refused wherever a
+    user is made: Canvas would match no student by the quoted name the CSV must write."""
+    from contextlib import contextmanager
+
+    from typer.testing import CliRunner
+
+    import grader.cli.remote as remote
+    from grader.cli import app
+    from grader.service.accounts import BadUserName, create_token
+    from grader.service.db import session_scope
+
+    bad = ["-bob", "@bob", "=1+1", "+bob", "", "a b", "x" * 201]
+    with embedded_service(tmp_path, grading=False) as s:
+        url = s.settings.resolved_database_url()
+        for name in bad:
+            refused = s.client.post(
+                "/api/v1/admin/tokens", params={"user": name}, headers=s.headers("root")
+            )
+            assert refused.status_code == 422, name
+            with pytest.raises(BadUserName), session_scope(url) as session:
+                create_token(session, name, Role.student)
+        for name in ("bob-2", "j.doe@uni.edu", "_x"):
+            made = s.client.post(
+                "/api/v1/admin/tokens", params={"user": name}, headers=s.headers("root")
+            )
+            assert made.status_code == 201, name
+
+        @contextmanager
+        def local_database():  # type: ignore[no-untyped-def]
+            with session_scope(url) as session:
+                yield session
+
+        monkeypatch.setattr(remote, "_local_database", local_database)
+        cli = CliRunner().invoke(app, ["admin", "token", "create", "--user", "-bob", "--local"])
+        assert cli.exit_code == 2, cli.output
+        assert "not starting with - or @" in cli.output
+        listed = s.client.get("/api/v1/admin/tokens", headers=s.headers("root")).json()
+        assert not any(t["user"][:1] in "-@=+" for t in listed)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi import Path as FastAPIPath
 from starlette.concurrency import run_in_threadpool
 
-from grader.service.accounts import create_token, list_tokens, revoke_token
+from grader.service.accounts import USER_NAME, create_token, list_tokens, revoke_token
 from grader.service.assignments import push_assignment
 from grader.service.db import session_scope
 from grader.service.deps import TA, Admin, Ctx, read_upload
@@ -87,7 +87,7 @@ def regrade_all(
 def new_token(
     ctx: Ctx,
     admin: Admin,
-    user: Annotated[str, Query(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.@-]+$")],
+    user: Annotated[str, Query(min_length=1, max_length=200, pattern=USER_NAME)],
     role: Role = Role.student,
 ) -> TokenCreated:
     with session_scope(ctx.url) as session:
