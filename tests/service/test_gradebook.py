@@ -131,7 +131,8 @@ def test_the_csv_is_what_canvas_imports(course: Service) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     assert response.headers["content-disposition"] == (
-        'attachment; filename="cnn-layers-gradebook.csv"'
+        'attachment; filename="cnn-layers-gradebook.csv"; '
+        "filename*=UTF-8''cnn-layers-gradebook.csv"
     )
     rows = list(csv.reader(io.StringIO(response.text)))
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "cnn-layers"]
@@ -333,3 +334,21 @@ def test_the_csv_download_is_named_safely_whatever_the_assignment_is_called(
             plain, encoded = disposition.split("; ")[1:]
             assert re.fullmatch(r'filename="[A-Za-z0-9._-]+"', plain), disposition
             assert unquote(encoded.removeprefix("filename*=UTF-8''")) == f"{name}-gradebook.csv"
+
+
+def test_the_gradebook_page_says_only_what_its_forms_did(course: Service) -> None:
+    """A link cannot make the page show text of its choosing: the message is the
+    template's, keyed by what was done, about a student of this gradebook."""
+    signed_in(s := course, "tina")
+    page = "/staff/gradebook/cnn-layers"
+    said = s.client.get(page, params={"done": "granted", "user": "alice"}).text
+    assert "Extension granted to alice." in said
+    for params in (
+        {"done": "granted", "user": "Your session expired: sign in at evil.example"},
+        {"granted": "Your session expired: sign in at evil.example"},
+        {"revoked": "alice"},
+    ):
+        shown = s.client.get(page, params=params)
+        assert shown.status_code == 200
+        assert 'class="flash"' not in shown.text, params
+    assert s.client.get(page, params={"done": "pwned", "user": "alice"}).status_code == 422

@@ -3,6 +3,7 @@ and the CSV Canvas imports) and the staff page that shows and edits the same."""
 
 import re
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
@@ -27,6 +28,13 @@ API = "/api/v1/admin/assignments"
 
 UserName = Annotated[str, FastAPIPath(min_length=1, max_length=200)]
 Missing = Annotated[str, Query(pattern="^(empty|zero)$")]
+
+
+class Done(StrEnum):
+    """What a staff page's form did, said back on the gradebook page by its template."""
+
+    granted = "granted"
+    revoked = "revoked"
 
 
 @router.get(API + "/{name}/extensions", tags=["gradebook"])
@@ -123,20 +131,21 @@ def gradebook_page(
     name: Annotated[str, FastAPIPath(max_length=100)],
     counts: Counts | None = None,
     user: Annotated[str | None, Query(max_length=200)] = None,
-    granted: Annotated[str | None, Query(max_length=200)] = None,
-    revoked: Annotated[str | None, Query(max_length=200)] = None,
+    done: Done | None = None,
 ) -> HTMLResponse:
     """The table, each student's extension with a form to grant, change or revoke it, and
     the CSV for Canvas behind a plain link (the session cookie is its credential)."""
     book = build_gradebook(ctx.url, _page_assignment(ctx, name), counts)
     query = {"counts": counts.value} if counts else {}
+    # The message after a form is the template's own text, about a student of this
+    # gradebook: a link cannot make the page say anything else.
+    shown = done if user in {r.user for r in book.rows} else None
     return render(
         request,
         "gradebook.html.j2",
         book=book,
         chosen=user,
-        granted=granted,
-        revoked=revoked,
+        done=shown.value if shown else None,
         csv_url=f"{API}/{book.assignment}/gradebook.csv"
         + (f"?{urlencode(query)}" if query else ""),
         zeros_url=f"{API}/{book.assignment}/gradebook.csv?"
@@ -164,8 +173,9 @@ def _due(value: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _back(name: str, **done: str) -> RedirectResponse:
-    return RedirectResponse(f"/staff/gradebook/{name}?{urlencode(done)}", status_code=303)
+def _back(name: str, done: Done, user: str) -> RedirectResponse:
+    query = urlencode({"done": done.value, "user": user})
+    return RedirectResponse(f"/staff/gradebook/{name}?{query}", status_code=303)
 
 
 FormText = Annotated[str, Form(max_length=100)]
@@ -201,7 +211,7 @@ def grant_from_page(
             extensions.grant(session, spec, user, asked, ta.name)
     except ServiceError as exc:
         raise PageError(exc.status, exc.message) from None
-    return _back(spec.name, granted=user)
+    return _back(spec.name, Done.granted, user)
 
 
 @router.post("/staff/gradebook/{name}/extensions/{user}/revoke", include_in_schema=False)
@@ -214,4 +224,4 @@ def revoke_from_page(
             extensions.revoke(session, spec, user, ta.name)
     except ServiceError as exc:
         raise PageError(exc.status, exc.message) from None
-    return _back(spec.name, revoked=user)
+    return _back(spec.name, Done.revoked, user)
