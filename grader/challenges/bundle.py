@@ -258,9 +258,10 @@ def build_environment(challenge: Challenge, sandbox: str) -> list[str]:
 
     try:
         built = build_site(challenge.environment)
-        if sandbox == "docker":
-            from grader.sandbox.docker_sandbox import DockerSandbox
+        from grader.sandbox.docker_sandbox import DockerSandbox
 
+        # `auto` grades in Docker wherever its image is present: the image is needed there too.
+        if sandbox == "docker" or (sandbox == "auto" and DockerSandbox.available() is None):
             build_image(challenge.environment, DockerSandbox().image)
     except EnvironmentFailed as exc:
         raise BundleError(f"{REQUIREMENTS}: {exc}") from None
