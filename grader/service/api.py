@@ -39,7 +39,7 @@ from grader.service.routers import (
 )
 from grader.service.storage import BlobStore
 from grader.service.submissions import SubmissionService
-from grader.service.web import SESSION_COOKIE, add_page_handlers
+from grader.service.web import SESSION_COOKIE, SecurityHeaders, add_page_handlers
 from grader.settings import Settings
 from submissions_schema.challenges import Challenge
 
@@ -99,6 +99,10 @@ def create_app(
         session_is_valid=lambda cookie: session_token_user(services, cookie) is not None,
         session_cookie=SESSION_COOKIE,
         public={"/signin": 8 << 10},  # the sign-in form: a token and its CSRF field
+    )
+    # FastAPIOffline's defaults: it serves Swagger UI and ReDoc itself, at these paths.
+    app.add_middleware(
+        SecurityHeaders, docs_paths=frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
     )
     add_error_handlers(app)
     add_page_handlers(app)

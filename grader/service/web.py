@@ -184,3 +184,48 @@ def add_page_handlers(app: FastAPI) -> None:
         field = str(first.get("loc", ["", "the form"])[-1])
         message = f"{field}: {first.get('msg', 'invalid')}"
         return render(request, "error.html.j2", 422, status=422, message=message)
+
+
+# Every HTML response (the pages, a report, the API docs) loads nothing from elsewhere and
+# cannot be framed. The pages need inline styles only (and data: images in a report);
+# Swagger UI starts from an inline script and ReDoc searches in a blob: worker.
+PAGE_CSP = (
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+HTML_HEADERS = [
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    """ASGI middleware: `nosniff` on every response (a CSV is never read as a page), and
+    on HTML ones the CSP, no framing and a same-origin referrer."""
+
+    def __init__(self, app: Any, docs_paths: frozenset[str] = frozenset()) -> None:
+        self.app = app
+        self.docs_paths = docs_paths
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = DOCS_CSP if scope["path"] in self.docs_paths else PAGE_CSP
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                kind = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                headers.append((b"x-content-type-options", b"nosniff"))
+                if kind.startswith(b"text/html"):
+                    headers += [(b"content-security-policy", csp.encode()), *HTML_HEADERS]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -249,3 +249,28 @@ def test_a_nul_anywhere_is_a_clean_answer_on_either_database(on_database: Servic
     )
     assert c.get("/staff/gradebook/cnn-layers", params={"user": "\0"}).status_code == 422
     assert c.get("/staff/gradebook/cnn-layers").status_code == 200
+
+
+def test_html_responses_carry_the_security_headers(service: Service) -> None:
+    """One middleware: every HTML response loads nothing from elsewhere and cannot be
+    framed; the API docs may run their own inline script; nothing is sniffed."""
+    mine = service.submit("alice", LAYERS).json()["id"]
+    c = sign_in(service, "alice")
+    for path in ("/", "/me", f"/submissions/{mine}", "/leaderboards", "/staff", "/nowhere/x"):
+        page = c.get(path)
+        if not page.headers["content-type"].startswith("text/html"):
+            continue  # the unknown path is the API's JSON 404
+        csp = page.headers["content-security-policy"]
+        assert "default-src 'self'" in csp, path
+        assert "frame-ancestors 'none'" in csp, path
+        assert "script-src" not in csp  # scripts from default-src 'self': none inline
+        assert "http" not in csp
+        assert page.headers["x-frame-options"] == "DENY"
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert page.headers["referrer-policy"] == "same-origin"
+    docs = c.get("/docs").headers["content-security-policy"]
+    assert "script-src 'self' 'unsafe-inline'" in docs
+    assert "http" not in docs
+    api = c.get("/api/v1/submissions", headers=service.headers("alice"))
+    assert api.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in api.headers
