@@ -115,7 +115,8 @@ Admin = Annotated[UserRow, _require(Role.admin)]
 
 # Pages: a signed session cookie instead of a bearer token (web.py). The API never reads
 # the cookie, so a page's session cannot be replayed against it cross-site; only the GET
-# pages a browser follows from the API (a report) take it, through `BrowserUser`.
+# requests a browser follows from a page (a report, the gradebook CSV) take it, through
+# `BrowserUser`.
 
 
 def session_token_user(ctx: Services, cookie: str | None) -> tuple[UserRow, str] | None:
