@@ -24,6 +24,16 @@ def chromium() -> str | None:
     return next((p for p in map(shutil.which, CANDIDATES) if p), None)
 
 
+def require_chromium() -> None:
+    """Skip a browser test where Chromium is missing; in CI, where it must be, fail."""
+    import pytest
+
+    if chromium() is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is not installed (apt-get install chromium)")
+        pytest.skip("no Chromium (apt-get install chromium)")
+
+
 def _args(profile: str, *flags: str) -> list[str]:
     binary = chromium()
     if binary is None:

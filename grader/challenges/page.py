@@ -16,10 +16,11 @@ from typing import Any
 from urllib.parse import quote
 
 import nh3
-from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
+from jinja2 import Template
 from markupsafe import Markup
 
 from grader.challenges.leaderboard import is_ascending
+from grader.html import html_templates
 from submissions_schema.challenges import (
     Challenge,
     DatasetSplit,
@@ -30,13 +31,7 @@ from submissions_schema.challenges import (
     PhaseSplit,
 )
 
-TEMPLATES = Environment(
-    loader=PackageLoader("grader.challenges", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+TEMPLATES = html_templates("grader.challenges")
 STANDALONE = "standalone.html.j2"
 
 

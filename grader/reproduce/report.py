@@ -5,8 +5,7 @@ from __future__ import annotations
 import base64
 import io
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-
+from grader.html import html_templates
 from submissions_schema.reproduce import ReproduceReport
 
 VERDICT_COLOURS = {
@@ -159,11 +158,7 @@ def to_markdown(report: ReproduceReport) -> str:
     return "\n".join(lines)
 
 
-TEMPLATES = Environment(
-    loader=PackageLoader("grader.reproduce", "templates"),
-    autoescape=select_autoescape(default=True),  # every name and reason is the project's
-    undefined=StrictUndefined,
-)
+TEMPLATES = html_templates("grader.reproduce")
 
 
 def _fmt(value: float | None) -> str:

@@ -64,6 +64,9 @@ class TokenRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A page session names the epoch it was issued in; signing out moves it on, so a
+    # copied cookie of that token is worthless afterwards (web.py).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     user: Mapped[UserRow] = relationship()
 

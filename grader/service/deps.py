@@ -120,13 +120,14 @@ Admin = Annotated[UserRow, _require(Role.admin)]
 
 
 def session_token_user(ctx: Services, cookie: str | None) -> tuple[UserRow, str] | None:
-    """The user a session cookie signs in, and the cookie, while its token is unrevoked."""
+    """The user a session cookie signs in, and the cookie, while its token is unrevoked
+    and not signed out since."""
     session = read_session(session_key(ctx.settings), cookie)
     if session is None:
         return None
     with session_scope(ctx.url) as db:
         token = db.get(TokenRow, session.token_id)
-        if token is None or token.revoked_at is not None:
+        if token is None or token.revoked_at is not None or token.session_epoch != session.epoch:
             return None
         user = token.user
         db.expunge(user)

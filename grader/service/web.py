@@ -26,8 +26,8 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from grader.html import html_templates
 from grader.settings import Settings
 
 SESSION_COOKIE = "dlgrader_session"
@@ -35,13 +35,7 @@ SIGNIN_COOKIE = "dlgrader_signin"  # a nonce the sign-in form's CSRF token is bo
 SESSION_MAX_AGE_S = 12 * 3600  # a day's work; the token itself outlives it
 SIGNIN_MAX_AGE_S = 3600
 
-TEMPLATES = Environment(
-    loader=PackageLoader("grader.service", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+TEMPLATES = html_templates("grader.service")
 
 
 @cache
@@ -76,30 +70,32 @@ def _mac(key: bytes, purpose: str, value: str) -> str:
 @dataclass(frozen=True)
 class Session:
     token_id: int
+    epoch: int  # the token's session epoch when it was issued; sign-out moves it on
     cookie: str  # the signed value, which the CSRF token is bound to
 
 
-def issue_session(key: bytes, token_id: int, now: float | None = None) -> str:
+def issue_session(key: bytes, token_id: int, epoch: int = 0, now: float | None = None) -> str:
     issued = int(time.time() if now is None else now)
-    payload = f"{token_id}.{issued}.{secrets.token_urlsafe(9)}"
+    payload = f"{token_id}.{epoch}.{issued}.{secrets.token_urlsafe(9)}"
     return f"{payload}.{_mac(key, 'session', payload)}"
 
 
 def read_session(key: bytes, cookie: str | None, now: float | None = None) -> Session | None:
-    """The session a cookie holds if its signature is ours and it has not expired."""
+    """The session a cookie holds if its signature is ours and it has not expired (whether
+    its token and epoch are still current is the database's to say: deps.py)."""
     if not cookie or len(cookie) > 200:
         return None
     payload, _, mac = cookie.rpartition(".")
     if not hmac.compare_digest(mac, _mac(key, "session", payload)):
         return None
     fields = payload.split(".")
-    if len(fields) != 3 or not (fields[0].isdigit() and fields[1].isdigit()):
+    if len(fields) != 4 or not all(f.isascii() and f.isdigit() for f in fields[:3]):
         return None
-    token_id, issued = fields[0], fields[1]
-    age = (time.time() if now is None else now) - int(issued)
+    token_id, epoch, issued = (int(f) for f in fields[:3])
+    age = (time.time() if now is None else now) - issued
     if not 0 <= age <= SESSION_MAX_AGE_S:
         return None
-    return Session(int(token_id), cookie)
+    return Session(token_id, epoch, cookie)
 
 
 def csrf_token(key: bytes, bound_to: str) -> str:

@@ -20,7 +20,7 @@ from grader.challenges.specs import get_challenge
 from grader.sandbox.bwrap import BwrapSandbox
 from grader.service.web import TEMPLATES
 from submissions_schema.challenges import LeaderboardEntry, LeaderboardPage
-from tests.browser import chromium, dump_dom, screenshot
+from tests.browser import dump_dom, require_chromium, screenshot
 
 pytestmark = [pytest.mark.integration]
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -154,10 +154,7 @@ def embedded_json(dom: Dom) -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def need_chromium() -> None:
-    if chromium() is None:
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is not installed (apt-get install chromium)")
-        pytest.skip("no Chromium")
+    require_chromium()
 
 
 @pytest.mark.parametrize("layout", ["standalone", "site"])

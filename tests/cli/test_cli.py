@@ -19,6 +19,7 @@ def dlgrader(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @needs_torch
+@pytest.mark.slow  # ~4 s: every op twice over
 def test_reference_check_prints_every_op_and_exits_0() -> None:
     proc = dlgrader("reference", "check")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -15,7 +15,7 @@ from grader.reproduce.job import ReproduceJob, sha256_path
 from grader.sandbox import select_sandbox
 from grader.sandbox.bwrap import BwrapSandbox
 from submissions_schema.reproduce import ClaimVerdict, DeterminismClass
-from tests.browser import chromium, dump_dom
+from tests.browser import dump_dom, require_chromium
 
 pytestmark = [
     pytest.mark.integration,
@@ -101,6 +101,7 @@ def test_a_crashing_run_fails_to_run_with_its_log(tmp_path: Path) -> None:
     assert report.determinism.result == DeterminismClass.failed
 
 
+@pytest.mark.slow  # a reproduce job and a browser
 def test_cli_writes_every_report_and_the_page_reads_in_chromium(tmp_path: Path) -> None:
     proj = project(tmp_path / "p", SEEDED, CLAIMS)
     out = tmp_path / "out"
@@ -133,10 +134,7 @@ def test_cli_writes_every_report_and_the_page_reads_in_chromium(tmp_path: Path) 
     markdown = (out / "r.md").read_text()
     assert "## Reproducibility summary (skeleton)" in markdown
     assert "What was difficult" in markdown
-    if chromium() is None:
-        if os.environ.get("CI"):
-            pytest.fail("no Chromium")
-        pytest.skip("no Chromium")
+    require_chromium()
     dom = dump_dom(out / "r.html")
     assert 'class="verdict reproduced"' in dom
     assert "data:image/png;base64," in dom

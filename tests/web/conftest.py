@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import Browser
+from tests.browser import Browser, require_chromium
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """One Chromium per test module."""
+    require_chromium()
     with Browser() as b:
         yield b
 

@@ -10,10 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 import uvicorn
 
-from tests.browser import chromium
+from tests.browser import require_chromium
 from tests.service.helpers import Service, embedded_service
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -45,7 +44,6 @@ def serving(service: Service) -> Iterator[str]:
 
 @contextmanager
 def live_service(tmp_path: Path, **options: Any) -> Iterator[tuple[Service, str]]:
-    if chromium() is None:
-        pytest.skip("no Chromium (apt-get install chromium)")
+    require_chromium()
     with embedded_service(tmp_path, **options) as service, serving(service) as url:
         yield service, url

@@ -127,6 +127,24 @@ def test_forms_need_the_sessions_csrf_token(service: Service) -> None:
     assert 'dlgrader_session=""' in out.headers["set-cookie"]
 
 
+def test_signing_out_ends_every_copy_of_the_session(service: Service) -> None:
+    c = sign_in(service, "alice")
+    copied = c.cookies[SESSION_COOKIE]
+    elsewhere = TestClient(c.app)  # the same cookie in another browser (a shared machine)
+    elsewhere.cookies.set(SESSION_COOKIE, copied)
+    assert elsewhere.get("/me").status_code == 200
+    c.post("/signout", data={"csrf_token": page_csrf(c)}, follow_redirects=False)
+    assert elsewhere.get("/me", follow_redirects=False).status_code == 303
+    # The next sign-in holds, and a stale copy cannot sign it out.
+    again = sign_in(service, "alice")
+    assert again.get("/me").status_code == 200
+    stale = TestClient(c.app)
+    stale.cookies.set(SESSION_COOKIE, copied)
+    refused = stale.post("/signout", data={"csrf_token": "x"}, follow_redirects=False)
+    assert refused.headers["location"].startswith("/signin")
+    assert again.get("/me").status_code == 200
+
+
 def test_the_api_keeps_to_bearer_tokens(service: Service) -> None:
     c = sign_in(service, "alice")
     assert c.get("/api/v1/submissions").status_code == 401

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from grader.reproduce.report import to_html
 from grader.service.accounts import hash_token
@@ -23,6 +23,7 @@ from grader.service.web import (
     csrf_ok,
     csrf_token,
     issue_session,
+    read_session,
     render,
     safe_next,
     session_key,
@@ -85,17 +86,27 @@ def signin(
                 TokenRow.token_hash == hash_token(token.strip()), TokenRow.revoked_at.is_(None)
             )
         )
-        token_id = None if row is None else row.id
-    if token_id is None:
+        current = None if row is None else (row.id, row.session_epoch)
+    if current is None:
         return _signin_page(ctx, request, back, "Unknown or revoked token.", 401)
     page = RedirectResponse(back, status_code=303)
-    set_cookie(request, page, SESSION_COOKIE, issue_session(key, token_id), SESSION_MAX_AGE_S)
+    set_cookie(request, page, SESSION_COOKIE, issue_session(key, *current), SESSION_MAX_AGE_S)
     page.delete_cookie(SIGNIN_COOKIE, path="/")
     return page
 
 
 @router.post("/signout", include_in_schema=False)
-def signout(user: FormUser) -> Response:
+def signout(ctx: Ctx, request: Request, user: FormUser) -> Response:
+    """Ends every page session of this token, not only this browser's cookie: the token's
+    epoch moves on, so a copy of the cookie (another tab, a shared machine) is refused."""
+    session = read_session(session_key(ctx.settings), request.cookies.get(SESSION_COOKIE))
+    if session is not None:  # FormUser has checked it; read again for its token and epoch
+        with session_scope(ctx.url) as db:
+            db.execute(
+                update(TokenRow)
+                .where(TokenRow.id == session.token_id, TokenRow.session_epoch == session.epoch)
+                .values(session_epoch=TokenRow.session_epoch + 1)
+            )
     page = RedirectResponse("/signin", status_code=303)
     page.delete_cookie(SESSION_COOKIE, path="/")
     return page
