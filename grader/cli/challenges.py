@@ -46,10 +46,19 @@ def challenge_import(
     ] = None,
     wait: Annotated[float, typer.Option(help="seconds to wait for re-evaluations")] = 900.0,
     json_out: Annotated[Path | None, typer.Option("--json", help="what was done, as JSON")] = None,
+    remote: Annotated[
+        bool,
+        typer.Option(
+            "--remote",
+            help="import a bundle through the server `dlgrader login` saved (a TA token), "
+            "not into this host's data folder",
+        ),
+    ] = False,
 ) -> None:
-    """Import an EvalAI challenge into this host's data folder: a bundle becomes a new
-    version; re-importing one evaluates its submissions again and shows the leaderboards
-    before and after. What is not supported is listed, not dropped."""
+    """Import an EvalAI challenge into this host's data folder (or, with --remote, the
+    server's): a bundle becomes a new version; re-importing one evaluates its submissions
+    again and shows the leaderboards before and after. What is not supported is listed,
+    not dropped."""
     from grader.challenges.bundle import (
         EVALAI_SCRIPT,
         BundleError,
@@ -67,6 +76,8 @@ def challenge_import(
     if not bundle.exists():
         raise fail(f"{bundle} does not exist", EXIT_USAGE)
     if bundle.is_file() and bundle.suffix.lower() in (".yaml", ".yml"):
+        if remote:
+            raise fail("a bare config is imported on the host (without --remote)", EXIT_USAGE)
         if name is None:
             raise fail("a bare config needs --name", EXIT_USAGE)
         try:
@@ -92,7 +103,8 @@ def challenge_import(
             "takes a bare challenge_config.yaml",
             EXIT_USAGE,
         )
-    imported = _import_locally(bundle, name, wait)
+    importer = _import_remotely if remote else _import_locally
+    imported = importer(bundle, name, wait)
     if json_out:
         write_output(json_out, imported.model_dump_json(indent=2))
     _print_imported(imported)
@@ -120,6 +132,25 @@ def _import_locally(bundle: Path, name: str | None, wait: float) -> ChallengeImp
         raise fail(f"cannot import {bundle}: {exc}", EXIT_USAGE) from None
     finally:
         workers.close()
+
+
+def _import_remotely(bundle: Path, name: str | None, wait: float) -> ChallengeImported:
+    """The bundle uploaded to the server as a zip (a folder zipped as a submission is,
+    within the same limits), imported there as POST /api/v1/admin/challenges does."""
+    from grader.cli.archive import ArchiveError, zip_folder
+    from grader.cli.remote import _call, _client
+
+    client = _client()
+    if bundle.is_dir():
+        try:
+            data = zip_folder(bundle)
+        except ArchiveError as exc:
+            raise fail(str(exc), EXIT_USAGE) from None
+    elif bundle.suffix.lower() == ".zip":
+        data = bundle.read_bytes()
+    else:
+        raise fail(f"{bundle} is neither a folder nor a .zip", EXIT_USAGE)
+    return _call(client.import_challenge, data, name, min(wait, 3600.0))
 
 
 def _print_imported(imported: ChallengeImported) -> None:
@@ -281,7 +312,8 @@ def challenge_submit(
     timeout: Annotated[float, typer.Option(help="seconds to wait")] = 900.0,
 ) -> None:
     """Submit to a challenge phase; with --wait, print the scores. Exit 0 scored, 3 could
-    not be scored, 4 rejected or failed by the challenge's evaluation."""
+    not be scored (the challenge's evaluation script is broken among them), 4 rejected or
+    failed by the challenge's evaluation."""
     from grader.cli.remote import _call, _client, final_exit_code
     from submissions_schema import FINAL_STATUSES
 
@@ -324,5 +356,6 @@ def challenge_submit(
             shown = ", ".join(f"{k} {v:.4g}" for k, v in score.metrics.items() if v is not None)
             console.print(f"  {score.split}: {shown}")
     if result is not None and result.status == "failed":
-        raise typer.Exit(EXIT_FAILED)
+        # The host's broken script is ours to fix, not a verdict on the submission.
+        raise typer.Exit(EXIT_CANNOT_RUN if result.failed_by == "host" else EXIT_FAILED)
     raise typer.Exit(final_exit_code(detail.status))

@@ -25,7 +25,12 @@ from submissions_schema import (
     TokenCreated,
     TokenInfo,
 )
-from submissions_schema.challenges import ChallengeInfo, LeaderboardEntry, LeaderboardPage
+from submissions_schema.challenges import (
+    ChallengeImported,
+    ChallengeInfo,
+    LeaderboardEntry,
+    LeaderboardPage,
+)
 
 CONFIG = Path(os.environ.get("DLGRADER_CONFIG", Path(user_config_dir("dlgrader")) / "config.json"))
 
@@ -179,6 +184,15 @@ class Client:
         files = {"file": (file_name, data, "application/zip")}
         return AssignmentPushed.model_validate(
             self.request("POST", "/api/v1/admin/assignments", files=files, timeout=300)
+        )
+
+    def import_challenge(self, data: bytes, name: str | None, wait_s: float) -> ChallengeImported:
+        params: dict[str, str | float] = {"wait_s": wait_s, **({"name": name} if name else {})}
+        files = {"file": ("bundle.zip", data, "application/zip")}
+        return ChallengeImported.model_validate(
+            self.request(
+                "POST", "/api/v1/admin/challenges", params=params, files=files, timeout=wait_s + 300
+            )
         )
 
     def regrade_assignment(self, assignment: str, wait_s: float) -> RegradeSummary:

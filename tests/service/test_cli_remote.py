@@ -4,6 +4,7 @@ README's table, every error one line."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -280,3 +281,46 @@ def test_staff_push_a_checked_assignment_and_students_submit_to_it(
     refused = ta.cli("ta", "admin", "assignment", "push", str(folder))
     assert refused.returncode == 4, refused.stdout + refused.stderr
     assert "nothing was pushed" in refused.stderr
+
+
+@pytest.mark.slow  # four evaluations in bubblewrap
+def test_a_ta_imports_a_bundle_remotely_and_each_evaluation_exits_by_the_table(
+    ta: Server, tmp_path: Path
+) -> None:
+    from tests.challenges.test_bundles import write_bundle
+
+    bundle = write_bundle(tmp_path / "bundle")
+    imported = ta.cli("ta", "challenge", "import", str(bundle), "--remote", "--name", "tiny")
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    assert "imported tiny version" in imported.stdout
+    carol = ta.cli("ta", "admin", "token", "create", "--user", "carol").stdout.split()[-1]
+    assert ta.cli("carol", "login", "--server", ta.url, "--token", carol).returncode == 0
+    one_line_error(
+        ta.cli("carol", "challenge", "import", str(bundle), "--remote"), 2, "needs the ta role"
+    )
+
+    def submit(answers: dict[str, object], metadata: str) -> subprocess.CompletedProcess[str]:
+        path = tmp_path / "answers.json"
+        path.write_text(json.dumps(answers))
+        args = ["challenge", "submit", str(path), "-c", "tiny", "--phase", "dev", "--wait"]
+        return ta.cli("carol", *args, "--metadata", metadata)
+
+    model = '{"model": "guess"}'
+    scored = submit({"answers": {"a": 1, "b": 2}}, model)
+    assert scored.returncode == 0, scored.stdout + scored.stderr
+    assert "dev_split: accuracy 0.4, correct 2" in scored.stdout
+    one_line_error(submit({"answers": {}}, '{"size": "M"}'), 2, "model")  # required, missing
+    crashed = submit({"mode": "crash"}, model)  # evaluate() raised: the submission's verdict
+    assert crashed.returncode == 4, crashed.stdout + crashed.stderr
+    assert "ValueError" in crashed.stdout
+    broken = submit({"mode": "garbage"}, model)  # the host's script broke its own schema
+    assert broken.returncode == 3, broken.stdout + broken.stderr
+    assert "evaluation script is broken" in broken.stdout
+    board = tmp_path / "tiny.json"
+    shown = ta.cli(
+        "ta", "leaderboard", "tiny", "--phase", "dev", "--split", "dev_split", "--json", str(board)
+    )
+    assert shown.returncode == 0, shown.stderr
+    (entry,) = json.loads(board.read_text())["results"]
+    assert entry["result"] == [0.4, 2]
+    assert entry["submission__submission_metadata"] == {"model": "guess"}
