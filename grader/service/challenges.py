@@ -119,9 +119,21 @@ class ChallengeService:
             raise ServiceError(404, "unknown_challenge", f"no challenge {name!r}")
         return self.challenges[name]
 
-    def phase(self, challenge: Challenge, codename: str) -> Phase:
+    @staticmethod
+    def visible(challenge: Challenge, viewer: UserRow | None) -> Challenge:
+        """The challenge as `viewer` may see it. A phase that is not public (EvalAI's
+        `is_public: False`) is the host's alone: absent from every list, page, submission
+        and leaderboard for anyone but staff."""
+        if viewer is not None and has_role(viewer, Role.ta):
+            return challenge
+        phases = [p for p in challenge.phases if p.is_public]
+        ids = {p.id for p in phases}
+        splits = [ps for ps in challenge.phase_splits if ps.challenge_phase_id in ids]
+        return challenge.model_copy(update={"phases": phases, "phase_splits": splits})
+
+    def phase(self, challenge: Challenge, codename: str, viewer: UserRow | None) -> Phase:
         try:
-            return challenge.phase(codename)
+            return self.visible(challenge, viewer).phase(codename)
         except KeyError as exc:
             raise ServiceError(404, "unknown_phase", str(exc.args[0])) from None
 
@@ -247,7 +259,7 @@ class ChallengeService:
         submission_metadata: str | None = None,
     ) -> tuple[Submission, bool]:
         challenge = self.challenge(challenge_name)
-        phase = self.phase(challenge, phase_codename)
+        phase = self.phase(challenge, phase_codename, user)
         answers = meta_answers(phase, submission_metadata)
         public = phase.is_submission_public if is_public is None else is_public
         now = utcnow()
@@ -458,7 +470,7 @@ class ChallengeService:
         order_by: str | None = None,
     ) -> tuple[list[LeaderboardEntry], datetime | None]:
         challenge = self.challenge(challenge_name)
-        phase = self.phase(challenge, phase_codename)
+        phase = self.phase(challenge, phase_codename, viewer)
         try:
             phase_split = challenge.phase_split(phase_codename, split_codename)
         except KeyError as exc:

@@ -339,3 +339,25 @@ def test_teams_download_images_never_the_labels_of_evaluated_splits(service: Ser
     missing = service.client.get(f"/api/v1/challenges/{CHALLENGE}/data/holdout")
     assert missing.status_code == 404
     assert missing.json()["code"] == "unknown_split"
+
+
+def test_a_phase_that_is_not_public_is_the_hosts_alone(tmp_path: Path) -> None:
+    specs = challenges_with(test={"is_public": False})
+    with embedded_service(tmp_path, challenges=specs) as s:
+        for who in (None, "bob"):
+            headers = s.headers(who) if who else {}
+            listed = s.client.get("/api/v1/challenges", headers=headers).json()
+            phases = next(c["phases"] for c in listed if c["name"] == CHALLENGE)
+            assert [p["codename"] for p in phases] == ["dev"]
+            assert board(s, who, "test", "test").json()["code"] == "unknown_phase"
+            page = s.client.get(f"/challenges/{CHALLENGE}/test/test", headers=headers)
+            assert page.status_code == 404
+        refused = submit(s, "bob", "test", predictions("test", 0.9))
+        assert (refused.status_code, refused.json()["code"]) == (404, "unknown_phase")
+        assert "/test/" not in s.client.get("/leaderboards").text
+        listed = s.client.get("/api/v1/challenges", headers=s.headers("tina")).json()
+        phases = next(c["phases"] for c in listed if c["name"] == CHALLENGE)
+        assert [p["codename"] for p in phases] == ["dev", "test"]
+        baseline = submit(s, "tina", "test", predictions("test", 0.9))  # staff try it out
+        assert s.wait("tina", baseline.json()["id"])["status"] == "graded"
+        assert board(s, "tina", "test", "test").json()["count"] == 1

@@ -20,7 +20,6 @@ from grader.service.errors import ERRORS
 from grader.service.submissions import ServiceError
 from grader.service.web import TEMPLATES, PageError
 from submissions_schema import Role
-from submissions_schema.challenges import Challenge
 
 router = APIRouter(responses=ERRORS)
 
@@ -43,20 +42,6 @@ def site(request: Request) -> dict[str, Any]:
         "csrf": getattr(request.state, "csrf", ""),
         "path": request.url.path,
     }
-
-
-def _visible(challenge: Challenge, viewer: UserRow | None) -> Challenge:
-    """Phases that are not public stay off the page for anyone but staff."""
-    if viewer is not None and has_role(viewer, Role.ta):
-        return challenge
-    phases = [p for p in challenge.phases if p.is_public]
-    ids = {p.id for p in phases}
-    return challenge.model_copy(
-        update={
-            "phases": phases,
-            "phase_splits": [ps for ps in challenge.phase_splits if ps.challenge_phase_id in ids],
-        }
-    )
 
 
 def _leaderboard_html(
@@ -91,7 +76,7 @@ def challenge_page(ctx: Ctx, request: Request, viewer: Reader, name: str) -> HTM
     except ServiceError as exc:
         raise PageError(exc.status, exc.message) from None
     texts = templates(challenge, ctx.settings.data_dir)  # a bundle's HTML, sanitised there
-    html = render_challenge(_visible(challenge, viewer), texts, **site(request))
+    html = render_challenge(ctx.challenges.visible(challenge, viewer), texts, **site(request))
     return HTMLResponse(html, headers={"cache-control": "no-store"})
 
 

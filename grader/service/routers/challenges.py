@@ -15,10 +15,12 @@ router = APIRouter(prefix="/api/v1/challenges", tags=["challenges"], responses=E
 
 
 @router.get("")
-def list_challenges(ctx: Ctx) -> list[ChallengeInfo]:
+def list_challenges(ctx: Ctx, viewer: MaybeUser) -> list[ChallengeInfo]:
+    """Every challenge, with the phases the caller may see (staff: all of them)."""
+    shown = [ctx.challenges.visible(c, viewer) for c in ctx.challenges.challenges.values()]
     return [
         ChallengeInfo(name=c.name, title=c.title, phases=c.phases, dataset_splits=c.dataset_splits)
-        for c in ctx.challenges.challenges.values()
+        for c in shown
     ]
 
 

@@ -12,11 +12,10 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 
 from grader.grading.result_table import COLUMNS, result_rows, total_line
-from grader.service.accounts import has_role
 from grader.service.deps import Ctx, MaybePageUser, PageUser
 from grader.service.submissions import ServiceError
 from grader.service.web import PageError, render
-from submissions_schema import ACTIVE_STATUSES, Role, Submission
+from submissions_schema import ACTIVE_STATUSES, Submission
 
 router = APIRouter(include_in_schema=False)
 
@@ -78,14 +77,12 @@ def submission_page(
 
 @router.get("/leaderboards", response_class=HTMLResponse)
 def leaderboards(ctx: Ctx, request: Request, viewer: MaybePageUser) -> HTMLResponse:
-    staff = viewer is not None and has_role(viewer, Role.ta)
     boards = []
-    for challenge in sorted(ctx.challenges.challenges.values(), key=lambda c: c.name):
+    for listed in sorted(ctx.challenges.challenges.values(), key=lambda c: c.name):
+        challenge = ctx.challenges.visible(listed, viewer)
         splits = {d.id: d for d in challenge.dataset_splits}
         phases = []
         for phase in challenge.phases:
-            if not phase.is_public and not staff:
-                continue
             phase_splits = [
                 splits[ps.dataset_split_id]
                 for ps in challenge.phase_splits
