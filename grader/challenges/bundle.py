@@ -117,19 +117,29 @@ def _copy_file(source: Path, target: Path, max_bytes: int, what: str) -> None:
     target.write_bytes(data)
 
 
-def _script(root: Path, config_value: object, into: Path, max_bytes: int, unzip: Unzip) -> None:
-    """The evaluation script package: the zip the config names when the bundle has it
-    (EvalAI's own upload), else the evaluation_script/ folder (the Starters' repository)."""
+def _script(root: Path, config_value: object, into: Path, max_bytes: int, unzip: Unzip) -> str:
+    """The evaluation script package: the evaluation_script/ folder when the bundle has one
+    (the Starters' repository: its run.sh and GitHub workflow rebuild the zip from that
+    folder, so a zip beside it is a stale build), else the zip the config names (EvalAI's
+    own upload). A note when a zip was left aside, else ""."""
     named = root / str(config_value) if isinstance(config_value, str) else None
-    if named is not None and str(config_value).endswith(".zip") and named.is_file():
+    zipped = named is not None and str(config_value).endswith(".zip") and named.is_file()
+    note = ""
+    if (root / SCRIPT_DIR).is_dir() and not (root / SCRIPT_DIR).is_symlink():
+        package: Path | None = root / SCRIPT_DIR
+        if zipped:
+            note = (
+                f"evaluation_script ({config_value} is ignored: the {SCRIPT_DIR}/ folder "
+                "beside it is the script, as EvalAI-Starters' run.sh and GitHub workflow "
+                "rebuild the zip from that folder)"
+            )
+    elif zipped:
         data = read_bytes(_inside(root, config_value, "evaluation_script"), max_bytes)
         if data is None:
             raise BundleError(f"evaluation_script {config_value} is too large or not a file")
         scratch = into.parent / ".script-zip"
         unzip(data, scratch)
         package = _nearest(scratch, "__init__.py")
-    elif (root / SCRIPT_DIR).is_dir():
-        package = root / SCRIPT_DIR
     else:
         raise BundleError(
             f"no evaluation script: neither {config_value or 'evaluation_script.zip'} nor an "
@@ -139,6 +149,7 @@ def _script(root: Path, config_value: object, into: Path, max_bytes: int, unzip:
         raise BundleError("the evaluation script has no __init__.py (it must import evaluate)")
     into.mkdir(parents=True)
     copy_tree(package, into, skip=frozenset({"__pycache__"}))
+    return note
 
 
 def stage_bundle(
@@ -174,7 +185,9 @@ def stage_bundle(
         raise BundleError(f"{CONFIG_FILE}: {exc}") from None
     bundle.mkdir()
     (bundle / CONFIG_FILE).write_text(text)
-    _script(root, config.get("evaluation_script"), bundle / SCRIPT_DIR, max_bytes, unzip)
+    script_note = _script(
+        root, config.get("evaluation_script"), bundle / SCRIPT_DIR, max_bytes, unzip
+    )
     for phase in challenge.phases:
         what = f"challenge_phases[{phase.codename}].test_annotation_file"
         if phase.test_annotation_file is None:
@@ -189,10 +202,21 @@ def stage_bundle(
         for p in config.get("challenge_phases") or []
         if isinstance(p.get("codename"), str)
     }
+    notes = [script_note] if script_note else []
     for key, value in {**{k: config.get(k) for k in TEMPLATE_KEYS}, **phase_texts}.items():
         if isinstance(value, str) and value.strip().endswith(".html"):
+            if key.startswith("phase-") and not (root / value.strip()).exists():
+                # EvalAI keeps a phase whose description file is absent (no text);
+                # the challenge's own templates it requires, and so do we.
+                notes.append(
+                    f"challenge_phases[{key[6:]}].description ({value.strip()} is "
+                    "not in the bundle: the phase has no description)"
+                )
+                continue
             path = _inside(root, value, key)
             _copy_file(path, bundle / "templates" / f"{key}.html", MAX_TEMPLATE_BYTES, key)
+    if notes:
+        challenge = challenge.model_copy(update={"unsupported": [*challenge.unsupported, *notes]})
     if (bundle / REQUIREMENTS).is_file():
         from grader.grading.environments import EnvironmentFailed, with_requirements_file
 

@@ -113,8 +113,20 @@ def import_evalai_config(text: str, name: str, evaluation: str, bundle: bool = F
         )
         kept.setdefault("is_submission_public", False)  # EvalAI's default
         phases.append(kept)
+    defined = {
+        "challenge_phase_id": [p.get("id") for p in config.get("challenge_phases") or []],
+        "leaderboard_id": [b.get("id") for b in config.get("leaderboard") or []],
+        "dataset_split_id": [d.get("id") for d in config.get("dataset_splits") or []],
+    }
     phase_splits = []
     for i, ps in enumerate(config.get("challenge_phase_splits") or [], start=1):
+        for key, ids in defined.items():  # EvalAI's is_challenge_phase_split_mapping_valid
+            if ps.get(key) not in ids:
+                raise EvalAIImportError(
+                    f"challenge_phase_splits[{i}].{key} is {ps.get(key)!r}, which names no "
+                    f"{key.removesuffix('_id').replace('_', ' ')} of the config "
+                    f"(ids: {', '.join(map(str, ids)) or 'none'})"
+                )
         unsupported += [f"challenge_phase_splits[{i}].{k}" for k in ps if k not in PHASE_SPLIT_KEYS]
         kept = {k: v for k, v in ps.items() if k in PHASE_SPLIT_KEYS}
         if "visibility" in kept:

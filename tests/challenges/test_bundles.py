@@ -169,6 +169,34 @@ def test_a_folder_and_its_zip_stage_alike(tmp_path: Path) -> None:
     assert (staged_c / "evaluation_script" / "__init__.py").is_file()
 
 
+def test_a_starters_repository_as_published(tmp_path: Path) -> None:
+    # The Starters' run.sh and GitHub workflow rebuild evaluation_script.zip from the
+    # folder: a zip committed beside it is stale, and the folder is the script. EvalAI
+    # keeps a phase whose description file is absent; a phase split naming a leaderboard
+    # that does not exist is refused with EvalAI's reason, not a schema dump.
+    folder = write_bundle(tmp_path / "b")
+    with zipfile.ZipFile(folder / "evaluation_script.zip", "w") as zf:
+        zf.writestr("__init__.py", "from .main import evaluate\n")
+        zf.writestr("main.py", "def evaluate(*a, **k):\n    return 'stale'\n")
+    (folder / "templates" / "phase_dev.html").unlink()
+    challenge, staged = stage_bundle(folder, tmp_path / "w", None, 1 << 20, unzip_bundle)
+    assert "stale" not in (staged / "evaluation_script" / "main.py").read_text()
+    notes = challenge.unsupported
+    assert any(n.startswith("evaluation_script (evaluation_script.zip is ignored") for n in notes)
+    assert any(n.startswith("challenge_phases[dev].description (templates/") for n in notes)
+    assert not (staged / "templates" / "phase-dev.html").exists()
+    (folder / "templates" / "description.html").unlink()  # the challenge's own: required
+    with pytest.raises(BundleError, match=r"description 'templates/description\.html' is not a"):
+        stage_bundle(folder, tmp_path / "w2", None, 1 << 20, unzip_bundle)
+    named = CONFIG.replace(
+        "{challenge_phase_id: 1, leaderboard_id: 1,",
+        "{challenge_phase_id: 1, leaderboard_id: main,",
+    )
+    (folder / "challenge_config.yaml").write_text(named)
+    with pytest.raises(BundleError, match=r"\[1\]\.leaderboard_id is 'main', which names no lead"):
+        stage_bundle(folder, tmp_path / "w3", None, 1 << 20, unzip_bundle)
+
+
 def test_hostile_bundles_are_refused(tmp_path: Path) -> None:
     folder = write_bundle(tmp_path / "b")
     (folder / "annotations" / "dev.json").unlink()

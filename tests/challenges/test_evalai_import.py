@@ -122,7 +122,7 @@ def test_what_is_not_supported_is_named() -> None:
             CONFIG.replace(
                 "dataset_split_id: 2, visibility: 1", "dataset_split_id: 9, visibility: 1"
             ),
-            "dataset split 9",
+            "dataset_split_id is 9, which names no dataset split",
         ),
         (CONFIG.replace("visibility: 3", "visibility: 7"), "visibility must be 1, 2 or 3"),
     ],
