@@ -3,7 +3,9 @@
 The rules, in order:
 1. Only finished entries with a value for the order-by metric are ranked; failed,
    cancelled, unscored and "n/a" entries never are.
-2. Flagged entries are dropped, and so are private ones (`is_public` false).
+2. Flagged entries are dropped, and so are private ones (`is_public` false) on a public
+   phase-split; a host-only or owner-and-host split keeps them, as EvalAI's
+   calculate_distinct_sorted_leaderboard_data does (its viewers may see them).
 3. One entry per team: the one the team selected when the phase asks teams to
    choose, else the latest when the phase-split says so, else the best.
 4. Baselines are always shown, marked, never merged per team, and not ranked.
@@ -30,6 +32,7 @@ from submissions_schema.challenges import (
     LeaderboardSchemaOut,
     Phase,
     PhaseSplit,
+    SplitVisibility,
     Value,
 )
 
@@ -116,7 +119,7 @@ def compute_leaderboard(
         if e.status == "finished"
         and _value(e, order_by) is not None
         and not e.is_flagged
-        and e.is_public
+        and (e.is_public or phase_split.visibility != SplitVisibility.public)
     ]
 
     def key(e: ScoredSubmission) -> tuple[float, float, datetime]:

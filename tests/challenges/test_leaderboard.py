@@ -8,6 +8,7 @@ import pytest
 
 from grader.challenges.leaderboard import LeaderboardError, ScoredSubmission, compute_leaderboard
 from grader.challenges.specs import get_challenge
+from submissions_schema.challenges import SplitVisibility
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 CHALLENGE = get_challenge("digits-convnet")
@@ -103,6 +104,14 @@ def test_baselines_shown_marked_and_unranked() -> None:
 def test_never_ranked(bad: dict) -> None:  # type: ignore[type-arg]
     rows = board([entry("x", "xs", 0.99, **bad), entry("a1", "ants", 0.5)])
     assert [r.submission__id for r in rows] == ["a1"]
+
+
+def test_private_entries_count_where_only_hosts_or_owners_look() -> None:
+    # EvalAI drops private submissions from public phase-splits only.
+    rows = [entry("x", "xs", 0.99, is_public=False), entry("a1", "ants", 0.5)]
+    for visibility in (SplitVisibility.host, SplitVisibility.owner_and_host):
+        ps = PS.model_copy(update={"visibility": visibility})
+        assert [r.submission__id for r in board(rows, ps=ps)] == ["x", "a1"]
 
 
 def test_unscored_and_nan_are_not_ranked() -> None:
