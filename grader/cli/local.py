@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -378,7 +377,7 @@ def grade_command(
     """Grade a submission against the reference. Exit 0 when graded (whatever the score),
     2 for a bad path or name, 3 when the grader could not grade, 4 when the submission
     was rejected as ungradable (no such module in it, not a zip)."""
-    from grader.cli.gradescope import to_gradescope
+    from grader.cli.gradescope import results_json, to_gradescope
     from grader.cli.render import print_result
     from grader.grading.grade import grade
     from grader.sandbox import SandboxFailed
@@ -413,7 +412,7 @@ def grade_command(
             leaderboard=spec.gradescope_leaderboard,
             reveals_later=spec.policy.due_at is not None,
         )
-        write_output(gradescope, json.dumps(document, indent=2))
+        write_output(gradescope, results_json(document))
     if result.verdict == Verdict.rejected:
         raise fail(f"not graded: {result.message}", EXIT_FAILED)
     if result.verdict == Verdict.could_not_grade:
