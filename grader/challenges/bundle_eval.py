@@ -12,6 +12,8 @@ Who pays for what (docs/challenges.md):
   split at all, or a split missing while partial evaluation is off) is the host's
   error: failed, visible to staff with its reason and output, NOT counted. The script
   decides what it returns; a submission it cannot score should make it raise.
+- The package failing to import (before any submission is read: a requirement the host
+  did not list, a pip install or a download with no network) is the host's too.
 - The sandbox not starting, the harness never running: ours, raised, retried.
 """
 
@@ -251,6 +253,25 @@ def evaluate_submission(
             else:  # the harness never wrote its first line: it did not start
                 raise RuntimeError(f"the evaluation harness did not start: {run.stderr[-500:]}")
         done = base.model_copy(update={"execution_time_s": round(run.wall_s, 3)})
+        if status.get("status") != "ok" and status.get("stage") == "import":
+            # The package failed before any submission was read (a missing requirement,
+            # a pip install or a download with no network): the same for every team.
+            if run.timed_out:
+                why = f"importing it ran past this phase's {limits.wall_s:g} s limit"
+            elif status.get("status") == "error":
+                why = f"importing it raised {str(status.get('type', 'an error'))[:60]}"
+            else:
+                why = "the process died while importing it"
+            return done.model_copy(
+                update={
+                    "status": "failed",
+                    "failed_by": "host",
+                    "message": f"the challenge's evaluation script is broken ({why}, before "
+                    "reading any submission); the hosts can see why, and this does not count "
+                    "as a submission",
+                    "host_log": _host_log(run, status, f"evaluation_script: {why}"),
+                }
+            )
         if status.get("status") != "ok":
             if run.timed_out:
                 why = f"the evaluation ran past this phase's {limits.wall_s:g} s limit"

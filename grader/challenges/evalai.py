@@ -145,6 +145,14 @@ def import_evalai_config(text: str, name: str, evaluation: str, bundle: bool = F
         schema = {
             k: v for k, v in schema.items() if k in ("labels", "default_order_by", "metadata")
         }
+        labels, order_by = schema.get("labels"), schema.get("default_order_by")
+        if isinstance(labels, list) and order_by is not None and order_by not in labels:
+            # EvalAI takes it and ranks by a metric its leaderboard never shows.
+            raise EvalAIImportError(
+                f"leaderboard[{board.get('id')}].schema.default_order_by {order_by!r} is not "
+                f"one of its labels ({', '.join(map(str, labels))}): a leaderboard ranked by a "
+                "metric it does not show; add it to labels or order by one of them"
+            )
         leaderboards.append({"id": board.get("id"), "schema": schema})
     try:
         return Challenge(

@@ -9,7 +9,9 @@ the submission's metadata. Imports the bundle's `evaluation_script` package from
 INPUTS_DIR, calls `evaluate(annotation, submission, phase_codename,
 submission_metadata=...)` and writes its raw return value to `result.json` (NaN and
 infinities as JSON's NaN/Infinity, numpy scalars as numbers, anything else as its repr),
-and `status.json`: started, then ok or the exception's type and traceback. stdout and
+and `status.json`: started (at the stage `import`, then `evaluate`), then ok or the
+exception's type, stage and traceback: a failure while importing the package is the
+host's, whatever the submission. stdout and
 stderr go where the sandbox captures them. The trusted side judges all of it.
 """
 
@@ -45,14 +47,18 @@ def main(manifest_path: str, inputs_dir: str, submission_dir: str, out_dir: str)
     def write_status(status: dict[str, Any]) -> None:
         (out / "status.json").write_text(json.dumps(status))
 
-    write_status({"status": "started"})
+    write_status({"status": "started", "stage": "import"})
     start = time.monotonic()
+    stage = "import"  # the host's package alone: no submission has been read yet
     try:
         sys.path.insert(0, inputs_dir)
         sys.dont_write_bytecode = True
         import evaluation_script  # type: ignore[import-not-found]  # the host's package
 
-        returned = evaluation_script.evaluate(
+        evaluate = evaluation_script.evaluate
+        stage = "evaluate"
+        write_status({"status": "started", "stage": stage})
+        returned = evaluate(
             str(Path(inputs_dir) / manifest["annotation"]),
             str(Path(submission_dir) / manifest["submission"]),
             manifest["phase"],
@@ -71,6 +77,7 @@ def main(manifest_path: str, inputs_dir: str, submission_dir: str, out_dir: str)
             {
                 "status": "error",
                 "type": type(exc).__name__,
+                "stage": stage,
                 "traceback": trace[-8000:],
                 "seconds": round(time.monotonic() - start, 3),
             }

@@ -19,11 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from grader.challenges.bundle import BundleError, stage_bundle
-from grader.challenges.bundle_eval import HostError, judge
+from grader.challenges.bundle import BundleError, stage_bundle, store_bundle
+from grader.challenges.bundle_eval import HostError, evaluate_submission, judge
 from grader.sandbox.bwrap import BwrapSandbox
+from grader.sandbox.process import ProcessSandbox
 from grader.service.challenges import meta_answers, unzip_bundle
 from grader.service.submissions import ServiceError
+from grader.settings import Settings
+from submissions_schema.challenges import ChallengeResult
 from tests.service.helpers import ROOT, Service, embedded_service
 
 SECRET = "zebra-annotation-7f3"  # an annotation no student may ever see
@@ -273,6 +276,40 @@ def test_results_are_judged_against_the_hosts_schema(tmp_path: Path) -> None:
     )
     with pytest.raises(HostError, match="not test_split, which test is evaluated on"):
         judge(no_partial, "test", partial, "sha")
+
+
+def _evaluate_with(tmp_path: Path, init: str, body: dict[str, object]) -> ChallengeResult:
+    """Our bundle with its own __init__.py, stored and run once (no isolation: fast)."""
+    folder = write_bundle(tmp_path / "b")
+    (folder / "evaluation_script" / "__init__.py").write_text(init)
+    settings = Settings(data_dir=tmp_path / "data")
+    staged, bundle = stage_bundle(folder, tmp_path / "w", None, 1 << 20, unzip_bundle)
+    challenge, _ = store_bundle(staged, bundle, settings.data_dir)
+    upload = tmp_path / "sub.json"
+    upload.write_text(json.dumps(body))
+    meta = {"submission_metadata": {"model": "m"}, "participant_team_name": "ants"}
+    return evaluate_submission(
+        challenge, "dev", upload, "sub.json", ProcessSandbox(), settings, meta
+    )
+
+
+def test_a_script_that_cannot_import_is_the_hosts_failure(tmp_path: Path) -> None:
+    # A real Starters bundle that imports pandas without listing it, or pip-installs at
+    # import with no network: it fails before any submission is read, for every team.
+    answers = {"answers": {"a": 1, "b": 2}}
+    missing = _evaluate_with(
+        tmp_path / "1", "import no_such_pkg_xyz\nfrom .main import evaluate\n", answers
+    )
+    assert (missing.status, missing.failed_by) == ("failed", "host")
+    assert "importing it raised ModuleNotFoundError" in missing.message
+    assert "does not count" in missing.message
+    assert "no_such_pkg_xyz" in missing.host_log
+    assert "no_such_pkg_xyz" not in missing.message
+    crashing = _evaluate_with(tmp_path / "2", "from .main import evaluate\n", {"mode": "crash"})
+    assert (crashing.status, crashing.failed_by) == ("failed", "submission")  # evaluate() raised
+    fine = _evaluate_with(tmp_path / "3", "from .main import evaluate\n", answers)
+    assert fine.status == "finished"
+    assert fine.scores[0].metrics["correct"] == 2
 
 
 def test_submission_metadata_is_checked_against_the_phase(tmp_path: Path) -> None:

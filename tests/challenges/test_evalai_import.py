@@ -116,7 +116,7 @@ def test_what_is_not_supported_is_named() -> None:
         ("- a list", "not a mapping"),
         (
             CONFIG.replace('default_order_by: "Total"', 'default_order_by: "Nope"'),
-            "default_order_by",
+            r"leaderboard\[1\]\.schema\.default_order_by 'Nope' is not one of its labels",
         ),
         (
             CONFIG.replace(
