@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from grader.cli.gradescope import results_json, to_gradescope
 from submissions_schema import GradingResult, TestResult, TestStatus, Verdict, Visibility
+from tests.grading.helpers import EXAMPLES, ROOT, needs_bwrap
 
 
 def result(verdict: Verdict = Verdict.graded) -> GradingResult:
@@ -203,3 +208,78 @@ def test_a_crash_is_the_worst_error_on_the_leaderboard_not_the_best() -> None:
     assert board[1]["value"] == 1.0  # rel_error's worst; 0.0 would rank it first
     right = [case("affine_forward", True, 1.0, worst_error=2.5e-12)]
     assert to_gradescope(graded(right), leaderboard=True)["leaderboard"][1]["value"] == 2.5e-12
+
+
+# deploy/gradescope/run_autograder, run as Gradescope would, on a temp /autograder.
+RUN_AUTOGRADER = ROOT / "deploy" / "gradescope" / "run_autograder"
+
+
+def autograder_dir(tmp_path: Path, submission: str | None) -> Path:
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    (root / "submission").mkdir()
+    if submission is not None:
+        (root / "submission" / "layers.py").write_text(submission)
+    (root / "results").mkdir()
+    (root / "results" / "results.json").write_text('{"score": 52}')  # stale
+    return root
+
+
+def fake_dlgrader(tmp_path: Path, status_exit: int) -> Path:
+    """The real `dlgrader grade`, behind a `sandbox status` that answers status_exit."""
+    script = tmp_path / "dlgrader"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" >> {tmp_path / "calls"}\n'
+        f'if [ "$1" = sandbox ]; then exit {status_exit}; fi\n'
+        f'exec {sys.executable} -m grader.cli "$@"\n'
+    )
+    script.chmod(0o755)
+    return script
+
+
+def run_autograder(root: Path, dlgrader: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AUTOGRADER": str(root), "DLGRADER": dlgrader}
+    return subprocess.run(
+        [str(RUN_AUTOGRADER)], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.integration
+@needs_bwrap
+def test_run_autograder_grades_with_bubblewrap_and_writes_results(tmp_path: Path) -> None:
+    root = autograder_dir(tmp_path, (EXAMPLES / "cnn-layers" / "layers.py").read_text())
+    (root / "source" / "hidden_seed").write_text("1234\n")
+    wrapper = tmp_path / "real"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m grader.cli "$@"\n')
+    wrapper.chmod(0o755)
+    proc = run_autograder(root, str(wrapper))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "bwrap: ready" in proc.stdout  # the instructor's stdout says which sandbox
+    doc = strict_load((root / "results" / "results.json").read_text())
+    assert doc["score"] == 52.0
+    assert {t["status"] for t in doc["tests"]} == {"passed"}
+
+
+def test_run_autograder_without_bubblewrap_writes_no_results(tmp_path: Path) -> None:
+    root = autograder_dir(tmp_path, "def affine_forward(x, w, b): pass\n")
+    proc = run_autograder(root, str(fake_dlgrader(tmp_path, status_exit=3)))
+    assert proc.returncode == 3
+    assert not (root / "results" / "results.json").exists()  # stale one gone, no zero
+    assert (tmp_path / "calls").read_text() == "sandbox status --require bwrap\n"
+
+
+@needs_bwrap
+def test_run_autograder_on_an_upload_without_the_module_writes_no_results(
+    tmp_path: Path,
+) -> None:
+    root = autograder_dir(tmp_path, None)
+    (root / "submission" / "notes.txt").write_text("hello")
+    proc = run_autograder(root, str(fake_dlgrader(tmp_path, status_exit=0)))
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert not (root / "results" / "results.json").exists()
+    grade_call = (tmp_path / "calls").read_text().splitlines()[1]
+    assert grade_call == (
+        f"grade {root}/submission -a cnn-layers --sandbox bwrap "
+        f"--gradescope {root}/results/results.json"
+    )
