@@ -51,7 +51,9 @@ class Settings(BaseModel):
         description="secret seed of the hidden cases; grading servers must set it, and a "
         "student's machine never has it (an unset seed draws a fresh one per run)",
     )
-    sandbox: str = Field("auto", description="auto, bwrap, docker or process")
+    sandbox: str = Field(
+        "auto", description="auto, bwrap, docker, or process (no isolation: never the service's)"
+    )
     course_dir: Path | None = Field(
         None,
         description="a course folder (course.yaml, assignments/<name>/) whose assignments "

@@ -422,6 +422,12 @@ def _require_containment() -> None:
     from grader.settings import get_settings
 
     settings = get_settings()
+    if settings.sandbox == "process":  # for a student's own code on their own machine
+        raise fail(
+            "DLGRADER_SANDBOX=process runs submissions unisolated (they could read the "
+            "reference solutions and each other's files): the service grades in bwrap or docker",
+            EXIT_USAGE,
+        )
     if settings.job_cgroups == "if_available" or settings.sandbox == "docker":
         return
     if settings.sandbox == "auto":

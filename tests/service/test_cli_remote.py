@@ -205,6 +205,21 @@ def test_leaderboard_comes_from_the_server(ta: Server, tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("command", [["serve", "--port", "1"], ["worker"]])
+def test_the_service_never_grades_unisolated(command: list[str], tmp_path: Path) -> None:
+    env = {**os.environ, "DLGRADER_SANDBOX": "process", "DLGRADER_DATA_DIR": str(tmp_path)}
+    if command == ["worker"]:  # it checks the sandbox once its broker and database answer
+        env["DLGRADER_BROKER_URL"] = "redis://127.0.0.1:1/0"
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader.cli", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    one_line_error(proc, 2, "runs submissions unisolated")
+
+
 @pytest.mark.parametrize("command", [["serve", "--port", "1"], ["reaper", "--once"], ["worker"]])
 def test_server_commands_without_their_database_say_so(command: list[str]) -> None:
     env = {
