@@ -184,6 +184,36 @@ def _capped_json(value: Any) -> Any:
     return value if len(text) <= MAX_SUBMISSION_RESULT_CHARS else text[:MAX_SUBMISSION_RESULT_CHARS]
 
 
+# A module missing inside evaluate() (a lazy import) cannot be a data file's doing.
+ENVIRONMENT_ERRORS = ("ImportError", "ModuleNotFoundError")
+
+
+def _environment_failure(status: dict[str, Any], timed_out: bool, wall_s: float) -> str | None:
+    """Why a failed evaluation is the host's script meeting the sandbox, the same for every
+    team: it failed while importing (a requirement it does not list, a pip install), or
+    needed a module it does not list, or failed after reaching for the network, which the
+    sandbox does not have (a model or data download: NLTK's LookupError, say). None when
+    the failure may be the submission's."""
+    if status.get("status") == "ok":
+        return None
+    kind = str(status.get("type", "an error"))[:60]
+    if status.get("stage") == "import":
+        if timed_out:
+            why = f"importing it ran past this phase's {wall_s:g} s limit"
+        elif status.get("status") == "error":
+            why = f"importing it raised {kind}"
+        else:
+            why = "the process died while importing it"
+        return f"{why}, before reading any submission"
+    if status.get("status") != "error":
+        return None
+    if kind in ENVIRONMENT_ERRORS:
+        return f"it imports a module the challenge's environment lacks ({kind})"
+    if status.get("network"):
+        return f"it tried to reach the network, which evaluations do not have, then raised {kind}"
+    return None
+
+
 def evaluate_submission(
     challenge: Challenge,
     phase: str,
@@ -253,23 +283,15 @@ def evaluate_submission(
             else:  # the harness never wrote its first line: it did not start
                 raise RuntimeError(f"the evaluation harness did not start: {run.stderr[-500:]}")
         done = base.model_copy(update={"execution_time_s": round(run.wall_s, 3)})
-        if status.get("status") != "ok" and status.get("stage") == "import":
-            # The package failed before any submission was read (a missing requirement,
-            # a pip install or a download with no network): the same for every team.
-            if run.timed_out:
-                why = f"importing it ran past this phase's {limits.wall_s:g} s limit"
-            elif status.get("status") == "error":
-                why = f"importing it raised {str(status.get('type', 'an error'))[:60]}"
-            else:
-                why = "the process died while importing it"
+        host_why = _environment_failure(status, run.timed_out, limits.wall_s)
+        if host_why is not None:
             return done.model_copy(
                 update={
                     "status": "failed",
                     "failed_by": "host",
-                    "message": f"the challenge's evaluation script is broken ({why}, before "
-                    "reading any submission); the hosts can see why, and this does not count "
-                    "as a submission",
-                    "host_log": _host_log(run, status, f"evaluation_script: {why}"),
+                    "message": f"the challenge's evaluation script is broken ({host_why}); "
+                    "the hosts can see why, and this does not count as a submission",
+                    "host_log": _host_log(run, status, f"evaluation_script: {host_why}"),
                 }
             )
         if status.get("status") != "ok":

@@ -10,8 +10,9 @@ INPUTS_DIR, calls `evaluate(annotation, submission, phase_codename,
 submission_metadata=...)` and writes its raw return value to `result.json` (NaN and
 infinities as JSON's NaN/Infinity, numpy scalars as numbers, anything else as its repr),
 and `status.json`: started (at the stage `import`, then `evaluate`), then ok or the
-exception's type, stage and traceback: a failure while importing the package is the
-host's, whatever the submission. stdout and
+exception's type, stage and traceback, and the first address the script tried to reach
+(there is no network in the sandbox): a failure while importing the package, or after
+reaching for the network, is the host's, whatever the submission. stdout and
 stderr go where the sandbox captures them. The trusted side judges all of it.
 """
 
@@ -40,8 +41,25 @@ def _plain(value: Any) -> Any:
     return repr(value)[:1000]
 
 
+def _watch_network(reached: list[str]) -> None:
+    """Note the first address the host's code tries to reach (a download of models or data,
+    a pip install): an audit hook, since the script may use any library to do it."""
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if reached:
+            return
+        if event == "socket.getaddrinfo":
+            reached.append(f"{str(args[0])[:200]}:{args[1]}")
+        elif event == "socket.connect":
+            reached.append(str(args[1])[:200])
+
+    sys.addaudithook(hook)
+
+
 def main(manifest_path: str, inputs_dir: str, submission_dir: str, out_dir: str) -> int:
     manifest = json.loads(Path(manifest_path).read_text())
+    reached: list[str] = []
+    _watch_network(reached)
     out = Path(out_dir)
 
     def write_status(status: dict[str, Any]) -> None:
@@ -78,6 +96,7 @@ def main(manifest_path: str, inputs_dir: str, submission_dir: str, out_dir: str)
                 "status": "error",
                 "type": type(exc).__name__,
                 "stage": stage,
+                "network": reached[0] if reached else "",
                 "traceback": trace[-8000:],
                 "seconds": round(time.monotonic() - start, 3),
             }

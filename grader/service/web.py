@@ -26,6 +26,8 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader.html import html_templates
 from grader.settings import Settings
@@ -141,6 +143,17 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     return HTMLResponse(html, status_code=status_code, headers={"cache-control": "no-store"})
 
 
+HTTP_MESSAGES = {
+    404: "There is no page here.",
+    405: "This address is not a page to open; go back and use the page's own links and buttons.",
+}
+
+
+def wants_html(request: Request) -> bool:
+    """A browser navigating (its Accept names HTML), not a client that takes JSON."""
+    return "text/html" in request.headers.get("accept", "")
+
+
 class SignInRequired(Exception):
     """A page needs a signed-in user: the browser goes to /signin, then back."""
 
@@ -166,6 +179,27 @@ def add_page_handlers(app: FastAPI) -> None:
     @app.exception_handler(PageError)
     async def _page_error(request: Request, exc: PageError) -> Response:
         return render(request, "error.html.j2", exc.status, status=exc.status, message=exc.message)
+
+    # A browser that opens a path no page has (a mistyped link, a GET of a form's action)
+    # gets a page; the API, curl and the CLI (which accept no HTML) keep the JSON.
+    api_http = app.exception_handlers[StarletteHTTPException]
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/api/") or not wants_html(request):
+            answered = api_http(request, exc)
+            return await answered if inspect.isawaitable(answered) else answered
+        if not hasattr(request.state, "page_user"):  # no route ran: say who is signed in
+            from grader.service.deps import page_viewer  # deps imports this module
+
+            await run_in_threadpool(page_viewer, request.app.state.services, request)
+        message = HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
+        page = render(
+            request, "error.html.j2", exc.status_code, status=exc.status_code, message=message
+        )
+        for name, value in (exc.headers or {}).items():  # a 405's Allow
+            page.headers[name] = value
+        return page
 
     # A page's form with a bad field (a wait of "abc") is answered as a page; the API's
     # requests keep the JSON error (errors.py's handler, registered before this one).

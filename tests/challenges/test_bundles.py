@@ -90,6 +90,15 @@ def evaluate(test_annotation_file, user_submission_file, phase_codename, **kwarg
     if mode == "sleep":
         import time
         time.sleep(60)
+    if mode == "lazy-import":
+        import no_such_metrics_pkg  # a requirement the host did not list
+    if mode == "download":  # as nltk.download does: the error is caught, the lookup fails
+        import urllib.request
+        try:
+            urllib.request.urlopen("http://127.0.0.1:9/punkt.zip", timeout=2)
+        except OSError:
+            pass
+        raise LookupError("Resource punkt not found")
     if mode == "garbage":
         return {"result": [{"no_such_split": {"accuracy": 1.0}}]}
     result, error = [], []
@@ -307,6 +316,15 @@ def test_a_script_that_cannot_import_is_the_hosts_failure(tmp_path: Path) -> Non
     assert "no_such_pkg_xyz" not in missing.message
     crashing = _evaluate_with(tmp_path / "2", "from .main import evaluate\n", {"mode": "crash"})
     assert (crashing.status, crashing.failed_by) == ("failed", "submission")  # evaluate() raised
+    # The sandbox met inside evaluate(), not the data: a lazy import of an unlisted package,
+    # a download (nltk.download catches its error; the lookup after it raises).
+    for i, (mode, said) in enumerate(
+        [("lazy-import", "a module the challenge's environment lacks"), ("download", "network")]
+    ):
+        met = _evaluate_with(tmp_path / f"m{i}", "from .main import evaluate\n", {"mode": mode})
+        assert (met.status, met.failed_by) == ("failed", "host"), met.message
+        assert said in met.message
+        assert "does not count" in met.message
     fine = _evaluate_with(tmp_path / "3", "from .main import evaluate\n", answers)
     assert fine.status == "finished"
     assert fine.scores[0].metrics["correct"] == 2

@@ -122,4 +122,5 @@ def project_report(ctx: Ctx, user: BrowserUser, submission_id: str) -> HTMLRespo
     detail = ctx.detail(user, submission_id)
     if detail.reproduce_report is None:
         raise ServiceError(409, "no_report", f"submission {submission_id} has no report yet")
-    return HTMLResponse(to_html(detail.reproduce_report))
+    # A student's own results: no browser or proxy keeps a copy (as every page).
+    return HTMLResponse(to_html(detail.reproduce_report), headers={"cache-control": "no-store"})

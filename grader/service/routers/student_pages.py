@@ -30,7 +30,7 @@ def my_submissions(ctx: Ctx, request: Request, user: PageUser) -> HTMLResponse:
         by_assignment[submission.assignment].append(submission)
     groups = []
     for name, rows in sorted(by_assignment.items()):
-        spec = ctx.assignments.get(name)
+        spec = ctx.assignments.get(name) or ctx.challenges.challenges.get(name)
         scores = [r.score for r in rows if r.score is not None]
         groups.append(
             {
