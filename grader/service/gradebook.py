@@ -14,6 +14,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from grader.grading.specs import Assignment
 from grader.service.db import ExtensionRow, SubmissionRow, UserRow, session_scope, utcnow
@@ -53,6 +54,9 @@ def build_gradebook(
         by_user: dict[int, list[SubmissionRow]] = defaultdict(list)
         for row in session.scalars(
             select(SubmissionRow)
+            # A row's result (kilobytes each) is never read here: 500 students' three
+            # submissions would fetch megabytes of JSON for every page view.
+            .options(defer(SubmissionRow.result_json, raiseload=True))
             .where(
                 SubmissionRow.assignment == assignment.name,
                 SubmissionRow.kind == JobKind.homework.value,
