@@ -204,8 +204,15 @@ def login(
     console.print(f"logged in to {server}; {len(assignments)} assignments; saved to {CONFIG}")
 
 
+def _score(s: Submission, between: str = "/") -> str:
+    """Points out of the maximum; a challenge's submission has a metric and no maximum."""
+    if s.score is None:
+        return ""
+    return f"{s.score:g}" + ("" if s.max_score is None else f"{between}{s.max_score:g}")
+
+
 def _print_status(detail: Submission) -> None:
-    score = "" if detail.score is None else f", score {detail.score:g} / {detail.max_score:g}"
+    score = f", score {_score(detail, ' / ')}" if detail.score is not None else ""
     late = f", late (−{detail.penalty:.0%})" if detail.late else ""
     console.print(
         f"{detail.id}  {detail.assignment}  {detail.status.value}{score}{late}", highlight=False
@@ -326,7 +333,6 @@ def submissions(
     for col in ("id", "owner", "assignment", "submitted", "status", "score"):
         table.add_column(col)
     for s in rows:
-        score = "" if s.score is None else f"{s.score:g}/{s.max_score:g}"
         add_plain_row(
             table,
             s.id,
@@ -334,7 +340,7 @@ def submissions(
             s.assignment,
             f"{s.created_at:%Y-%m-%d %H:%M}",
             s.status.value,
-            score,
+            _score(s),
         )
     console.print(table)
 

@@ -339,3 +339,9 @@ def test_a_ta_imports_a_bundle_remotely_and_each_evaluation_exits_by_the_table(
     (entry,) = json.loads(board.read_text())["results"]
     assert entry["result"] == [0.4, 2]
     assert entry["submission__submission_metadata"] == {"model": "guess"}
+    listed = ta.cli("carol", "submissions")  # challenge rows have no max_score
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count(" tiny ") == 3
+    first = scored.stdout.split("submitted ")[1].split()[0]
+    status = ta.cli("carol", "status", first)
+    assert status.returncode == 0, status.stderr
