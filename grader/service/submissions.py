@@ -475,12 +475,18 @@ def redact(result: GradingResult, viewer: UserRow, reveal_at: datetime | None) -
         return result
     if reveal_at is not None and utcnow() >= as_utc(reveal_at):
         return result
+    # The date itself: past the due date, an extension still running keeps them back.
+    when = (
+        f"details from {as_utc(reveal_at):%Y-%m-%d %H:%M} UTC"
+        if reveal_at is not None
+        else "details for course staff (no due date)"
+    )
     tests = [
         t
         if t.visibility == Visibility.visible
         else t.model_copy(
             update={
-                "message": "details after the due date",
+                "message": when,
                 "hint": None,
                 "worst_error": None,
                 "worst_at": None,

@@ -193,8 +193,10 @@ def test_hidden_details_wait_for_the_last_extension(tmp_path: Path) -> None:
         grant(s, "alice", due_at=NOW + timedelta(days=1))
         alice = s.submit("alice", LAYERS).json()["id"]
         graded(s, alice, raw=40)
-        assert hidden_message("bob", bob) == "details after the due date"
-        assert hidden_message("alice", alice) == "details after the due date"
+        # Past the due date, yet alice's extension keeps the details back, and says till when.
+        until = f"details from {NOW + timedelta(days=1):%Y-%m-%d %H:%M} UTC"
+        assert hidden_message("bob", bob) == until
+        assert hidden_message("alice", alice) == until
         assert hidden_message("tina", alice) == "max error 1.0 at [0, 3]"
         s.client.delete(f"{BASE}/extensions/alice", headers=s.headers("tina"))
         assert hidden_message("alice", alice) == "max error 1.0 at [0, 3]"
