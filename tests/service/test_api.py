@@ -162,9 +162,7 @@ def test_hidden_details_wait_for_the_due_date(tmp_path: Path) -> None:
         ).json()
         hidden = [t for t in student["tests"] if t["visibility"] != "visible"]
         assert hidden
-        assert all(
-            t["hint"] is None and t["message"].startswith("details from 20") for t in hidden
-        )
+        assert all(t["hint"] is None and t["message"].startswith("details from 20") for t in hidden)
         visible_relu = [
             t
             for t in student["tests"]
