@@ -348,6 +348,7 @@ class ChallengeService:
 
     def mark(
         self,
+        challenge_name: str,
         submission_id: str,
         *,
         is_baseline: bool | None = None,
@@ -356,8 +357,10 @@ class ChallengeService:
     ) -> Submission:
         with session_scope(self.url) as session:
             row = session.get(SubmissionRow, submission_id)
-            if row is None or row.kind != JobKind.challenge:
-                raise ServiceError(404, "not_found", f"no challenge submission {submission_id}")
+            if row is None or row.kind != JobKind.challenge or row.assignment != challenge_name:
+                raise ServiceError(
+                    404, "not_found", f"{challenge_name} has no submission {submission_id}"
+                )
             for field, value in (
                 ("is_baseline", is_baseline),
                 ("is_flagged", is_flagged),

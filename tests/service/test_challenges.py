@@ -217,6 +217,12 @@ def test_flagged_private_and_selected(service: Service) -> None:
     )
     assert flagged.status_code == 200
     assert board(s, None, "dev", "dev").json()["results"] == []
+    elsewhere = s.client.patch(  # the address names the challenge the submission is in
+        f"/api/v1/admin/challenges/another/submissions/{b}",
+        params={"is_public": "true"},
+        headers=s.headers("tina"),
+    )
+    assert elsewhere.status_code == 404
 
 
 def test_a_regrade_after_a_scoring_change_changes_the_ranking(

@@ -133,7 +133,7 @@ def challenge_mark(
     is_public: bool | None = None,
 ) -> Submission:
     return ctx.challenges.mark(
-        submission_id, is_baseline=is_baseline, is_flagged=is_flagged, is_public=is_public
+        name, submission_id, is_baseline=is_baseline, is_flagged=is_flagged, is_public=is_public
     )
 
 

@@ -117,7 +117,7 @@ def set_flag(
     value: Annotated[bool, Form()],
 ) -> Response:
     try:
-        ctx.challenges.mark(submission_id, **{flag: value})
+        ctx.challenges.mark(name, submission_id, **{flag: value})
     except ServiceError as exc:
         raise PageError(exc.status, exc.message) from None
     return RedirectResponse(f"/staff#c-{name}", status_code=303)
