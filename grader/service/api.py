@@ -19,7 +19,7 @@ from grader.service.accounts import user_for_token
 from grader.service.body_guard import BodyGuard
 from grader.service.challenges import ChallengeService
 from grader.service.db import session_scope
-from grader.service.deps import Services, session_token_user
+from grader.service.deps import Services, page_viewer, session_token_user
 from grader.service.errors import add_error_handlers
 from grader.service.metrics import metrics_registry
 from grader.service.migrate import migrate
@@ -105,7 +105,7 @@ def create_app(
         SecurityHeaders, docs_paths=frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
     )
     add_error_handlers(app)
-    add_page_handlers(app)
+    add_page_handlers(app, page_viewer)
     for module in (
         health,
         submissions,

@@ -17,6 +17,7 @@ import inspect
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -171,7 +172,10 @@ class PageError(Exception):
         self.message = message
 
 
-def add_page_handlers(app: FastAPI) -> None:
+def add_page_handlers(app: FastAPI, viewer: Callable[[Any, Request], object]) -> None:
+    """`viewer` (deps.page_viewer) notes who is signed in on `request.state` for an error
+    page that no route ran before."""
+
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
         return RedirectResponse(f"/signin?next={quote(exc.back_to, safe='/')}", status_code=303)
@@ -190,9 +194,7 @@ def add_page_handlers(app: FastAPI) -> None:
             answered = api_http(request, exc)
             return await answered if inspect.isawaitable(answered) else answered
         if not hasattr(request.state, "page_user"):  # no route ran: say who is signed in
-            from grader.service.deps import page_viewer  # deps imports this module
-
-            await run_in_threadpool(page_viewer, request.app.state.services, request)
+            await run_in_threadpool(viewer, request.app.state.services, request)
         message = HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
         page = render(
             request, "error.html.j2", exc.status_code, status=exc.status_code, message=message
