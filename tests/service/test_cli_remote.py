@@ -122,6 +122,7 @@ def test_login_errors_are_bad_input_or_unreachable(server: Server) -> None:
     one_line_error(server.cli("x", "login", "--server", closed, "--token", "t"), 3, "cannot reach")
 
 
+@pytest.mark.slow  # ~4 s of CLI round trips
 def test_staff_manage_tokens_and_see_stuck_work_through_the_api(ta: Server) -> None:
     created = ta.cli("ta", "admin", "token", "create", "--user", "bob")
     assert created.returncode == 0, created.stderr
@@ -143,6 +144,7 @@ def test_staff_manage_tokens_and_see_stuck_work_through_the_api(ta: Server) -> N
     assert "nothing stuck" in stuck.stdout
 
 
+@pytest.mark.slow  # ~4 s of CLI round trips
 def test_submit_a_file_and_a_folder_and_wait(ta: Server, tmp_path: Path) -> None:
     graded = ta.cli("ta", "submit", str(LAYERS), "-a", "cnn-layers", "--wait")
     assert graded.returncode == 0, graded.stdout + graded.stderr
