@@ -207,19 +207,22 @@ def test_leaderboard_comes_from_the_server(ta: Server, tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("command", [["serve", "--port", "1"], ["worker"]])
-def test_the_service_never_grades_unisolated(command: list[str], tmp_path: Path) -> None:
-    env = {**os.environ, "DLGRADER_SANDBOX": "process", "DLGRADER_DATA_DIR": str(tmp_path)}
-    if command == ["worker"]:  # it checks the sandbox once its broker and database answer
-        env["DLGRADER_BROKER_URL"] = "redis://127.0.0.1:1/0"
-    proc = subprocess.run(
+def run_cli(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", "grader.cli", *command],
         capture_output=True,
         text=True,
         timeout=60,
         env=env,
     )
-    one_line_error(proc, 2, "runs submissions unisolated")
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "1"], ["worker"]])
+def test_the_service_never_grades_unisolated(command: list[str], tmp_path: Path) -> None:
+    env = {**os.environ, "DLGRADER_SANDBOX": "process", "DLGRADER_DATA_DIR": str(tmp_path)}
+    if command == ["worker"]:  # it checks the sandbox once its broker and database answer
+        env["DLGRADER_BROKER_URL"] = "redis://127.0.0.1:1/0"
+    one_line_error(run_cli(command, env), 2, "runs submissions unisolated")
 
 
 @pytest.mark.parametrize("command", [["serve", "--port", "1"], ["reaper", "--once"], ["worker"]])
@@ -231,14 +234,7 @@ def test_server_commands_without_their_database_say_so(command: list[str]) -> No
     }
     if command[0] == "serve":
         env.pop("DLGRADER_BROKER_URL")
-    proc = subprocess.run(
-        [sys.executable, "-m", "grader.cli", *command],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
-    one_line_error(proc, 3, "cannot use the database")
+    one_line_error(run_cli(command, env), 3, "cannot use the database")
 
 
 def raw_post(url: str, headers: str, body: bytes = b"") -> str:
