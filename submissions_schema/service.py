@@ -250,6 +250,7 @@ class GradebookRow(SchemaModel):
     best: float | None = None
     latest: float | None = None
     max_score: float
+    counted_submission: str | None = Field(None, description="the id of the one that counts")
     late: bool = Field(False, description="the counted submission was late")
     penalty: float = Field(0.0, description="the fraction its lateness took")
     missing: bool = Field(

@@ -108,6 +108,7 @@ def _row(
         best=best.score if best else None,
         latest=latest.score if latest else None,
         max_score=assignment.max_score,
+        counted_submission=counted.id if counted else None,
         late=counted.late if counted else False,
         penalty=counted.penalty if counted else 0.0,
         # Nothing graded and no way left to submit: the page flags it, the CSV leaves

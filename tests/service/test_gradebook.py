@@ -245,13 +245,16 @@ def csrf_of(page: str) -> str:
 
 def test_the_staff_page_grants_and_revokes_with_its_forms(course: Service) -> None:
     s = course
-    graded(s, s.submit("alice", LAYERS).json()["id"], raw=50)  # late: 45
+    alice = s.submit("alice", LAYERS).json()["id"]
+    graded(s, alice, raw=50)  # late: 45
     away = s.client.get("/staff/gradebook/cnn-layers", follow_redirects=False)
     assert away.headers["location"] == "/signin?next=/staff/gradebook/cnn-layers"
     signed_in(s, "tina")
     page = s.client.get("/staff/gradebook/cnn-layers")
     assert page.status_code == 200
     assert "late, −10%" in page.text
+    assert f'<a href="/submissions/{alice}"' in page.text  # the score opens what counts
+    assert s.client.get(f"/submissions/{alice}").status_code == 200
     assert 'href="/api/v1/admin/assignments/cnn-layers/gradebook.csv"' in page.text
     # The download link works with the page's session alone (no Authorization header).
     download = s.client.get("/api/v1/admin/assignments/cnn-layers/gradebook.csv")
