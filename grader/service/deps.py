@@ -26,6 +26,7 @@ from grader.service.web import (
     csrf_token,
     read_session,
     session_key,
+    wants_html,
 )
 from grader.settings import Settings
 from submissions_schema import Role, SubmissionDetail
@@ -187,6 +188,9 @@ def browser_user(ctx: Ctx, request: Request, credentials: Credentials) -> UserRo
         return current_user(ctx, credentials)
     viewer = page_viewer(ctx, request)
     if viewer is None:
+        if wants_html(request):  # a browser whose session expired: sign in, then back
+            back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise SignInRequired(back)
         raise ServiceError(
             401, "unauthenticated", "send 'Authorization: Bearer <token>', or sign in"
         )

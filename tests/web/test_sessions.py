@@ -185,6 +185,14 @@ def test_the_report_takes_the_page_session(service: Service) -> None:
     assert c.get(f"/api/v1/submissions/{queued}/report.html").json()["code"] == "no_report"
     c.cookies.clear()
     assert c.get(f"/api/v1/submissions/{queued}/report.html").status_code == 401
+    # A browser whose session has expired is sent to sign in, then back to the report.
+    expired = c.get(
+        f"/api/v1/submissions/{queued}/report.html",
+        headers={"accept": "text/html"},
+        follow_redirects=False,
+    )
+    assert expired.status_code == 303
+    assert expired.headers["location"] == f"/signin?next=/api/v1/submissions/{queued}/report.html"
     with_bearer = c.get(
         f"/api/v1/submissions/{queued}/report.html", headers=service.headers("alice")
     )
