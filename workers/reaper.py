@@ -97,19 +97,33 @@ def reap(settings: Settings, dispatcher: Dispatcher) -> Reaped:
     return reaped
 
 
-def running_jobs(settings: Settings) -> set[str]:
-    """The job labels ("<submission>-<attempt>") of every running submission."""
+def orphaned_jobs(settings: Settings, labels: set[str]) -> set[str]:
+    """Which job labels ("<submission>-<attempt>") name an attempt of this database's
+    submissions that is not running now. A label naming no submission here is not ours:
+    a TA's `dlgrader grade` or `assignment check` on this host, or another service
+    sharing the Docker daemon, whose containers must live."""
+    attempts: dict[str, set[str]] = {}
+    for label in labels:
+        submission_id, _, attempt = label.rpartition("-")
+        if submission_id and attempt.isdigit():
+            attempts.setdefault(submission_id, set()).add(label)
+    if not attempts:
+        return set()
     with session_scope(settings.resolved_database_url()) as session:
         rows = session.execute(
-            select(SubmissionRow.id, SubmissionRow.attempts).where(
-                SubmissionRow.status == SubmissionStatus.running.value
+            select(SubmissionRow.id, SubmissionRow.status, SubmissionRow.attempts).where(
+                SubmissionRow.id.in_(attempts)
             )
-        )
-        return {f"{submission_id}-{attempts}" for submission_id, attempts in rows}
+        ).all()
+    gone: set[str] = set()
+    for submission_id, status, current in rows:
+        live = f"{submission_id}-{current}" if status == SubmissionStatus.running.value else None
+        gone |= {label for label in attempts[submission_id] if label != live}
+    return gone
 
 
 def kill_orphan_sandboxes(settings: Settings) -> list[str]:
-    removed = remove_orphans(lambda: running_jobs(settings))
+    removed = remove_orphans(lambda labels: orphaned_jobs(settings, labels))
     if removed:
         log.warning("removed orphaned sandbox containers: %s", ", ".join(removed))
     return removed

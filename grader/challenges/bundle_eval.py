@@ -12,8 +12,10 @@ Who pays for what (docs/challenges.md):
   split at all, or a split missing while partial evaluation is off) is the host's
   error: failed, visible to staff with its reason and output, NOT counted. The script
   decides what it returns; a submission it cannot score should make it raise.
-- The package failing to import (before any submission is read: a requirement the host
-  did not list, a pip install or a download with no network) is the host's too.
+- The script meeting the sandbox is the host's too, the same for every team: the package
+  failing to import (before any submission is read: a requirement the host did not list,
+  a pip install with no network), an ImportError inside evaluate(), or any failure after
+  the script reached for the network (a model or data download).
 - The sandbox not starting, the harness never running: ours, raised, retried.
 """
 

@@ -212,7 +212,8 @@ def _score(s: Submission, between: str = "/") -> str:
 
 
 def _print_status(detail: Submission) -> None:
-    score = f", score {_score(detail, ' / ')}" if detail.score is not None else ""
+    shown = _score(detail, " / ")
+    score = f", score {shown}" if shown else ""
     late = f", late (−{detail.penalty:.0%})" if detail.late else ""
     console.print(
         f"{detail.id}  {detail.assignment}  {detail.status.value}{score}{late}", highlight=False

@@ -133,6 +133,8 @@ class Sandbox:
         return []
 
     @classmethod
-    def remove_orphans(cls, active_labels: Callable[[], set[str]]) -> list[str]:
-        """Remove what runs of jobs no longer running left on this host."""
+    def remove_orphans(cls, orphaned: Callable[[set[str]], set[str]]) -> list[str]:
+        """Remove what runs of jobs no longer running left on this host: `orphaned` says
+        which of the job labels found are such jobs (the rest are not ours to judge: a
+        TA's local check, another service sharing the daemon)."""
         return []

@@ -59,8 +59,8 @@ class DockerSandbox(Sandbox):
         return remove_job_containers(job_label)
 
     @classmethod
-    def remove_orphans(cls, active_labels: Callable[[], set[str]]) -> list[str]:
-        return kill_orphans(active_labels)
+    def remove_orphans(cls, orphaned: Callable[[set[str]], set[str]]) -> list[str]:
+        return kill_orphans(orphaned)
 
     def __init__(
         self, image: str = DEFAULT_IMAGE, gpu: str | None = None, cpus: float = 1.0
@@ -261,11 +261,12 @@ def remove_job_containers(job_label: str) -> list[str]:
     return removed
 
 
-def kill_orphans(active_labels: Callable[[], set[str]]) -> list[str]:
-    """Remove sandbox containers whose job is not running any more (a worker died).
+def kill_orphans(orphaned: Callable[[set[str]], set[str]]) -> list[str]:
+    """Remove sandbox containers whose job is not running any more (a worker died), as
+    `orphaned` judges their labels; a container it does not name stays.
 
-    Containers are listed before the active jobs are read: a job's row says running
-    before its container exists, so no container of a live job is taken for an orphan.
+    Containers are listed before the jobs are read: a job's row says running before its
+    container exists, so no container of a live job is taken for an orphan.
     """
     removed: list[str] = []
     try:
@@ -277,9 +278,9 @@ def kill_orphans(active_labels: Callable[[], set[str]]) -> list[str]:
         return removed
     if not containers:
         return removed
-    active = active_labels()
+    gone = orphaned({str(c.labels.get(LABEL)) for c in containers})
     for container in containers:
-        if container.labels.get(LABEL) not in active:
+        if container.labels.get(LABEL) in gone:
             with contextlib.suppress(APIError):
                 container.remove(force=True)
                 removed.append(container.name)

@@ -19,9 +19,9 @@ def discard_job(job_label: str) -> list[str]:
     return [name for kind in SANDBOXES for name in kind.discard(job_label)]
 
 
-def remove_orphans(active_labels: Callable[[], set[str]]) -> list[str]:
+def remove_orphans(orphaned: Callable[[set[str]], set[str]]) -> list[str]:
     """What any sandbox left of jobs no longer running, removed (a worker crashed)."""
-    return [name for kind in SANDBOXES for name in kind.remove_orphans(active_labels)]
+    return [name for kind in SANDBOXES for name in kind.remove_orphans(orphaned)]
 
 
 def select_sandbox(

@@ -135,6 +135,11 @@ def session_token_user(ctx: Services, cookie: str | None) -> tuple[UserRow, str]
     return user, session.cookie
 
 
+def _here(request: Request) -> str:
+    """This page's path and query: where signing in comes back to."""
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
 def page_viewer(ctx: Ctx, request: Request) -> UserRow | None:
     """Who is signed in, if anyone; what the page templates show (`request.state`)."""
     found = session_token_user(ctx, request.cookies.get(SESSION_COOKIE))
@@ -148,8 +153,7 @@ def page_viewer(ctx: Ctx, request: Request) -> UserRow | None:
 
 def page_user(request: Request, viewer: Annotated[UserRow | None, Depends(page_viewer)]) -> UserRow:
     if viewer is None:
-        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise SignInRequired(back)
+        raise SignInRequired(_here(request))
     return viewer
 
 
@@ -189,8 +193,7 @@ def browser_user(ctx: Ctx, request: Request, credentials: Credentials) -> UserRo
     viewer = page_viewer(ctx, request)
     if viewer is None:
         if wants_html(request):  # a browser whose session expired: sign in, then back
-            back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            raise SignInRequired(back)
+            raise SignInRequired(_here(request))
         raise ServiceError(
             401, "unauthenticated", "send 'Authorization: Bearer <token>', or sign in"
         )

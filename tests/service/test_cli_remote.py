@@ -35,6 +35,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def run_cli(
+    command: list[str], env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "grader.cli", *command],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
 @dataclass
 class Server:
     url: str
@@ -50,13 +62,7 @@ class Server:
         }
 
     def cli(self, who: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "grader.cli", *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=self.env(who),
-        )
+        return run_cli(list(args), self.env(who), timeout)
 
 
 def one_line_error(proc: subprocess.CompletedProcess[str], code: int, words: str) -> None:
@@ -75,14 +81,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     created = stub.cli("server", "admin", "token", "create", "--user", "ta", "--role", "admin")
     one_line_error(created, 2, "not logged in")  # staff commands go through the server
     bootstrap = ["admin", "token", "create", "--user", "ta", "--role", "admin", "--local"]
-    created = subprocess.run(
-        [sys.executable, "-m", "grader.cli", *bootstrap],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=True,
-    )
+    created = run_cli(bootstrap, env)
+    assert created.returncode == 0, created.stderr
     proc = subprocess.Popen(
         [sys.executable, "-m", "grader.cli", "serve", "--port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -204,16 +204,6 @@ def test_leaderboard_comes_from_the_server(ta: Server, tmp_path: Path) -> None:
     assert not list(ta.home.glob("ta-data/*.sqlite3"))
     one_line_error(
         ta.cli("ta", "leaderboard", "nope", "--phase", "dev", "--split", "dev"), 2, "nope"
-    )
-
-
-def run_cli(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "grader.cli", *command],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
     )
 
 

@@ -1,4 +1,5 @@
-"""The reaper removes sandbox containers left by a dead worker, and only those."""
+"""The reaper removes sandbox containers left by a dead worker, and only those: never a
+live job's, nor one that is not this service's (a TA's local check on the same host)."""
 
 from __future__ import annotations
 
@@ -37,8 +38,23 @@ def test_orphans_go_and_live_jobs_stay(tmp_path: Path, docker_client) -> None:  
                 attempts=2,
             )
         )
+        session.add(  # its worker died; it waits to be retried
+            SubmissionRow(
+                id="gone",
+                user_id=1,
+                assignment="autodiff",
+                assignment_version="1",
+                file_name="autodiff.py",
+                sha256="0" * 64,
+                size=1,
+                status="queued",
+                attempts=1,
+            )
+        )
     started = []
-    names = {label: container_name(label) for label in ("live-2", "live-1", "gone-1")}
+    local = "4f1c0e9a2b7d4c8e9f0a1b2c3d4e5f60"  # a local `dlgrader grade`'s label
+    labels = ("live-2", "live-1", "gone-1", local, "elsewhere-3")
+    names = {label: container_name(label) for label in labels}
     for label in names:  # attempt 1 of "live" was superseded
         started.append(
             docker_client.containers.run(
@@ -53,11 +69,11 @@ def test_orphans_go_and_live_jobs_stay(tmp_path: Path, docker_client) -> None:  
     try:
         removed = kill_orphan_sandboxes(settings)
         assert sorted(removed) == sorted([names["live-1"], names["gone-1"]])
-        left = [
+        left = {
             c.labels[LABEL]
             for c in docker_client.containers.list(all=True, filters={"label": LABEL})
-        ]
-        assert left == ["live-2"]
+        }
+        assert left == {"live-2", local, "elsewhere-3"}
     finally:
         for container in started:
             with contextlib.suppress(Exception):  # already removed by the reaper
