@@ -44,6 +44,7 @@ from workers.gpu import assigned_gpu
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 S = SubmissionStatus
+EXHAUSTED = "attempts exhausted"
 
 
 def worker_id(pid: int | None = None) -> str:
@@ -112,7 +113,7 @@ def claim(submission_id: str, settings: Settings, worker: str) -> Claim | str:
                 attempt=row.attempts,
                 reason=reason,
             )
-            return "attempts exhausted"
+            return EXHAUSTED
         attempt = row.attempts + 1
         taken = lifecycle.move(
             session,
@@ -313,6 +314,9 @@ def _grade_submission(
     claimed = with_database_retry(lambda: claim(submission_id, settings, worker_id()), settings)
     if isinstance(claimed, str):
         log.info("not graded here: %s", claimed)
+        if claimed == EXHAUSTED:  # the last attempt's worker was killed: its container lives
+            for attempt in range(1, settings.max_attempts + 1):
+                discard_job(f"{submission_id}-{attempt}")
         return claimed
     log.info("attempt %d of %s on %s", claimed.attempt, claimed.assignment, claimed.queue)
     if claimed.attempt > 1 and isinstance(box, Sandbox):

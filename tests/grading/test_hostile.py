@@ -45,7 +45,9 @@ def small_assignment(time_limit_s: float = 20.0, preserve: tuple[str, ...] = ())
     the inputs its contract says the student must not modify."""
     spec = get_assignment("cnn-layers")
     relu = next(p for p in spec.problems if p.name == "relu")
-    relu = relu.model_copy(update={"time_limit_s": 2.0, "hidden_cases": 0, "preserve": preserve})
+    relu = relu.model_copy(
+        update={"time_limit_s": 2.0, "hidden_cases": 0, "preserve": list(preserve)}
+    )
     return spec.model_copy(
         update={
             "problems": [relu],

@@ -131,6 +131,7 @@ def test_a_submission_that_kills_its_worker_three_times_is_not_counted(
     assert result_rows(stack, submission_id) == 0
     time.sleep(3)  # no loop: nothing more happens to it
     assert detail(stack, submission_id)["attempts"] == 3
+    assert _job_containers(submission_id) == []  # the last attempt's too
 
 
 def _postgres(action: str) -> None:
