@@ -6,10 +6,12 @@ test module keeps the fast tier cheap."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -94,6 +96,7 @@ class Browser:
             [*_args(self._profile.name, *flags), "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its helpers (zygote, crashpad) share the group
         )
         port_file = Path(self._profile.name) / "DevToolsActivePort"
         deadline = time.monotonic() + 30
@@ -199,13 +202,24 @@ class Browser:
     def close(self) -> None:
         if hasattr(self, "_ws"):
             self._ws.close()
-        self._proc.terminate()
-        try:
+        # Chromium's helpers outlive its main process and go on writing to the profile
+        # (CI once failed removing it), so the whole group goes before the profile does.
+        self._signal_group(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        self._signal_group(signal.SIGKILL)
+        self._proc.wait()
+        for _ in range(20):  # a killed helper's last write may still land
+            try:
+                self._profile.cleanup()
+                return
+            except OSError:
+                time.sleep(0.1)
         self._profile.cleanup()
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):  # the group is already gone
+            os.killpg(self._proc.pid, sig)
 
     def __enter__(self) -> Browser:
         return self
