@@ -14,11 +14,11 @@ from grader.grading.environments import EnvironmentFailed, job_dirs
 from grader.grading.harness_io import UnreadableOutput
 from grader.grading.hints import crash_hint, runtime_versions
 from grader.grading.specs import Assignment
-from grader.grading.staging import SubmissionRejected, stage_submission, stage_support
+from grader.grading.staging import Staged, SubmissionRejected, stage_submission, stage_support
 from grader.sandbox import Sandbox, SandboxLimits, SandboxRun
 from grader.settings import scratch_dir
 from grader.untrusted_fs import remove_tree
-from submissions_schema import GradingResult, Verdict
+from submissions_schema import GradingResult, TestResult, TestStatus, Verdict
 
 
 def _crash_reason(run: SandboxRun) -> str:
@@ -123,6 +123,7 @@ def grade(
             return every_test_failed(f"{message}\nhint: {hint}" if hint else message)
         crashed = _crash_reason(run)
         tests = [t for case in cases for t in judge_case(case, outputs, statuses, crashed)]
+        tests = [_defined_elsewhere(t, staged, assignment) for t in tests]
         return base.model_copy(
             update={
                 "tests": tests,
@@ -132,6 +133,19 @@ def grade(
         )
     finally:
         remove_tree(root)
+
+
+def _defined_elsewhere(test: TestResult, staged: Staged, assignment: Assignment) -> TestResult:
+    """A function missing from the graded module that another file of the upload has."""
+    where = staged.elsewhere.get(test.function)
+    if test.status != TestStatus.missing or where is None or test.hint:
+        return test
+    homes = [p.module for p in assignment.problems if test.function in (p.forward, p.backward)]
+    home = next((m for m in homes if m), assignment.module)
+    graded = staged.graded[0]
+    there = graded if home == assignment.module else f"{home}.py beside {graded}"
+    hint = f"{test.function} is in {where}, which is not graded: copy it into {there}"
+    return test.model_copy(update={"hint": hint})
 
 
 def _all_failed(cases: list, out: Outputs, message: str) -> list:  # type: ignore[type-arg]

@@ -4,23 +4,26 @@ A submission is the assignment's module (`layers.py`), or a folder or zip holdin
 whatever layout the course hands out: CS231n's collectSubmission zip has
 `cs231n/layers.py` beside `cs231n/optim.py`, `cs231n/im2col.py` and notebooks, and a
 student's folder may hold `assignment1/` and `assignment2/` with a `layers.py` each.
-The module is chosen by path and content (the candidate that defines most of the
-assignment's functions; a tie is refused, never guessed), the assignment's other
+The module is chosen by path and content (the candidate that implements most of the
+assignment's functions, then defines most: CS231n's assignment1/ hands out empty stubs
+of later layers; a tie is refused, never guessed), the assignment's other
 modules are taken from beside it, and so is its package, so that `from cs231n.im2col
 import *` resolves. The result names every file graded.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from grader.untrusted_fs import UnreadableTree, copy_tree, read_bytes, walk_files
 
 MAX_SUBMISSION_BYTES = 10 << 20  # one file
 MAX_PACKAGE_FILES = 64  # the .py files staged from beside the module
+MAX_PARSED_BYTES = 1 << 20  # a candidate larger than this is ranked by its defs alone
 
 
 class SubmissionRejected(ValueError):
@@ -31,6 +34,8 @@ class SubmissionRejected(ValueError):
 class Staged:
     graded: list[str]  # the submission's own paths of the modules graded, main one first
     given: tuple[str, ...] = ()  # the course's support files staged beside them
+    # the assignment's functions the graded module lacks, by another upload file that has them
+    elsewhere: dict[str, str] = field(default_factory=dict)
 
     @property
     def summary(self) -> str:
@@ -81,9 +86,65 @@ def _sources(path: Path) -> dict[str, bytes]:
         raise SubmissionRejected(f"{path.name} is not a valid zip file") from None
 
 
-def _defines(source: bytes, names: list[str]) -> int:
+def _is_stub_block(body: list[ast.stmt]) -> bool:
+    """Only `pass`, `...` or strings: the starter's "TODO: implement" left as it was."""
+    return all(
+        isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+        for s in body
+    )
+
+
+def _is_trivial(stmt: ast.stmt) -> bool:
+    """What a starter stub holds around its TODO: `out = None`, `cache = (x, w)`, returns."""
+    if isinstance(stmt, ast.Pass | ast.Return | ast.Raise):
+        return True
+    if isinstance(stmt, ast.Expr):
+        return isinstance(stmt.value, ast.Constant)
+    if isinstance(stmt, ast.Assign):
+        leaves = stmt.value.elts if isinstance(stmt.value, ast.Tuple) else [stmt.value]
+        return all(isinstance(v, ast.Constant | ast.Name) for v in leaves)
+    return False
+
+
+def _implemented(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> bool:
+    if isinstance(node, ast.ClassDef):
+        methods = [n for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        return any(_implemented(m) for m in methods)
+    if all(_is_trivial(s) for s in node.body):
+        return False
+    for inner in ast.walk(node):  # a branch still `pass` (batchnorm's train/test) is a stub
+        if isinstance(inner, ast.ExceptHandler):  # `except ...: pass` is a choice, not a TODO
+            continue
+        for block in ("body", "orelse"):
+            stmts = getattr(inner, block, None)
+            if isinstance(stmts, list) and stmts and _is_stub_block(stmts):
+                return False
+    return True
+
+
+def _implemented_names(source: bytes, names: tuple[str, ...]) -> set[str]:
+    """Which of `names` the module defines with a body of its own. One too large or that
+    does not parse is taken at its defs (its import error is then the verdict). Only
+    parsed, never run: this is the trusted side."""
+    if len(source) <= MAX_PARSED_BYTES:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            pass
+        else:
+            return {
+                n.name
+                for n in tree.body
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                and n.name in names
+                and _implemented(n)
+            }
+    return _defined_names(source, names)
+
+
+def _defined_names(source: bytes, names: tuple[str, ...]) -> set[str]:
     text = source.decode("utf-8", "replace")
-    return sum(bool(re.search(rf"^\s*(def|class)\s+{re.escape(n)}\b", text, re.M)) for n in names)
+    return {n for n in names if re.search(rf"^\s*(def|class)\s+{re.escape(n)}\b", text, re.M)}
 
 
 def stage_submission(
@@ -110,7 +171,16 @@ def stage_submission(
     candidates = sorted(n for n in sources if PurePosixPath(n).name == target)
     if not candidates:
         raise SubmissionRejected(f"no {target} in {path.name}")
-    scored = sorted(((_defines(sources[n], list(functions)), n) for n in candidates), reverse=True)
+    scored = sorted(
+        (
+            (
+                len(_implemented_names(sources[n], functions)),
+                len(_defined_names(sources[n], functions)),
+            ),
+            n,
+        )
+        for n in candidates
+    )[::-1]
     if len(scored) > 1 and scored[0][0] == scored[1][0]:
         tied = [n for s, n in scored if s == scored[0][0]]
         raise SubmissionRejected(
@@ -133,7 +203,23 @@ def stage_submission(
             _write(package / PurePosixPath(name).name, sources[name])
         if not (package / "__init__.py").exists():
             _write(package / "__init__.py", b"")
-    return Staged(graded)
+    return Staged(graded, elsewhere=_elsewhere(sources, graded, functions))
+
+
+def _elsewhere(
+    sources: dict[str, bytes], graded: list[str], functions: tuple[str, ...]
+) -> dict[str, str]:
+    """The assignment's functions that no graded file defines, by the first other .py file
+    of the upload that does (CS231n 2021+ keeps svm_loss in assignment1's layers.py)."""
+    have: set[str] = set()
+    for name in graded:
+        have |= _defined_names(sources[name], functions)
+    found: dict[str, str] = {}
+    for name in sorted(sources):
+        if name not in graded and len(found) < len(functions):
+            for fn in _implemented_names(sources[name], functions) - have - found.keys():
+                found[fn] = name
+    return found
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -24,6 +24,52 @@ IM2COL = "import numpy as np\n\n\ndef get_im2col_indices(*args):\n    return Non
 DECOY = "import numpy as np\n\n\ndef affine_forward(x, w, b):\n    pass\n"
 
 
+# The shape of CS231n's handed-out stubs (2022+ assignment1 ships later layers empty).
+STUBS = """
+
+def conv_forward_naive(x, w, b, conv_param):
+    \"\"\"The forward pass of a convolutional layer.\"\"\"
+    out = None
+    # TODO: Implement the convolutional forward pass.
+    pass
+    cache = (x, w, b, conv_param)
+    return out, cache
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    mode = bn_param["mode"]
+    eps = bn_param.get("eps", 1e-5)
+    N, D = x.shape
+    running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
+    out, cache = None, None
+    if mode == "train":
+        # TODO: the training-time forward pass
+        pass
+    elif mode == "test":
+        # TODO: the test-time forward pass
+        pass
+    else:
+        raise ValueError('Invalid forward batchnorm mode "%s"' % mode)
+    bn_param["running_mean"] = running_mean
+    return out, cache
+
+
+def dropout_forward(x, dropout_param):
+    raise NotImplementedError
+"""
+
+
+def functions_of(source: str, *names: str) -> str:
+    """The module with only the named top-level functions (and its imports)."""
+    blocks = source.split("\ndef ")
+    kept = [b for b in blocks[1:] if b.split("(", 1)[0] in names]
+    return blocks[0] + "".join("\ndef " + b for b in kept)
+
+
+def defined(source: str) -> set[str]:
+    return {n for n in SPEC.function_names if f"def {n}(" in source}
+
+
 def course_zip(tmp_path: Path, extra: dict[str, str] | None = None, optim: str = OPTIM) -> Path:
     path = tmp_path / "submission.zip"
     with zipfile.ZipFile(path, "w") as zf:
@@ -67,6 +113,62 @@ def test_a_folder_picks_the_module_that_defines_the_assignment(tmp_path: Path) -
     (folder / "assignment1" / "layers.py").write_text(DECOY)
     (folder / "assignment2" / "layers.py").write_text(SOURCE)
     assert stage(folder, tmp_path / "job") == ["assignment2/layers.py"]
+
+
+def cs231n_folder(tmp_path: Path) -> tuple[Path, str, str]:
+    """A student's whole CS231n folder: assignment1's layers.py implements the early
+    layers and holds empty stubs of later ones (so it *defines* more of the assignment);
+    assignment2's implements the later ones and, as in 2021+, lacks svm_loss."""
+    early = ("affine_forward", "affine_backward", "relu_forward", "relu_backward")
+    losses = ("softmax_loss", "svm_loss")
+    optim = ("sgd_momentum", "adam")  # optim.py's, in both years
+    later = [n for n in SPEC.function_names if n not in (*early, *losses, *optim)]
+    stubs = STUBS + "".join(
+        f"\n\ndef {n}(*args):\n    dx = None\n    pass\n    return dx\n"
+        for n in later
+        if f"def {n}(" not in STUBS
+    )
+    folder = tmp_path / "work"
+    for hw in ("assignment1", "assignment2"):
+        (folder / hw / "cs231n").mkdir(parents=True)
+    first = functions_of(SOURCE, *early, *losses) + stubs
+    second = functions_of(SOURCE, *early, "softmax_loss", *later)
+    (folder / "assignment1" / "cs231n" / "layers.py").write_text(first)
+    (folder / "assignment2" / "cs231n" / "layers.py").write_text(second)
+    (folder / "assignment2" / "cs231n" / "optim.py").write_text(OPTIM)
+    return folder, first, second
+
+
+def test_implemented_functions_outrank_the_stubs_of_a_later_assignment(tmp_path: Path) -> None:
+    folder, first, second = cs231n_folder(tmp_path)
+    dest = tmp_path / "job"
+    dest.mkdir()
+    staged = stage_submission(folder, SPEC.module, dest, SPEC.other_modules, SPEC.function_names)
+    assert len(defined(first)) > len(defined(second))  # what once chose assignment1
+    assert staged.graded == ["assignment2/cs231n/layers.py", "assignment2/cs231n/optim.py"]
+    assert staged.elsewhere == {"svm_loss": "assignment1/cs231n/layers.py"}
+
+
+@pytest.mark.integration
+@needs_bwrap
+def test_a_function_left_in_the_other_assignment_is_named_where_it_is(tmp_path: Path) -> None:
+    folder, _, _ = cs231n_folder(tmp_path)
+    result = grade_file(folder, "cnn-layers")
+    lost = {t.function: t for t in result.tests if t.score < t.max_score}
+    assert set(lost) == {"svm_loss"}
+    assert all(
+        t.hint and "svm_loss is in assignment1/cs231n/layers.py" in t.hint for t in lost.values()
+    )
+
+
+def test_a_module_that_does_not_parse_is_ranked_by_its_defs(tmp_path: Path) -> None:
+    """Its syntax error is then the verdict the student sees, not a stub file's zeros."""
+    folder = tmp_path / "work"
+    (folder / "mine").mkdir(parents=True)
+    (folder / "starter").mkdir(parents=True)
+    (folder / "mine" / "layers.py").write_text(SOURCE + "\ndef oops(:\n")
+    (folder / "starter" / "layers.py").write_text(functions_of(SOURCE, "affine_forward") + STUBS)
+    assert stage(folder, tmp_path / "job") == ["mine/layers.py"]
 
 
 @pytest.mark.integration
