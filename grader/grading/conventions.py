@@ -2,7 +2,8 @@
 
 The course's starter code changed its contracts over the years: dropout's `p` was the
 drop probability in the 2016-2017 starters and the keep probability from 2018; one
-2017 starter's Adam counted `t` from 1. Code written to either contract is correct
+2017 starter's Adam counted `t` from 1; the Adam paper itself gives a second order of
+computation, whose epsilon sits elsewhere. Code written to either contract is correct
 under it. Each convention here computes, on the trusted side, what the reference gives
 under the other contract; when a student's output matches it, the message says which
 convention their code follows, and the problem's `accept:` decides whether it earns
@@ -62,6 +63,32 @@ def _adam_from(t0: int) -> Alternative:
     return outputs
 
 
+def _adam_folded(arrays: dict[str, np.ndarray], params: list[Any]) -> dict[str, np.ndarray]:
+    """Kingma & Ba's "more efficient" order (end of their section 2): both bias
+    corrections folded into the step size, epsilon added to the uncorrected sqrt(v)."""
+    config = {
+        "learning_rate": 1e-3,
+        "beta1": 0.9,
+        "beta2": 0.999,
+        "epsilon": 1e-8,
+        "t": 0,
+        **copy.deepcopy(params[0] if params else {}),
+    }
+    b1, b2, eps = float(config["beta1"]), float(config["beta2"]), float(config["epsilon"])
+    m, v, t = config.get("m"), config.get("v"), int(config["t"])
+    found = {}
+    step = 0
+    while f"w{step}" in arrays:
+        w, dw = arrays[f"w{step}"], arrays[f"dw{step}"]
+        t += 1
+        m = b1 * (np.zeros_like(w) if m is None else m) + (1 - b1) * dw
+        v = b2 * (np.zeros_like(w) if v is None else v) + (1 - b2) * dw**2
+        rate = float(config["learning_rate"]) * np.sqrt(1 - b2**t) / (1 - b1**t)
+        found[f"step{step}.0"] = w - rate * m / (np.sqrt(v) + eps)
+        step += 1
+    return found
+
+
 CONVENTIONS: tuple[Convention, ...] = (
     Convention(
         "dropout-p-drops",
@@ -82,6 +109,14 @@ CONVENTIONS: tuple[Convention, ...] = (
         "optim.adam",
         "Adam's step count t starting at 1 (a 2017 starter's config.setdefault('t', 1))",
         _adam_from(1),
+    ),
+    Convention(
+        "adam-folded-bias-correction",
+        "optim.adam",
+        "Adam in the paper's efficient order: the bias corrections folded into the step "
+        "size, learning_rate * sqrt(1 - beta2^t) / (1 - beta1^t), and epsilon added to "
+        "sqrt(v) before correction (Kingma & Ba, section 2)",
+        _adam_folded,
     ),
 )
 

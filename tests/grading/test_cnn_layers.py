@@ -159,6 +159,30 @@ def test_another_starters_convention_is_named_and_the_assignment_decides(tmp_pat
     assert "accepted here" in step.message
 
 
+def test_the_adam_papers_efficient_order_is_adam(tmp_path: Path) -> None:
+    """Bias corrections folded into the step size, epsilon on the uncorrected sqrt(v)
+    (Kingma & Ba, section 2): at epsilon 0.1 it differs from the corrected form."""
+    folded = plant(
+        tmp_path,
+        EXAMPLE,
+        [
+            (
+                '    mt = config["m"] / (1 - config["beta1"] ** config["t"])\n'
+                '    vt = config["v"] / (1 - config["beta2"] ** config["t"])\n'
+                '    return w - config["learning_rate"] * mt / (np.sqrt(vt) + config["epsilon"]), config',
+                '    t = config["t"]\n'
+                '    lr = config["learning_rate"] * np.sqrt(1 - config["beta2"] ** t)'
+                ' / (1 - config["beta1"] ** t)\n'
+                '    return w - lr * config["m"] / (np.sqrt(config["v"]) + config["epsilon"]), config',
+            )
+        ],
+    )
+    result = grade_file(folded, "cnn-layers")
+    steps = [t for t in result.tests if t.function == "adam"]
+    assert [t.score for t in steps] == [t.max_score for t in steps]
+    assert any("efficient order" in t.message for t in steps)
+
+
 def test_wrong_forward_is_named_before_the_backward(tmp_path: Path) -> None:
     path = plant(
         tmp_path,
