@@ -57,7 +57,7 @@ def make_array(spec: ArraySpec, rng: np.random.Generator) -> np.ndarray:
         drawn = (np.abs(rng.standard_normal(shape)) + 0.5) * spec.scale
     else:
         drawn = rng.standard_normal(shape) * spec.scale
-    return np.asarray(drawn, dtype=np.float64)
+    return np.asarray(drawn + spec.offset, dtype=np.float64)
 
 
 def reference_fn(path: str) -> Callable[..., Any]:

@@ -131,7 +131,8 @@ def judge_array(
     if got.dtype.kind not in "fiu":
         return Judged(TestStatus.failed, f"{what} has dtype {got.dtype}, expected floats")
     if not np.all(np.isfinite(got)):
-        return Judged(TestStatus.failed, f"{what} contains NaN or inf")
+        hint = _overflow_hint(case) if np.all(np.isfinite(expected)) else None
+        return Judged(TestStatus.failed, f"{what} contains NaN or inf", hint=hint)
     err = rel_error(got.astype(np.float64), expected)
     at = f"{what}{list(worst_index(got, expected)) if got.ndim else ''}"
     if err <= tolerance:
@@ -189,6 +190,24 @@ def _mistake(case: Case, key: str, got: np.ndarray, tolerance: float) -> str | N
                 if rel_error(got.astype(np.float64), theirs) <= tolerance:
                     return tell
     return None
+
+
+EXP_OVERFLOWS_PAST = 709.0  # np.exp of a float64 above this is inf
+
+
+def _overflow_hint(case: Case) -> str | None:
+    """NaN or inf where the truth is finite, on inputs large enough that exp overflows."""
+    prefix = case.tag + "."
+    largest = max(
+        (float(np.max(v)) for k, v in case.inputs.items() if k.startswith(prefix) and v.size),
+        default=0.0,
+    )
+    if largest <= EXP_OVERFLOWS_PAST:
+        return None
+    return (
+        f"these scores reach {largest:.0f} and exp overflows past {EXP_OVERFLOWS_PAST:.0f}:"
+        " subtract each row's max before exp (softmax is unchanged by a shift)"
+    )
 
 
 def _context(case: Case, reference: np.ndarray) -> Context:

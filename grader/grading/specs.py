@@ -34,6 +34,7 @@ class ArraySpec(BaseModel):
     shape: list[int] = Field(description="[] for a scalar")
     init: Init = Init.randn
     scale: float = 1.0
+    offset: float = Field(0.0, description="added after drawing: scores 1000 up overflow exp")
     classes: int | None = None  # for labels
     differentiable: bool = True
     parameter: bool = False  # torch_module problems: copied into the student's module
@@ -49,6 +50,9 @@ class CaseVariant(BaseModel):
 
     label: str = Field(description="told apart in test names: 'pad 0, 5x7'")
     shapes: dict[str, list[int]] = Field(default_factory=dict, description="input -> shape")
+    offsets: dict[str, float] = Field(
+        default_factory=dict, description="input -> offset (a softmax's shift invariance)"
+    )
     params: list[Any] | None = Field(None, description="replaces the problem's params")
 
 
@@ -155,7 +159,8 @@ class Problem(BaseModel):
         strange = set(self.accept) - set(NAMES)
         if strange:
             raise ValueError(f"problem {self.name!r}: no convention {', '.join(sorted(strange))}")
-        unknown = {n for row in self.matrix for n in row.shapes} | set(self.preserve)
+        unknown = {n for row in self.matrix for n in (*row.shapes, *row.offsets)}
+        unknown |= set(self.preserve)
         unknown -= set(self.inputs)
         if unknown:
             raise ValueError(f"problem {self.name!r} names no input {', '.join(sorted(unknown))}")
@@ -167,7 +172,12 @@ class Problem(BaseModel):
             return self
         row = self.matrix[index % len(self.matrix)]
         inputs = {
-            name: spec.model_copy(update={"shape": row.shapes.get(name, spec.shape)})
+            name: spec.model_copy(
+                update={
+                    "shape": row.shapes.get(name, spec.shape),
+                    "offset": row.offsets.get(name, spec.offset),
+                }
+            )
             for name, spec in self.inputs.items()
         }
         params = self.params if row.params is None else row.params

@@ -229,3 +229,14 @@ def test_hidden_cases_follow_the_secret_seed() -> None:
     for ca, cb in zip(a, b, strict=True):
         same = all((ca.inputs[k] == cb.inputs[k]).all() for k in ca.inputs)
         assert same == (ca.visibility.value == "visible")
+
+
+def test_a_softmax_without_the_max_shift_fails_on_large_scores_only(tmp_path: Path) -> None:
+    naive = plant(
+        tmp_path, EXAMPLE, [("shifted = x - np.max(x, axis=1, keepdims=True)", "shifted = x")]
+    )
+    result = grade_file(naive, "cnn-layers")
+    lost = [t for t in result.tests if t.score < t.max_score]
+    assert {t.function for t in lost} == {"softmax_loss"}
+    assert all("near 1000" in t.name for t in lost), [t.name for t in lost]
+    assert all(t.hint and "max" in t.hint for t in lost), [(t.message, t.hint) for t in lost]
