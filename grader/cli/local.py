@@ -112,7 +112,7 @@ def list_assignments() -> None:
     console.print(table)
 
 
-def _sandbox(name: str | None) -> Sandbox:
+def _sandbox(name: str | None, gpu: str | None = None) -> Sandbox:
     """The named (or configured) sandbox; an unknown name is bad input, a missing one 3."""
     from grader.sandbox import SANDBOX_NAMES, SandboxUnavailable, select_sandbox
     from grader.settings import get_settings
@@ -121,8 +121,10 @@ def _sandbox(name: str | None) -> Sandbox:
     name = name or settings.sandbox
     if name not in SANDBOX_NAMES:
         raise fail(f"unknown sandbox {name!r}; choose {', '.join(SANDBOX_NAMES)}", EXIT_USAGE)
+    if gpu is not None and name != "docker":
+        raise fail("--gpu needs --sandbox docker: only its runs can be given a GPU", EXIT_USAGE)
     try:
-        return select_sandbox(name, require_cgroup=settings.job_cgroups == "required")
+        return select_sandbox(name, gpu=gpu, require_cgroup=settings.job_cgroups == "required")
     except SandboxUnavailable as exc:
         raise fail(str(exc), EXIT_CANNOT_RUN) from None
 
@@ -551,6 +553,10 @@ def reproduce(
     unhooked: Annotated[
         bool, typer.Option(help="also run one seed without the seeding hooks, and compare")
     ] = False,
+    gpu: Annotated[
+        str | None,
+        typer.Option(help="the GPU the runs may use (an index or UUID; with --sandbox docker)"),
+    ] = None,
 ) -> None:
     """Run a project's experiment under pinned seeds, check determinism, judge each claim.
     Exit 0 when every claim reproduced, 3 when a claim's runs failed to run, 4 when a
@@ -558,24 +564,24 @@ def reproduce(
     for out in (json_out, html_out, markdown_out):
         check_output(out)
     if submit:
-        if runs is not None or sandbox is not None or markdown_out is not None:
+        if runs is not None or sandbox is not None or markdown_out is not None or gpu:
             raise fail(
                 "with --submit the server runs the seeds claims.yaml lists (run.seeds) in "
-                "its own sandbox: set run.seeds there; --runs, --sandbox and --markdown "
-                "are for local runs",
+                "its own sandbox: set run.seeds there; --runs, --sandbox, --gpu and "
+                "--markdown are for local runs",
                 EXIT_USAGE,
             )
         _reproduce_remotely(project, json_out, html_out)
         return
     from grader.reproduce.job import ClaimsError, ReproduceJob
     from grader.reproduce.report import to_html, to_markdown
-    from grader.sandbox import SandboxFailed
+    from grader.sandbox import SandboxFailed, SandboxUnavailable
     from grader.settings import get_settings
 
     if runs is not None and runs < 3:
         err_console.print("dlgrader: --runs must be at least 3")
         raise typer.Exit(EXIT_USAGE)
-    box = _sandbox(sandbox)
+    box = _sandbox(sandbox, gpu)
     try:
         job = ReproduceJob(
             project,
@@ -588,6 +594,8 @@ def reproduce(
         )
     except ClaimsError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
+    except SandboxUnavailable as exc:  # a GPU project, no GPU here
+        raise fail(str(exc), EXIT_CANNOT_RUN) from None
     try:
         report = job.execute()
     except SandboxFailed as exc:

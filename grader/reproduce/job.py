@@ -26,7 +26,7 @@ from grader.grading.environments import (
     with_requirements_file,
 )
 from grader.reproduce.stats import RULES, judge_absolute, judge_comparison, judge_threshold, summary
-from grader.sandbox import JobDirs, Sandbox, SandboxLimits
+from grader.sandbox import JobDirs, Sandbox, SandboxLimits, SandboxUnavailable
 from grader.sandbox.image import image_exists
 from grader.settings import DEFAULT_ALLOWED_PACKAGES, scratch_dir
 from grader.untrusted_fs import (
@@ -329,6 +329,13 @@ class ReproduceJob:
         self.prepared: Path | None = None  # what run.prepare left, copied into every run
         self.sandbox = sandbox
         self.claims = load_claims(self.project)
+        if self.claims.run.gpu and sandbox.gpu is None:  # else the project takes the blame
+            raise SandboxUnavailable(
+                f"claims.yaml asks for a GPU (run.gpu: true) and the {sandbox.name} sandbox "
+                "here has none: run it with --sandbox docker --gpu 0 on a GPU machine, "
+                "submit it (--submit) to the service's GPU workers, or set run.gpu: false "
+                "to run it on the CPU"
+            )
         if self.claims.run.environment is None:  # its own environment replaces the host's
             check_packages(self.claims, allowed_packages)
         if sandbox.name == "docker":

@@ -117,6 +117,7 @@ class Sandbox:
     """Runs the harness over a job's folders under limits."""
 
     name: ClassVar[str]
+    gpu: str | None = None  # the GPU its runs see: only Docker's, on a GPU worker
 
     def run(self, job: JobDirs, limits: SandboxLimits) -> SandboxRun:
         raise NotImplementedError

@@ -143,3 +143,34 @@ def test_threshold_rules() -> None:
         {"id": "T", "type": "threshold", "metric": "loss", "max": 0.5}
     )
     assert judge_threshold(at_most, [0.1, 0.11, 0.09]).verdict == ClaimVerdict.reproduced
+
+
+def test_a_gpu_project_is_refused_by_a_sandbox_without_one(tmp_path: Path) -> None:
+    """Run on the CPU, its `torch.device("cuda")` would fail and blame the project."""
+    from grader.reproduce.job import ReproduceJob
+    from grader.sandbox import SandboxUnavailable
+    from grader.sandbox.process import ProcessSandbox
+
+    folder = write(tmp_path, GOOD.replace("variants:", "gpu: true, variants:"))
+    with pytest.raises(SandboxUnavailable, match=r"asks for a GPU \(run.gpu: true\)"):
+        ReproduceJob(folder, ProcessSandbox())
+
+
+@pytest.mark.slow  # two CLI processes
+def test_the_cli_says_why_a_gpu_project_cannot_run_here(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    folder = write(tmp_path, GOOD.replace("variants:", "gpu: true, variants:"))
+
+    def dlgrader(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "grader.cli", "reproduce", str(folder), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+    here = dlgrader("--sandbox", "process")
+    assert here.returncode == 3, here.stderr
+    assert "asks for a GPU" in here.stderr
+    assert "Traceback" not in here.stderr
+    wrong = dlgrader("--sandbox", "process", "--gpu", "0")
+    assert wrong.returncode == 2
+    assert "--gpu needs --sandbox docker" in wrong.stderr
