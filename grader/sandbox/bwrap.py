@@ -118,6 +118,9 @@ class BwrapSandbox(Sandbox):
             ("--bind", str(job.out), "/out"),
             ("--proc", "/proc"),
             ("--dev", "/dev"),
+            # Shared memory for worker processes (a DataLoader's, multiprocessing's queues):
+            # private and capped as /tmp is; bwrap's own /dev/shm is root's, mode 0755.
+            ("--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm"),
             ("--remount-ro", "/"),  # bwrap's root is a tmpfs: only /tmp and /out are writable
         ]
         env = [

@@ -52,6 +52,21 @@ def test_a_metric_never_written_names_those_that_were(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_shared_memory_works_as_a_data_loaders_workers_use_it(tmp_path: Path) -> None:
+    """torch's DataLoader with num_workers > 0 passes batches through /dev/shm."""
+    body = (
+        "from multiprocessing import shared_memory\n"
+        "block = shared_memory.SharedMemory(create=True, size=1 << 20)\n"
+        "block.buf[0] = 7\n"
+        "block.close(); block.unlink()\n"
+        '(out / "metrics.json").write_text(json.dumps({"acc": 90.0 + seed / 100}))\n'
+    )
+    report = execute(project(tmp_path, body))
+    assert [r.failure for r in report.runs] == [""] * len(report.runs)
+    assert report.claims[0].verdict == ClaimVerdict.reproduced
+
+
+@pytest.mark.slow
 def test_metrics_at_the_wrong_path_say_what_the_run_wrote(tmp_path: Path) -> None:
     body = '(out / "results.json").write_text(json.dumps({"acc": 90.0}))\n'
     report = execute(project(tmp_path, body))
