@@ -4,9 +4,10 @@
 
 Sets the determinism environment before the project's Python starts
 (PYTHONHASHSEED, CUBLAS_WORKSPACE_CONFIG, a sitecustomize that seeds random,
-NumPy and torch), runs the command in the (read-only) project folder with a time
-limit, and writes `run.json`: exit code, wall time, peak memory, the metrics file
-the command wrote, the log's tail, and the nondeterministic operations seen.
+NumPy and torch), runs the command (a /bin/sh line) in the (read-only) project folder
+with a time limit, and writes `run.json`: exit code, wall time, peak memory, the
+metrics file the command wrote, the log's tail, and the nondeterministic operations
+seen.
 """
 
 from __future__ import annotations
@@ -115,7 +116,9 @@ def main(manifest_path: str, inputs_dir: str, project_dir: str, out_dir: str) ->
     for key in ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES"):
         if key in os.environ:
             env[key] = os.environ[key]
-    argv = shlex.split(manifest["command"].replace("{out}", str(run_dir)))
+    # A shell, as a README's command line is written (`cd src && python train.py`,
+    # `X=1 python ...`): it runs inside the sandbox, so it adds no reach.
+    argv = ["/bin/sh", "-c", manifest["command"].replace("{out}", shlex.quote(str(run_dir)))]
     start = time.monotonic()
     log = out / "log.txt"
     timed_out = False

@@ -130,6 +130,22 @@ def test_docker_refuses_a_project_that_needs_other_packages(tmp_path: Path) -> N
         ReproduceJob(folder, DockerSandbox())
 
 
+@pytest.mark.slow
+def test_the_command_is_a_shell_line_as_a_readme_writes_it(tmp_path: Path) -> None:
+    body = '(out / "metrics.json").write_text(json.dumps({"acc": float(os.environ["ACC"])}))\n'
+    folder = project(tmp_path / "p", body)
+    (folder / "src").mkdir()
+    (folder / "train.py").rename(folder / "src" / "train.py")
+    claims = (folder / "claims.yaml").read_text()
+    line = "cd src && ACC=90 python train.py --seed {seed} --out {out}"
+    (folder / "claims.yaml").write_text(
+        claims.replace("python train.py --seed {seed} --out {out}", line)
+    )
+    report = execute(folder)
+    assert [r.failure for r in report.runs] == [""] * len(report.runs)
+    assert report.runs[0].metrics == {"acc": 90.0}
+
+
 def test_a_wrong_command_stops_after_two_identical_failures(tmp_path: Path) -> None:
     body = 'sys.exit("train.py: error: unrecognized arguments: --epochs")\n'
     report = execute(project(tmp_path, body))
