@@ -197,11 +197,8 @@ EXP_OVERFLOWS_PAST = 709.0  # np.exp of a float64 above this is inf
 
 def _overflow_hint(case: Case) -> str | None:
     """NaN or inf where the truth is finite, on inputs large enough that exp overflows."""
-    prefix = case.tag + "."
-    largest = max(
-        (float(np.max(v)) for k, v in case.inputs.items() if k.startswith(prefix) and v.size),
-        default=0.0,
-    )
+    inputs = _context(case, np.zeros(0)).inputs.values()
+    largest = max((float(np.max(v)) for v in inputs if v.size), default=0.0)
     if largest <= EXP_OVERFLOWS_PAST:
         return None
     return (

@@ -211,14 +211,20 @@ def _elsewhere(
 ) -> dict[str, str]:
     """The assignment's functions that no graded file defines, by the first other .py file
     of the upload that does (CS231n 2021+ keeps svm_loss in assignment1's layers.py)."""
-    have: set[str] = set()
+    missing = set(functions)
     for name in graded:
-        have |= _defined_names(sources[name], functions)
+        missing -= _defined_names(sources[name], functions)
     found: dict[str, str] = {}
     for name in sorted(sources):
-        if name not in graded and len(found) < len(functions):
-            for fn in _implemented_names(sources[name], functions) - have - found.keys():
+        if not missing:
+            break
+        # Only a file whose defs name a missing function is parsed: an upload may hold
+        # thousands of .py files, and most uploads miss nothing.
+        named = tuple(sorted(_defined_names(sources[name], tuple(missing))))
+        if name not in graded and named:
+            for fn in _implemented_names(sources[name], named):
                 found[fn] = name
+            missing -= found.keys()
     return found
 
 
